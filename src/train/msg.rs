@@ -1,0 +1,160 @@
+//! Messages from the trainer to its observers (dashboard, headless printer, recorder) and
+//! commands back.
+
+use serde::{Deserialize, Serialize};
+
+use crate::optim::{OptimizerSpec, StepStats};
+use crate::task::{Metrics, TaskKind, TaskView};
+
+/// Index of a lane (0 is the main run; races add more).
+pub type LaneId = usize;
+
+/// Sent once when training starts (and again after a race forks new lanes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StartInfo {
+    pub preset: String,
+    pub task: TaskKind,
+    /// E.g. "MNIST autoregressive CNN".
+    pub task_title: String,
+    pub n_params: usize,
+    pub seed: u64,
+    pub batch_size: Option<usize>,
+    pub max_steps: Option<u64>,
+    pub eval_interval: u64,
+    /// The optimizers the preset offers for hot-swapping and racing.
+    pub alternatives: Vec<OptimizerSpec>,
+    pub lanes: Vec<LaneStatus>,
+}
+
+/// The live state of one lane.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LaneStatus {
+    pub lane: LaneId,
+    /// Current optimizer with its live hyperparameters (lr, meta_lr, …).
+    pub optimizer: OptimizerSpec,
+    pub step: u64,
+    pub state: RunState,
+    /// The optimizer's own state summary (for non-LODO optimizers), see `Optimizer::summary`.
+    pub summary: Vec<(String, String)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    Running,
+    Paused,
+    /// Paused by the divergence guard; parameters were restored to before the bad step.
+    Diverged,
+    Finished,
+}
+
+/// One optimizer step of one lane.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub lane: LaneId,
+    /// 1-based count of steps taken by this lane.
+    pub step: u64,
+    /// Seconds since the run started.
+    pub t: f64,
+    pub optimizer: String,
+    pub loss: f32,
+    pub stats: StepStats,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    Switch,
+    Reset,
+    Lr,
+    MetaLr,
+    Pause,
+    Resume,
+    Diverged,
+    Checkpoint,
+    Race,
+    Generate,
+    Info,
+    Error,
+}
+
+/// Something that happened, for the event log, the chart markers and the record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// `None` for run-wide events.
+    pub lane: Option<LaneId>,
+    pub step: u64,
+    pub t: f64,
+    pub kind: EventKind,
+    /// E.g. "lodo -> adam", "meta_lr 8e-6 -> 1.6e-5", "non-finite loss; paused".
+    pub detail: String,
+}
+
+/// Per-lane results at the end of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LaneSummary {
+    pub lane: LaneId,
+    pub optimizer: String,
+    pub steps: u64,
+    pub final_loss: f32,
+    pub best_loss: f32,
+    pub steps_per_s: f64,
+    pub diverged: bool,
+    pub metrics: Metrics,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub lanes: Vec<LaneSummary>,
+    pub elapsed_s: f64,
+}
+
+/// Trainer → observers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Msg {
+    Started(StartInfo),
+    /// A batch of steps (the trainer sends at most ~50 of these per second).
+    Steps(Vec<StepRecord>),
+    Eval {
+        lane: LaneId,
+        step: u64,
+        t: f64,
+        metrics: Metrics,
+    },
+    /// A task view; `lane` is `None` for views shared by all lanes (heat map, digits).
+    View {
+        lane: Option<LaneId>,
+        view: TaskView,
+    },
+    /// The per-step point of each lane for 2-D tasks (Rosenbrock trajectory).
+    Points(Vec<(LaneId, u64, [f32; 2])>),
+    Event(Event),
+    /// Lane states after anything changed them (command applied, divergence, finish).
+    Lanes(Vec<LaneStatus>),
+    Finished(Result<Summary, String>),
+}
+
+/// Observers → trainer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Pause,
+    Resume,
+    /// Take `n` steps while paused, then stay paused.
+    Step(u32),
+    /// Hot-swap a lane's optimizer, keeping the parameters; each optimizer keeps its own state so
+    /// switching back resumes it.
+    SwitchOptimizer { lane: LaneId, spec: OptimizerSpec },
+    /// Forget the lane's current optimizer state.
+    ResetOptimizer { lane: LaneId },
+    SetLr { lane: LaneId, value: f32 },
+    ScaleLr { lane: LaneId, factor: f32 },
+    SetMetaLr { lane: LaneId, value: f32 },
+    ScaleMetaLr { lane: LaneId, factor: f32 },
+    /// Fork the current parameters of lane 0 into one lane per spec, all on the same minibatches.
+    Race { specs: Vec<OptimizerSpec> },
+    /// Write a checkpoint now.
+    Checkpoint,
+    /// Sample `count` images from the model (mnist-ar).
+    Generate { count: usize },
+    Quit,
+}
