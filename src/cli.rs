@@ -3,5 +3,9 @@
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "lodo-tui", version, about = "Watch LODO, a learned quasi-Newton optimizer, train")]
+#[command(
+    name = "lodo-tui",
+    version,
+    about = "Watch LODO, a learned quasi-Newton optimizer, train"
+)]
 pub struct Cli {}

@@ -6,8 +6,8 @@
 //! [`BuildContext`] and [`SameBatch`].
 
 pub mod spec;
-pub mod stats;
 pub mod state;
+pub mod stats;
 pub mod vecmath;
 
 use std::ops::Range;

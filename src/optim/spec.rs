@@ -159,7 +159,10 @@ pub fn check_name(name: &str) -> Result<()> {
     if NAMES.contains(&name) {
         Ok(())
     } else {
-        bail!("unknown optimizer `{name}`; valid optimizers: {}", NAMES.join(", "))
+        bail!(
+            "unknown optimizer `{name}`; valid optimizers: {}",
+            NAMES.join(", ")
+        )
     }
 }
 

@@ -28,3 +28,56 @@ pub struct LodoStats {
     /// ‖Δθ‖/‖θ‖ of this step's meta update.
     pub rel_meta_step: f32,
 }
+
+impl StepStats {
+    /// The statistics every optimizer reports, from the step it took and the gradient it was
+    /// given, in one pass over both vectors.
+    pub fn measure(step: &[f32], grad: &[f32]) -> Self {
+        debug_assert_eq!(step.len(), grad.len());
+        let (mut ss, mut gg, mut sg) = (0.0f64, 0.0f64, 0.0f64);
+        for (&s, &g) in step.iter().zip(grad) {
+            let (s, g) = (s as f64, g as f64);
+            ss += s * s;
+            gg += g * g;
+            sg += s * g;
+        }
+        let (step_norm, grad_norm) = (ss.sqrt(), gg.sqrt());
+        let cos = if step_norm > 0.0 && grad_norm > 0.0 {
+            -sg / (step_norm * grad_norm)
+        } else {
+            0.0
+        };
+        let effective_lr = if gg > 0.0 { -sg / gg } else { 0.0 };
+        Self {
+            step_norm: step_norm as f32,
+            grad_norm: grad_norm as f32,
+            cos_step_neg_grad: cos as f32,
+            effective_lr: effective_lr as f32,
+            lodo: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measure_of_a_plain_gradient_step() {
+        // Δx = −0.5·g: cos = 1, effective lr = 0.5, ‖Δx‖ = 0.5·‖g‖ = 0.5·5.
+        let g = [3.0, 4.0];
+        let s = [-1.5, -2.0];
+        let st = StepStats::measure(&s, &g);
+        assert!((st.grad_norm - 5.0).abs() < 1e-6);
+        assert!((st.step_norm - 2.5).abs() < 1e-6);
+        assert!((st.cos_step_neg_grad - 1.0).abs() < 1e-6);
+        assert!((st.effective_lr - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn measure_of_zero_vectors_is_zero_not_nan() {
+        let st = StepStats::measure(&[0.0; 3], &[0.0; 3]);
+        assert_eq!(st.cos_step_neg_grad, 0.0);
+        assert_eq!(st.effective_lr, 0.0);
+    }
+}

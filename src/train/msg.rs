@@ -143,18 +143,39 @@ pub enum Command {
     Step(u32),
     /// Hot-swap a lane's optimizer, keeping the parameters; each optimizer keeps its own state so
     /// switching back resumes it.
-    SwitchOptimizer { lane: LaneId, spec: OptimizerSpec },
+    SwitchOptimizer {
+        lane: LaneId,
+        spec: OptimizerSpec,
+    },
     /// Forget the lane's current optimizer state.
-    ResetOptimizer { lane: LaneId },
-    SetLr { lane: LaneId, value: f32 },
-    ScaleLr { lane: LaneId, factor: f32 },
-    SetMetaLr { lane: LaneId, value: f32 },
-    ScaleMetaLr { lane: LaneId, factor: f32 },
+    ResetOptimizer {
+        lane: LaneId,
+    },
+    SetLr {
+        lane: LaneId,
+        value: f32,
+    },
+    ScaleLr {
+        lane: LaneId,
+        factor: f32,
+    },
+    SetMetaLr {
+        lane: LaneId,
+        value: f32,
+    },
+    ScaleMetaLr {
+        lane: LaneId,
+        factor: f32,
+    },
     /// Fork the current parameters of lane 0 into one lane per spec, all on the same minibatches.
-    Race { specs: Vec<OptimizerSpec> },
+    Race {
+        specs: Vec<OptimizerSpec>,
+    },
     /// Write a checkpoint now.
     Checkpoint,
     /// Sample `count` images from the model (mnist-ar).
-    Generate { count: usize },
+    Generate {
+        count: usize,
+    },
     Quit,
 }

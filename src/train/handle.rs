@@ -1,0 +1,46 @@
+//! The two ends of a running trainer as its observers see them.
+
+use std::sync::mpsc::{Receiver, Sender};
+use std::thread::JoinHandle;
+
+use super::msg::{Command, Msg};
+
+/// Channels to and from a trainer thread, plus the thread itself.
+///
+/// Dropping the command sender (or sending `Command::Quit`) ends the trainer; it also ends on its
+/// own when every message receiver has hung up.
+pub struct TrainerHandle {
+    pub commands: Sender<Command>,
+    pub messages: Receiver<Msg>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TrainerHandle {
+    pub fn new(
+        commands: Sender<Command>,
+        messages: Receiver<Msg>,
+        thread: Option<JoinHandle<()>>,
+    ) -> Self {
+        Self {
+            commands,
+            messages,
+            thread,
+        }
+    }
+
+    /// Sends a command; a trainer that has already stopped is not an error for the caller.
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+
+    /// Asks the trainer to quit and waits for its thread; reports a trainer panic as an error.
+    pub fn shutdown(mut self) -> anyhow::Result<()> {
+        self.send(Command::Quit);
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("the trainer thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
