@@ -1,0 +1,107 @@
+//! Semantic checks of a parsed preset, each failure naming the field it is about.
+
+use crate::builders::Builders;
+use crate::optim::{self, OptimizerSpec};
+use crate::task;
+
+use super::Preset;
+use super::locate::{self, Position};
+
+/// A failed check: the field's path and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    pub path: String,
+    pub message: String,
+}
+
+impl Invalid {
+    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The position of the field in `text`, or of the nearest enclosing field that appears.
+    pub fn locate(&self, text: &str) -> Option<Position> {
+        let mut path = self.path.as_str();
+        loop {
+            if let Some(p) = locate::position_of(text, path) {
+                return Some(p);
+            }
+            path = &path[..path.rfind(['.', '['])?];
+        }
+    }
+}
+
+/// Checks names, counts and every optimizer's hyperparameters.
+pub fn check(preset: &Preset, builders: &Builders) -> Result<(), Invalid> {
+    if preset.name.trim().is_empty() {
+        return Err(Invalid::new("name", "must not be empty"));
+    }
+    task::spec::check_name(&preset.task.name)
+        .map_err(|e| Invalid::new("task.name", e.to_string()))?;
+    if preset.task.batch_size == Some(0) {
+        return Err(Invalid::new("task.batch_size", "must be at least 1"));
+    }
+    check_optimizer("optimizer", &preset.optimizer, builders)?;
+    for (i, spec) in preset.alternatives.iter().enumerate() {
+        check_optimizer(&format!("alternatives[{i}]"), spec, builders)?;
+    }
+    if preset.eval_interval == 0 {
+        return Err(Invalid::new("eval_interval", "must be at least 1"));
+    }
+    if preset.max_steps == Some(0) {
+        return Err(Invalid::new("max_steps", "must be at least 1"));
+    }
+    if preset.checkpoint_interval == Some(0) {
+        return Err(Invalid::new("checkpoint_interval", "must be at least 1"));
+    }
+    if let Some(bound) = preset.loss_bound
+        && !(bound.is_finite() && bound > 0.0)
+    {
+        return Err(Invalid::new(
+            "loss_bound",
+            format!("must be a positive finite number (got {bound})"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_optimizer(path: &str, spec: &OptimizerSpec, builders: &Builders) -> Result<(), Invalid> {
+    optim::spec::check_name(&spec.name)
+        .map_err(|e| Invalid::new(format!("{path}.name"), e.to_string()))?;
+    builders.check_optimizer(spec).map_err(|e| {
+        let message = format!("{e:#}");
+        match field_named_in(&message, spec) {
+            Some(field) => Invalid::new(format!("{path}.{field}"), message),
+            None => Invalid::new(path, message),
+        }
+    })
+}
+
+/// The one hyperparameter set in `spec` that an optimizer's error message names, if any, so the
+/// error can point at that field rather than at the whole spec.
+fn field_named_in(message: &str, spec: &OptimizerSpec) -> Option<&'static str> {
+    let is_word = |field: &str| {
+        message.match_indices(field).any(|(at, _)| {
+            let before = message[..at].chars().next_back();
+            let after = message[at + field.len()..].chars().next();
+            let boundary = |c: Option<char>| !c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            boundary(before) && boundary(after)
+        })
+    };
+    let only = |named: Vec<&'static str>| match named.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    };
+    let fields = spec.set_fields();
+    only(
+        fields
+            .iter()
+            .copied()
+            .filter(|f| message.contains(&format!("`{f}`")))
+            .collect(),
+    )
+    .or_else(|| only(fields.into_iter().filter(|f| is_word(f)).collect()))
+}
