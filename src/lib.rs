@@ -2,8 +2,10 @@
 
 pub mod builders;
 pub mod cli;
+pub mod jsonfloat;
 pub mod optim;
 pub mod preset;
+pub mod record;
 pub mod task;
 pub mod train;
 

@@ -90,17 +90,31 @@ pub struct Event {
     pub detail: String,
 }
 
-/// Per-lane results at the end of a run.
+/// Per-lane results at the end of a run. Losses are NaN for a lane that took no step (written as
+/// JSON `null`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LaneSummary {
     pub lane: LaneId,
     pub optimizer: String,
     pub steps: u64,
+    #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
     pub final_loss: f32,
+    #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
     pub best_loss: f32,
+    #[serde(deserialize_with = "crate::jsonfloat::f64_or_nan")]
     pub steps_per_s: f64,
     pub diverged: bool,
+    #[serde(deserialize_with = "crate::jsonfloat::metrics")]
     pub metrics: Metrics,
+    /// Mean loss over the last 10% of the lane's steps.
+    #[serde(default, deserialize_with = "crate::jsonfloat::f32_or_nan")]
+    pub mean_loss_last_10pct: f32,
+    /// Median time per step of the task's loss and gradient (including same-batch re-evaluations).
+    #[serde(default, deserialize_with = "crate::jsonfloat::f64_or_nan")]
+    pub task_ms_median: f64,
+    /// Median time per step of the optimizer's update (excluding same-batch re-evaluations).
+    #[serde(default, deserialize_with = "crate::jsonfloat::f64_or_nan")]
+    pub optimizer_ms_median: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,330 @@
+//! The JSONL run record (`--record FILE.jsonl`): one JSON object per line, tagged by `type`.
+//!
+//! ```text
+//! {"type":"start","version":"0.1.0","preset":"mnist","task":"mnist-ar","n_params":94696,…}
+//! {"type":"step","lane":0,"step":12,"t":3.21,"optimizer":"lodo","loss":2.31,"grad_norm":…}
+//! {"type":"eval","lane":0,"step":500,"t":…,"metrics":{"val_loss":0.91}}
+//! {"type":"event","lane":0,"step":5000,"t":…,"kind":"switch","detail":"lodo -> adam"}
+//! {"type":"summary","lanes":[{"optimizer":"lodo","steps":10000,"final_loss":…,…}],…}
+//! ```
+//! The first line is always a `start` line. A resumed run appending to its record adds another
+//! `start` line with `resumed_from_step`. Non-finite numbers are written as `null`.
+
+pub mod reader;
+pub mod writer;
+
+use serde::{Deserialize, Serialize};
+
+use crate::optim::{LodoStats, OptimizerSpec, StepStats};
+use crate::preset::Preset;
+use crate::task::{Metrics, TaskKind};
+use crate::train::msg::{Event, LaneId, StepRecord, Summary};
+
+pub use reader::{Record, read, read_lines};
+pub use writer::Recorder;
+
+/// One line of a record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Line {
+    Start(Box<StartLine>),
+    Step(StepLine),
+    Eval(EvalLine),
+    Event(Event),
+    Summary(Summary),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StartLine {
+    pub n_params: usize,
+    pub preset: String,
+    pub task: TaskKind,
+    pub task_title: String,
+    pub seed: u64,
+    pub batch_size: Option<usize>,
+    pub max_steps: Option<u64>,
+    pub eval_interval: u64,
+    /// Optimizer name of each lane.
+    pub lanes: Vec<String>,
+    /// The full spec of each lane's optimizer.
+    pub optimizers: Vec<OptimizerSpec>,
+    /// Set when this run continues a checkpoint.
+    #[serde(default)]
+    pub resumed_from_step: Option<u64>,
+    /// lodo-tui version that wrote the record.
+    pub version: String,
+    /// The effective configuration (preset after command-line overrides).
+    pub config: Preset,
+}
+
+/// A step record with its statistics flattened into the line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepLine {
+    pub lane: LaneId,
+    pub step: u64,
+    pub t: f64,
+    pub optimizer: String,
+    #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
+    pub loss: f32,
+    #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
+    pub grad_norm: f32,
+    #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
+    pub step_norm: f32,
+    #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
+    pub cos_step_neg_grad: f32,
+    #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
+    pub effective_lr: f32,
+    /// LODO family only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hypergrad_norm: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rel_meta_step: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_hypergrad_norms: Option<Vec<f32>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalLine {
+    pub lane: LaneId,
+    pub step: u64,
+    pub t: f64,
+    #[serde(deserialize_with = "crate::jsonfloat::metrics")]
+    pub metrics: Metrics,
+}
+
+impl From<&StepRecord> for StepLine {
+    fn from(r: &StepRecord) -> Self {
+        let lodo = r.stats.lodo.as_ref();
+        Self {
+            lane: r.lane,
+            step: r.step,
+            t: r.t,
+            optimizer: r.optimizer.clone(),
+            loss: r.loss,
+            grad_norm: r.stats.grad_norm,
+            step_norm: r.stats.step_norm,
+            cos_step_neg_grad: r.stats.cos_step_neg_grad,
+            effective_lr: r.stats.effective_lr,
+            hypergrad_norm: lodo.map(|l| l.hypergrad_norm),
+            rel_meta_step: lodo.map(|l| l.rel_meta_step),
+            layer_hypergrad_norms: lodo.map(|l| l.layer_hypergrad_norms.clone()),
+        }
+    }
+}
+
+impl StepLine {
+    /// Back to the trainer's message form (e.g. to replay a record in the dashboard).
+    pub fn to_record(&self) -> StepRecord {
+        let lodo = self.hypergrad_norm.map(|hypergrad_norm| LodoStats {
+            hypergrad_norm,
+            layer_hypergrad_norms: self.layer_hypergrad_norms.clone().unwrap_or_default(),
+            rel_meta_step: self.rel_meta_step.unwrap_or(f32::NAN),
+        });
+        StepRecord {
+            lane: self.lane,
+            step: self.step,
+            t: self.t,
+            optimizer: self.optimizer.clone(),
+            loss: self.loss,
+            stats: StepStats {
+                step_norm: self.step_norm,
+                grad_norm: self.grad_norm,
+                cos_step_neg_grad: self.cos_step_neg_grad,
+                effective_lr: self.effective_lr,
+                lodo,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::TaskSpec;
+    use crate::train::msg::{EventKind, LaneSummary};
+
+    fn start() -> StartLine {
+        StartLine {
+            n_params: 3,
+            preset: "p".into(),
+            task: TaskKind::Quadratic,
+            task_title: "bowl".into(),
+            seed: 7,
+            batch_size: None,
+            max_steps: Some(10),
+            eval_interval: 5,
+            lanes: vec!["lodo".into()],
+            optimizers: vec![OptimizerSpec::named("lodo")],
+            resumed_from_step: None,
+            version: "0".into(),
+            config: Preset {
+                name: "p".into(),
+                description: "d".into(),
+                task: TaskSpec::named("quadratic"),
+                optimizer: OptimizerSpec::named("lodo"),
+                alternatives: vec![],
+                seed: 7,
+                max_steps: Some(10),
+                eval_interval: 5,
+                loss_bound: None,
+                checkpoint_interval: None,
+            },
+        }
+    }
+
+    fn lines() -> Vec<Line> {
+        let step = StepRecord {
+            lane: 0,
+            step: 1,
+            t: 0.5,
+            optimizer: "lodo".into(),
+            loss: 2.5,
+            stats: StepStats {
+                step_norm: 0.1,
+                grad_norm: 3.0,
+                cos_step_neg_grad: 1.0,
+                effective_lr: f32::NAN,
+                lodo: Some(LodoStats {
+                    hypergrad_norm: 0.2,
+                    layer_hypergrad_norms: vec![0.1, 0.1],
+                    rel_meta_step: 1e-3,
+                }),
+            },
+        };
+        vec![
+            Line::Start(Box::new(start())),
+            Line::Step(StepLine::from(&step)),
+            Line::Eval(EvalLine {
+                lane: 0,
+                step: 1,
+                t: 0.6,
+                metrics: [("val_loss".to_string(), f64::NAN)].into(),
+            }),
+            Line::Event(Event {
+                lane: Some(0),
+                step: 1,
+                t: 0.7,
+                kind: EventKind::MetaLr,
+                detail: "meta_lr 1e-3 -> 2e-3".into(),
+            }),
+            Line::Summary(Summary {
+                lanes: vec![LaneSummary {
+                    lane: 0,
+                    optimizer: "lodo".into(),
+                    steps: 1,
+                    final_loss: 2.5,
+                    best_loss: 2.5,
+                    steps_per_s: 10.0,
+                    diverged: false,
+                    metrics: Metrics::new(),
+                    mean_loss_last_10pct: 2.5,
+                    task_ms_median: 1.0,
+                    optimizer_ms_median: f64::NAN,
+                }],
+                elapsed_s: 1.0,
+            }),
+        ]
+    }
+
+    fn write(path: &std::path::Path, lines: &[Line]) {
+        let mut rec = Recorder::create(path, false).unwrap();
+        for l in lines {
+            rec.write(l).unwrap();
+        }
+        rec.flush().unwrap();
+    }
+
+    #[test]
+    fn round_trip_keeps_every_line_and_nan_as_nan() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        write(&path, &lines());
+        let record = read(&path).unwrap();
+        assert_eq!(record.start, start());
+        assert_eq!(record.steps.len(), 1);
+        assert!(record.steps[0].effective_lr.is_nan());
+        assert_eq!(record.steps[0].hypergrad_norm, Some(0.2));
+        assert!(record.evals[0].metrics["val_loss"].is_nan());
+        assert_eq!(record.events[0].kind, EventKind::MetaLr);
+        let summary = record.summary.unwrap();
+        assert!(summary.lanes[0].optimizer_ms_median.is_nan());
+        assert!(!record.truncated);
+        // Step records survive the flattening.
+        let back = record.steps[0].to_record();
+        assert_eq!(
+            back.stats.lodo.unwrap().layer_hypergrad_norms,
+            vec![0.1, 0.1]
+        );
+    }
+
+    #[test]
+    fn schema_of_each_line_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        write(&path, &lines());
+        let text = std::fs::read_to_string(&path).unwrap();
+        let json: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        // design.md: the first line is the start line and carries n_params.
+        assert_eq!(json[0]["type"], "start");
+        assert_eq!(json[0]["n_params"], 3);
+        assert_eq!(json[0]["task"], "quadratic");
+        assert_eq!(json[0]["lanes"][0], "lodo");
+        assert_eq!(json[1]["type"], "step");
+        for key in [
+            "lane",
+            "step",
+            "t",
+            "optimizer",
+            "loss",
+            "grad_norm",
+            "step_norm",
+        ] {
+            assert!(json[1].get(key).is_some(), "step line lacks {key}");
+        }
+        assert_eq!(json[1]["hypergrad_norm"].as_f64().unwrap() as f32, 0.2);
+        assert!(json[1]["effective_lr"].is_null(), "NaN is written as null");
+        assert_eq!(json[2]["type"], "eval");
+        assert!(json[2]["metrics"].is_object());
+        assert_eq!(json[3]["type"], "event");
+        assert_eq!(json[3]["kind"], "meta-lr");
+        assert_eq!(json[4]["type"], "summary");
+        assert_eq!(json[4]["lanes"][0]["optimizer"], "lodo");
+        assert!(json[4]["lanes"][0]["steps_per_s"].is_number());
+    }
+
+    #[test]
+    fn a_partly_written_last_line_is_skipped_and_flagged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        write(&path, &lines()[..2]);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"type\":\"step\",\"lane\":0,\"st");
+        std::fs::write(&path, &text).unwrap();
+        let record = read(&path).unwrap();
+        assert!(record.truncated);
+        assert_eq!(record.steps.len(), 1);
+        // The same garbage in the middle is an error naming the line.
+        text.push_str("\n{}\n");
+        std::fs::write(&path, &text).unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.contains("r.jsonl:3: not a record line"), "{e}");
+    }
+
+    #[test]
+    fn appending_adds_a_resume_start_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        write(&path, &lines()[..2]);
+        let mut rec = Recorder::create(&path, true).unwrap();
+        let mut resumed = start();
+        resumed.resumed_from_step = Some(1);
+        rec.write(&Line::Start(Box::new(resumed))).unwrap();
+        rec.flush().unwrap();
+        let record = read(&path).unwrap();
+        assert_eq!(record.resumes.len(), 1);
+        assert_eq!(record.resumes[0].resumed_from_step, Some(1));
+    }
+}
