@@ -164,7 +164,7 @@ impl Default for LaneStats {
 impl LaneStats {
     pub fn record_step(&mut self, loss: f32, task_ms: f64, optimizer_ms: f64) {
         self.final_loss = loss;
-        if !(self.best_loss <= loss) {
+        if self.best_loss.is_nan() || loss < self.best_loss {
             self.best_loss = loss;
         }
         self.losses.push(loss);
