@@ -26,6 +26,9 @@ pub struct Bowl {
     rng: ChaCha8Rng,
     centre: Vec<f32>,
     noise: f32,
+    /// Fail `loss_and_grad` from this minibatch on (to exercise task errors).
+    pub fail_from_batch: Option<u64>,
+    batches: u64,
     /// Calls to `loss_and_grad` since the last `next_batch` (checks "same batch" plumbing).
     pub evals_this_batch: usize,
 }
@@ -44,8 +47,31 @@ fn build_task(spec: &TaskSpec, seed: u64) -> Result<Box<dyn Task>> {
         rng: ChaCha8Rng::seed_from_u64(seed),
         centre: vec![0.0; dim],
         noise: spec.noise.unwrap_or(0.1),
+        fail_from_batch: None,
+        batches: 0,
         evals_this_batch: 0,
     }))
+}
+
+/// Builders whose quadratic fails with a task error on its fourth minibatch.
+pub fn failing_builders() -> Builders {
+    fn build(spec: &TaskSpec, seed: u64) -> Result<Box<dyn Task>> {
+        let task = Bowl {
+            dim: spec.dim.unwrap_or(4),
+            seed,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            centre: vec![0.0; spec.dim.unwrap_or(4)],
+            noise: 0.1,
+            fail_from_batch: Some(4),
+            batches: 0,
+            evals_this_batch: 0,
+        };
+        Ok(Box::new(task))
+    }
+    Builders {
+        task: build,
+        optimizer: build_optimizer,
+    }
 }
 
 impl Bowl {
@@ -86,9 +112,13 @@ impl Task for Bowl {
             *c += self.noise * self.rng.gen_range(-1.0f32..1.0);
         }
         self.evals_this_batch = 0;
+        self.batches += 1;
     }
     fn loss_and_grad(&mut self, params: &[f32], grad: &mut [f32]) -> Result<f32> {
         ensure!(params.len() == self.dim, "bowl: wrong parameter count");
+        if self.fail_from_batch.is_some_and(|b| self.batches >= b) {
+            bail!("bowl: minibatch {} could not be read", self.batches);
+        }
         self.evals_this_batch += 1;
         let mut loss = 0.0f32;
         for i in 0..self.dim {

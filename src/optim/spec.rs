@@ -138,7 +138,9 @@ impl OptimizerSpec {
 impl fmt::Display for OptimizerSpec {
     /// `lodo(lr=0.085, meta_lr=8e-6)`; just the name when nothing is set.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let json = serde_json::to_value(self).map_err(|_| fmt::Error)?;
+        // Through text rather than `to_value`, which widens f32 to f64 (0.2 → 0.20000000298…).
+        let text = serde_json::to_string(self).map_err(|_| fmt::Error)?;
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(|_| fmt::Error)?;
         let fields: Vec<String> = json
             .as_object()
             .into_iter()

@@ -34,13 +34,32 @@ impl TrainerHandle {
     }
 
     /// Asks the trainer to quit and waits for its thread; reports a trainer panic as an error.
-    pub fn shutdown(mut self) -> anyhow::Result<()> {
-        self.send(Command::Quit);
-        match self.thread.take() {
-            Some(thread) => thread
-                .join()
-                .map_err(|_| anyhow::anyhow!("the trainer thread panicked")),
-            None => Ok(()),
-        }
+    ///
+    /// The message receiver is dropped first, so a trainer waiting for room in a full channel
+    /// sees the hang-up instead of waiting forever.
+    pub fn shutdown(self) -> anyhow::Result<()> {
+        let TrainerHandle {
+            commands,
+            messages,
+            thread,
+        } = self;
+        let _ = commands.send(Command::Quit);
+        drop(messages);
+        join(thread)
+    }
+
+    /// Waits for a trainer that ends by itself (max steps reached, observer gone) without asking
+    /// it to quit.
+    pub fn join(mut self) -> anyhow::Result<()> {
+        join(self.thread.take())
+    }
+}
+
+fn join(thread: Option<JoinHandle<()>>) -> anyhow::Result<()> {
+    match thread {
+        Some(thread) => thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the trainer thread panicked")),
+        None => Ok(()),
     }
 }

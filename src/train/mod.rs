@@ -1,14 +1,26 @@
 //! The trainer: a background thread that owns the task, the lanes and their optimizers.
 //! Commands in, messages out; nothing here draws.
 
+pub mod checkpoint;
+mod commands;
+pub mod emit;
 pub mod guard;
 pub mod handle;
+pub mod lane;
 pub mod msg;
+pub mod slot;
+pub mod spawn;
 pub mod stats;
 pub mod throttle;
+pub mod trainer;
 
+pub use checkpoint::Checkpoint;
 pub use handle::TrainerHandle;
+pub use spawn::{TrainerConfig, spawn};
 
 pub use msg::{
     Command, Event, EventKind, LaneStatus, Msg, RunState, StartInfo, StepRecord, Summary,
 };
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,219 @@
+//! Checkpoints: everything needed to continue a run on the identical trajectory — every lane's
+//! parameters, every optimizer's state (active and stashed), step counters, statistics, the task's
+//! data-stream state, elapsed time and the preset.
+//!
+//! File format: the magic bytes `LODOTUI-CKPT`, a little-endian `u32` format version, then the
+//! bincode (v1) encoding of [`Checkpoint`]. Specs and the preset are stored as JSON strings inside
+//! it, because their serde form skips unset fields, which a non-self-describing format like
+//! bincode cannot read back. Files are written to a temporary name and renamed, so a crash never
+//! leaves a half-written checkpoint under the final name.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail, ensure};
+use serde::{Deserialize, Serialize};
+
+use crate::optim::OptimizerState;
+use crate::preset::Preset;
+use crate::task::TaskState;
+
+use super::msg::{LaneId, RunState};
+use super::slot::Saved;
+use super::stats::LaneStats;
+
+const MAGIC: &[u8; 12] = b"LODOTUI-CKPT";
+const FORMAT: u32 = 1;
+/// File name extension of checkpoints.
+pub const EXTENSION: &str = "ckpt";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    preset_json: String,
+    /// Minibatches drawn so far.
+    pub iterations: u64,
+    /// Sample generations so far (seeds the next one).
+    pub generated: u64,
+    pub elapsed_s: f64,
+    pub task: TaskState,
+    pub lanes: Vec<LaneSnapshot>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LaneSnapshot {
+    pub id: LaneId,
+    pub step: u64,
+    pub state: RunState,
+    pub params: Vec<f32>,
+    pub before: Option<Vec<f32>>,
+    /// The active optimizer first, then the stashed ones.
+    optimizers: Vec<StoredOptimizer>,
+    pub stats: LaneStats,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct StoredOptimizer {
+    origin_json: String,
+    spec_json: String,
+    step: u64,
+    scalars: Vec<(String, f64)>,
+    buffers: Vec<(String, Vec<f32>)>,
+}
+
+impl StoredOptimizer {
+    fn store(saved: &Saved) -> Result<Self> {
+        Ok(Self {
+            origin_json: serde_json::to_string(&saved.origin)?,
+            spec_json: serde_json::to_string(&saved.state.spec)?,
+            step: saved.state.step,
+            scalars: saved.state.scalars.clone(),
+            buffers: saved.state.buffers.clone(),
+        })
+    }
+
+    fn load(&self) -> Result<Saved> {
+        Ok(Saved {
+            origin: serde_json::from_str(&self.origin_json)?,
+            state: OptimizerState {
+                spec: serde_json::from_str(&self.spec_json)?,
+                step: self.step,
+                scalars: self.scalars.clone(),
+                buffers: self.buffers.clone(),
+            },
+        })
+    }
+}
+
+impl LaneSnapshot {
+    pub fn new(
+        id: LaneId,
+        step: u64,
+        state: RunState,
+        params: Vec<f32>,
+        before: Option<Vec<f32>>,
+        optimizers: &[Saved],
+        stats: LaneStats,
+    ) -> Result<Self> {
+        Ok(Self {
+            id,
+            step,
+            state,
+            params,
+            before,
+            optimizers: optimizers
+                .iter()
+                .map(StoredOptimizer::store)
+                .collect::<Result<_>>()?,
+            stats,
+        })
+    }
+
+    pub fn optimizers(&self) -> Result<Vec<Saved>> {
+        self.optimizers.iter().map(StoredOptimizer::load).collect()
+    }
+}
+
+impl Checkpoint {
+    pub fn new(
+        preset: &Preset,
+        iterations: u64,
+        generated: u64,
+        elapsed_s: f64,
+        task: TaskState,
+        lanes: Vec<LaneSnapshot>,
+    ) -> Result<Self> {
+        Ok(Self {
+            preset_json: serde_json::to_string(preset)?,
+            iterations,
+            generated,
+            elapsed_s,
+            task,
+            lanes,
+        })
+    }
+
+    pub fn preset(&self) -> Result<Preset> {
+        serde_json::from_str(&self.preset_json).context("checkpoint holds an unreadable preset")
+    }
+
+    /// The highest step of any lane.
+    pub fn step(&self) -> u64 {
+        self.lanes.iter().map(|l| l.step).max().unwrap_or(0)
+    }
+
+    /// `DIR/PRESET-seedS-stepNNNNNNNN.ckpt`.
+    pub fn file_name(preset: &Preset, step: u64) -> String {
+        format!(
+            "{}-seed{}-step{step:08}.{EXTENSION}",
+            preset.name, preset.seed
+        )
+    }
+
+    /// Writes to `dir` (created if needed) atomically; returns the path.
+    pub fn save(&self, dir: &Path) -> Result<PathBuf> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create checkpoint directory {}", dir.display()))?;
+        let name = Self::file_name(&self.preset()?, self.step());
+        let path = dir.join(&name);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let write = || -> Result<()> {
+            let file = File::create(&tmp)?;
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            out.write_all(MAGIC)?;
+            out.write_all(&FORMAT.to_le_bytes())?;
+            bincode::serialize_into(&mut out, self)?;
+            let file = out.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            Ok(())
+        };
+        if let Err(e) = write() {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.context(format!("cannot write checkpoint {}", path.display())));
+        }
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("cannot move checkpoint into place at {}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Reads a checkpoint file, or the newest `*.ckpt` in a directory.
+    pub fn load(path: &Path) -> Result<Self> {
+        let path = if path.is_dir() {
+            newest_in(path)?
+        } else {
+            path.to_path_buf()
+        };
+        let file = File::open(&path)
+            .with_context(|| format!("cannot open checkpoint {}", path.display()))?;
+        let mut input = BufReader::with_capacity(1 << 20, file);
+        let mut head = [0u8; 16];
+        let ok = input.read_exact(&mut head).is_ok() && &head[..12] == MAGIC;
+        ensure!(ok, "{} is not a lodo-tui checkpoint", path.display());
+        let format = u32::from_le_bytes([head[12], head[13], head[14], head[15]]);
+        ensure!(
+            format == FORMAT,
+            "{} has checkpoint format {format}; this build reads format {FORMAT}",
+            path.display()
+        );
+        bincode::deserialize_from(input)
+            .with_context(|| format!("{} is corrupt or truncated", path.display()))
+    }
+}
+
+/// The most recently modified checkpoint in `dir`.
+fn newest_in(dir: &Path) -> Result<PathBuf> {
+    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == EXTENSION) {
+            let modified = path.metadata()?.modified()?;
+            if best.as_ref().is_none_or(|(t, _)| modified > *t) {
+                best = Some((modified, path));
+            }
+        }
+    }
+    match best {
+        Some((_, path)) => Ok(path),
+        None => bail!("no .{EXTENSION} checkpoint in {}", dir.display()),
+    }
+}

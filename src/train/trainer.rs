@@ -1,0 +1,566 @@
+//! The trainer loop: per step, apply pending commands, draw one minibatch, and step every running
+//! lane on it (loss and gradient → guard → optimizer), then evaluate, checkpoint and report.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+
+use crate::builders::Builders;
+use crate::optim::StepStats;
+use crate::preset::Preset;
+use crate::record::StartLine;
+use crate::task::{EvalContext, Task};
+
+use super::checkpoint::{Checkpoint, LaneSnapshot};
+use super::emit::Emitter;
+use super::guard::{ADVICE, Guard, Trip};
+use super::lane::{Lane, Outcome};
+use super::msg::Summary;
+use super::msg::{Command, EventKind, LaneStatus, LaneSummary, RunState, StartInfo, StepRecord};
+use super::slot::{Factory, Slot};
+
+/// How many periodic checkpoints to keep (older ones are deleted; manual ones never are).
+const KEEP_PERIODIC: usize = 2;
+
+/// What the trainer was asked to do beyond the preset.
+pub struct Settings {
+    pub preset: Preset,
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Stop when no lane can run (every lane diverged) instead of waiting for commands: for
+    /// headless runs, where nobody can send any.
+    pub halt_when_stalled: bool,
+    /// Start with the running lanes paused.
+    pub start_paused: bool,
+}
+
+/// Whether to keep going after a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Flow {
+    Continue,
+    Stop,
+}
+
+pub struct Trainer {
+    pub(super) settings: Settings,
+    pub(super) task: Box<dyn Task>,
+    pub(super) factory: Factory,
+    pub(super) lanes: Vec<Lane>,
+    pub(super) guard: Guard,
+    pub(super) emit: Emitter,
+    pub(super) commands: Receiver<Command>,
+    /// Commands that arrived while something else was going on (sample generation).
+    pub(super) queued: VecDeque<Command>,
+    /// Single steps requested while paused.
+    pub(super) pending_steps: u32,
+    /// Minibatches drawn.
+    pub(super) iterations: u64,
+    pub(super) generated: u64,
+    resumed_from: Option<u64>,
+    periodic: VecDeque<PathBuf>,
+}
+
+/// The task and lanes a trainer starts with, built before the trainer itself so a failure can
+/// still be reported through the emitter.
+pub struct Setup {
+    task: Box<dyn Task>,
+    factory: Factory,
+    lanes: Vec<Lane>,
+    iterations: u64,
+    generated: u64,
+    resumed_from: Option<u64>,
+}
+
+impl Setup {
+    /// Builds the task and the lanes, fresh or from a checkpoint.
+    pub fn build(
+        preset: &Preset,
+        builders: &Builders,
+        resume: Option<&Checkpoint>,
+    ) -> Result<Self> {
+        let mut task = (builders.task)(&preset.task, preset.seed)?;
+        let factory = Factory {
+            builder: builders.optimizer,
+            n: task.dim(),
+            layers: task.layers().into_iter().map(|l| l.range).collect(),
+            seed: preset.seed,
+        };
+        let Some(ck) = resume else {
+            let params = task.init_params();
+            ensure!(
+                params.len() == factory.n,
+                "{}: {} initial parameters for dimension {}",
+                preset.task.name,
+                params.len(),
+                factory.n
+            );
+            let slot = Slot::new(&factory, &preset.optimizer)?;
+            return Ok(Self {
+                task,
+                lanes: vec![Lane::new(0, params, slot, 0)],
+                factory,
+                iterations: 0,
+                generated: 0,
+                resumed_from: None,
+            });
+        };
+        task.load_state(&ck.task)
+            .context("cannot restore the task state from the checkpoint")?;
+        let lanes = ck
+            .lanes
+            .iter()
+            .map(|snap| resume_lane(snap, &factory, preset.max_steps))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            task,
+            factory,
+            lanes,
+            iterations: ck.iterations,
+            generated: ck.generated,
+            resumed_from: Some(ck.step()),
+        })
+    }
+}
+
+impl Trainer {
+    pub fn new(
+        settings: Settings,
+        mut setup: Setup,
+        emit: Emitter,
+        commands: Receiver<Command>,
+    ) -> Self {
+        if settings.start_paused {
+            for lane in &mut setup.lanes {
+                if lane.state == RunState::Running {
+                    lane.state = RunState::Paused;
+                }
+            }
+        }
+        Self {
+            guard: Guard {
+                bound: settings.preset.loss_bound,
+            },
+            settings,
+            task: setup.task,
+            factory: setup.factory,
+            lanes: setup.lanes,
+            emit,
+            commands,
+            queued: VecDeque::new(),
+            pending_steps: 0,
+            iterations: setup.iterations,
+            generated: setup.generated,
+            resumed_from: setup.resumed_from,
+            periodic: VecDeque::new(),
+        }
+    }
+
+    /// Runs to the end and reports the result; task errors end the run as `Finished(Err)`.
+    pub fn run(mut self) {
+        match self.main_loop() {
+            Ok(()) => {
+                let summary = self.wrap_up();
+                self.emit.finish(Ok(summary));
+            }
+            Err(e) => {
+                let text = format!("{e:#}");
+                let step = self.step();
+                self.emit.event(None, step, EventKind::Error, text.clone());
+                self.emit.finish(Err(text));
+            }
+        }
+    }
+
+    fn main_loop(&mut self) -> Result<()> {
+        self.announce()?;
+        loop {
+            if !self.take_commands() {
+                return self.stopped("quit");
+            }
+            if self.lanes.iter().all(|l| l.state == RunState::Finished) {
+                return self.stopped("every lane reached max_steps");
+            }
+            if !self
+                .lanes
+                .iter()
+                .any(|l| l.runnable(self.pending_steps > 0))
+            {
+                if self.settings.halt_when_stalled {
+                    return self.stopped("no lane can continue (headless)");
+                }
+                if !self.wait_for_command() {
+                    return self.stopped("the observer hung up");
+                }
+                continue;
+            }
+            self.iterate()?;
+            if self.emit.hung_up() {
+                return self.stopped("the observer hung up");
+            }
+        }
+    }
+
+    fn stopped(&mut self, why: &str) -> Result<()> {
+        let step = self.step();
+        self.emit
+            .event(None, step, EventKind::Info, format!("stopped: {why}"));
+        Ok(())
+    }
+
+    /// The highest lane step (the run's step for run-wide events).
+    pub(super) fn step(&self) -> u64 {
+        self.lanes.iter().map(|l| l.step).max().unwrap_or(0)
+    }
+
+    pub(super) fn start_info(&self) -> StartInfo {
+        let preset = &self.settings.preset;
+        StartInfo {
+            preset: preset.name.clone(),
+            task: self.task.kind(),
+            task_title: self.task.title(),
+            n_params: self.factory.n,
+            seed: preset.seed,
+            batch_size: preset.task.batch_size,
+            max_steps: preset.max_steps,
+            eval_interval: preset.eval_interval,
+            alternatives: preset.alternatives.clone(),
+            lanes: self.statuses(),
+        }
+    }
+
+    pub(super) fn statuses(&self) -> Vec<LaneStatus> {
+        self.lanes.iter().map(Lane::status).collect()
+    }
+
+    /// The start line and message, static view, lane states, first points and evaluation.
+    fn announce(&mut self) -> Result<()> {
+        let info = self.start_info();
+        let line = StartLine {
+            n_params: info.n_params,
+            preset: info.preset.clone(),
+            task: info.task,
+            task_title: info.task_title.clone(),
+            seed: info.seed,
+            batch_size: info.batch_size,
+            max_steps: info.max_steps,
+            eval_interval: info.eval_interval,
+            lanes: info
+                .lanes
+                .iter()
+                .map(|l| l.optimizer.name.clone())
+                .collect(),
+            optimizers: info.lanes.iter().map(|l| l.optimizer.clone()).collect(),
+            resumed_from_step: self.resumed_from,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            config: self.settings.preset.clone(),
+        };
+        self.emit.start(info, Some(line));
+        if let Some(view) = self.task.static_view() {
+            self.emit.view(None, view);
+        }
+        if let Some(step) = self.resumed_from {
+            self.emit.event(
+                None,
+                step,
+                EventKind::Info,
+                format!("resumed from a checkpoint at step {step}"),
+            );
+        }
+        self.after_lanes_changed();
+        for i in 0..self.lanes.len() {
+            if self.lanes[i].stats.metrics_step != Some(self.lanes[i].step) {
+                self.evaluate(i)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the lane states and each lane's current point (2-D tasks).
+    pub(super) fn after_lanes_changed(&mut self) {
+        self.emit.lanes(self.statuses());
+        for lane in &self.lanes {
+            if let Some(xy) = self.task.point_view(&lane.params) {
+                self.emit.point(lane.id, lane.step, xy);
+            }
+        }
+    }
+
+    /// Applies queued and newly arrived commands; `false` when the run should stop.
+    fn take_commands(&mut self) -> bool {
+        loop {
+            let command = match self.queued.pop_front() {
+                Some(c) => c,
+                None => match self.commands.try_recv() {
+                    Ok(c) => c,
+                    Err(TryRecvError::Empty) => return true,
+                    Err(TryRecvError::Disconnected) => return false,
+                },
+            };
+            if self.apply(command) == Flow::Stop {
+                return false;
+            }
+        }
+    }
+
+    /// Blocks until a command arrives (nothing can run); `false` if the observer is gone.
+    fn wait_for_command(&mut self) -> bool {
+        self.emit.flush();
+        loop {
+            match self.commands.recv_timeout(Duration::from_millis(100)) {
+                Ok(command) => {
+                    self.queued.push_back(command);
+                    return true;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.emit.tick();
+                    if self.emit.hung_up() {
+                        return false;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return false,
+            }
+        }
+    }
+
+    /// One minibatch for every lane that runs.
+    fn iterate(&mut self) -> Result<()> {
+        let stepping = self.pending_steps > 0;
+        let start = Instant::now();
+        self.task.next_batch();
+        self.iterations += 1;
+        let mut stepped = Vec::new();
+        for i in 0..self.lanes.len() {
+            if !self.lanes[i].runnable(stepping) {
+                continue;
+            }
+            match self.lanes[i].step(self.task.as_mut(), &self.guard)? {
+                Outcome::Stepped { loss, stats } => {
+                    self.report_step(i, loss, stats);
+                    stepped.push(i);
+                }
+                Outcome::Tripped {
+                    trip,
+                    restored_to,
+                    state_reset,
+                } => self.report_trip(i, &trip, restored_to, state_reset),
+            }
+        }
+        let busy = start.elapsed().as_secs_f64();
+        if stepping {
+            self.pending_steps -= 1;
+        }
+        let mut finished = false;
+        for &i in &stepped {
+            self.lanes[i].stats.session_busy_s += busy;
+            if self.lanes[i]
+                .step
+                .is_multiple_of(self.settings.preset.eval_interval)
+            {
+                self.evaluate(i)?;
+            }
+            if let Some(max) = self.settings.preset.max_steps
+                && self.lanes[i].step >= max
+            {
+                self.lanes[i].state = RunState::Finished;
+                finished = true;
+            }
+        }
+        if finished {
+            self.emit.lanes(self.statuses());
+        }
+        self.periodic_checkpoint();
+        self.emit.tick();
+        Ok(())
+    }
+
+    fn report_step(&mut self, i: usize, loss: f32, stats: StepStats) {
+        let lane = &self.lanes[i];
+        let record = StepRecord {
+            lane: lane.id,
+            step: lane.step,
+            t: self.emit.clock.now(),
+            optimizer: lane.slot.optimizer().name().to_string(),
+            loss,
+            stats,
+        };
+        self.emit.step(record);
+        if let Some(xy) = self.task.point_view(&lane.params) {
+            self.emit.point(lane.id, lane.step, xy);
+        }
+    }
+
+    fn report_trip(&mut self, i: usize, trip: &Trip, restored_to: Option<u64>, reset: bool) {
+        let lane = &self.lanes[i];
+        let restored = match restored_to {
+            Some(step) => format!(", parameters restored to those after step {step}"),
+            None => String::new(),
+        };
+        let reset = if reset {
+            "; its optimizer state had gone non-finite and was reset"
+        } else {
+            ""
+        };
+        let detail = format!(
+            "{} diverged after step {}: {trip}; lane {} paused{restored}{reset}. To continue: {ADVICE}",
+            lane.slot.optimizer().name(),
+            lane.step,
+            lane.id,
+        );
+        let (id, step) = (lane.id, lane.step);
+        self.emit.event(Some(id), step, EventKind::Diverged, detail);
+        self.emit.lanes(self.statuses());
+    }
+
+    pub(super) fn evaluate(&mut self, i: usize) -> Result<()> {
+        let lane = &self.lanes[i];
+        let ctx = EvalContext {
+            preconditioner: lane.slot.optimizer().preconditioner(),
+        };
+        let metrics = self
+            .task
+            .evaluate(&lane.params, &ctx)
+            .with_context(|| format!("evaluation at step {}", lane.step))?;
+        let (id, step) = (lane.id, lane.step);
+        let stats = &mut self.lanes[i].stats;
+        stats.metrics = metrics.clone();
+        stats.metrics_step = Some(step);
+        self.emit.eval(id, step, metrics);
+        Ok(())
+    }
+
+    pub(super) fn snapshot(&self) -> Result<Checkpoint> {
+        let lanes = self
+            .lanes
+            .iter()
+            .map(|l| {
+                LaneSnapshot::new(
+                    l.id,
+                    l.step,
+                    l.state,
+                    l.params.clone(),
+                    l.before.clone(),
+                    &l.slot.save(),
+                    l.stats.clone(),
+                )
+            })
+            .collect::<Result<_>>()?;
+        Checkpoint::new(
+            &self.settings.preset,
+            self.iterations,
+            self.generated,
+            self.emit.clock.now(),
+            self.task.state(),
+            lanes,
+        )
+    }
+
+    /// Writes a checkpoint to `dir` and reports it (or the failure) as an event.
+    pub(super) fn checkpoint_to(&mut self, dir: &std::path::Path) -> Option<PathBuf> {
+        let step = self.step();
+        match self.snapshot().and_then(|ck| ck.save(dir)) {
+            Ok(path) => {
+                let size = path.metadata().map(|m| m.len()).unwrap_or(0);
+                let detail = format!(
+                    "checkpoint saved: {} ({:.1} MB)",
+                    path.display(),
+                    size as f64 / 1e6
+                );
+                self.emit.event(None, step, EventKind::Checkpoint, detail);
+                Some(path)
+            }
+            Err(e) => {
+                let detail = format!("checkpoint failed: {e:#}");
+                self.emit.event(None, step, EventKind::Error, detail);
+                None
+            }
+        }
+    }
+
+    fn periodic_checkpoint(&mut self) {
+        let (Some(every), Some(dir)) = (
+            self.settings.preset.checkpoint_interval,
+            self.settings.checkpoint_dir.clone(),
+        ) else {
+            return;
+        };
+        if !self.iterations.is_multiple_of(every) {
+            return;
+        }
+        if let Some(path) = self.checkpoint_to(&dir) {
+            self.periodic.push_back(path);
+            while self.periodic.len() > KEEP_PERIODIC {
+                if let Some(old) = self.periodic.pop_front() {
+                    let _ = std::fs::remove_file(old);
+                }
+            }
+        }
+    }
+
+    /// Final evaluation, final checkpoint (with `--checkpoint-dir`), lane states, summary.
+    fn wrap_up(&mut self) -> Summary {
+        for i in 0..self.lanes.len() {
+            let lane = &self.lanes[i];
+            if lane.stats.metrics_step != Some(lane.step)
+                && let Err(e) = self.evaluate(i)
+            {
+                let step = self.lanes[i].step;
+                self.emit
+                    .event(Some(i), step, EventKind::Error, format!("{e:#}"));
+            }
+        }
+        if let Some(dir) = self.settings.checkpoint_dir.clone() {
+            self.checkpoint_to(&dir);
+        }
+        for lane in &mut self.lanes {
+            if matches!(lane.state, RunState::Running | RunState::Paused) {
+                lane.state = RunState::Finished;
+            }
+        }
+        self.emit.lanes(self.statuses());
+        Summary {
+            lanes: self.lanes.iter().map(lane_summary).collect(),
+            elapsed_s: self.emit.clock.now(),
+        }
+    }
+}
+
+fn lane_summary(lane: &Lane) -> LaneSummary {
+    let s = &lane.stats;
+    LaneSummary {
+        lane: lane.id,
+        optimizer: lane.slot.optimizer().name().to_string(),
+        steps: lane.step,
+        final_loss: s.final_loss,
+        best_loss: s.best_loss,
+        steps_per_s: s.steps_per_s(),
+        diverged: s.diverged,
+        metrics: s.metrics.clone(),
+        mean_loss_last_10pct: s.losses.tail_mean(0.1) as f32,
+        task_ms_median: s.task_ms.median_ms(),
+        optimizer_ms_median: s.optimizer_ms.median_ms(),
+    }
+}
+
+/// A lane from a checkpoint. Paused lanes, and finished ones with steps left under a raised
+/// `max_steps`, run again; diverged lanes stay diverged until the user acts.
+fn resume_lane(snap: &LaneSnapshot, factory: &Factory, max_steps: Option<u64>) -> Result<Lane> {
+    ensure!(
+        snap.params.len() == factory.n,
+        "checkpoint lane {} has {} parameters; the task has {}",
+        snap.id,
+        snap.params.len(),
+        factory.n
+    );
+    let slot = Slot::restore(factory, &snap.optimizers()?)?;
+    let mut lane = Lane::new(snap.id, snap.params.clone(), slot, snap.step);
+    lane.before = snap.before.clone();
+    lane.stats = snap.stats.clone();
+    lane.state = match snap.state {
+        RunState::Diverged => RunState::Diverged,
+        _ if max_steps.is_some_and(|max| snap.step >= max) => RunState::Finished,
+        _ => RunState::Running,
+    };
+    Ok(lane)
+}
