@@ -1,11 +1,197 @@
 //! Command-line interface.
+//!
+//! ```text
+//! lodo-tui [--preset NAME|PATH] [--optimizer SPEC] [--steps N] [--seed S] [--batch-size B]
+//!          [--record FILE.jsonl] [--checkpoint-dir DIR] [--resume FILE|DIR] [--headless]
+//!          [--data-dir DIR] …
+//! lodo-tui presets [NAME]
+//! lodo-tui compare --preset NAME --optimizers SPEC,SPEC,… [--steps N] [--seeds S] …
+//! ```
 
-use clap::Parser;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "lodo-tui",
     version,
-    about = "Watch LODO, a learned quasi-Newton optimizer, train"
+    about = "Watch LODO, a learned quasi-Newton optimizer, train",
+    long_about = "Watch LODO, a learned quasi-Newton optimizer, train.\n\n\
+        Without a subcommand, trains the preset in a terminal dashboard, or headless (progress on \
+        stderr, summary on stdout) with --headless or when stdout is not a terminal.\n\n\
+        Optimizer SPECs are a name, optionally followed by hyperparameters: \
+        `adam`, `lodo:meta_lr=1e-5`, `lodo:lr=0.1,meta_lr=1e-5`. A bare name takes the preset's \
+        hyperparameters for that optimizer; KEY=VALUE pairs override them.",
+    args_conflicts_with_subcommands = true
 )]
-pub struct Cli {}
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the built-in presets, or print one as RON (a starting point for a preset file).
+    Presets {
+        /// A built-in preset to print.
+        name: Option<String>,
+    },
+    /// Run optimizers × seeds headlessly from the same start and tabulate the results.
+    Compare(CompareArgs),
+}
+
+/// Options of a training run.
+#[derive(Debug, Default, Args)]
+pub struct RunArgs {
+    /// Built-in preset name or path to a .ron file [default: mnist].
+    #[arg(long, value_name = "NAME|PATH")]
+    pub preset: Option<String>,
+    /// Starting optimizer, e.g. `adam` or `lodo:meta_lr=1e-5` (see above).
+    #[arg(long, value_name = "SPEC")]
+    pub optimizer: Option<String>,
+    /// Stop after N steps (overrides the preset's max_steps; with --resume, the new total).
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u64>,
+    /// Seed of the task and optimizers.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Minibatch size (MNIST tasks).
+    #[arg(long, value_name = "B")]
+    pub batch_size: Option<usize>,
+    /// Write a JSONL record of every step, evaluation and event (appends when resuming).
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub record: Option<PathBuf>,
+    /// Where checkpoints go; a final one is written when the run ends or is interrupted.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Also write a checkpoint every N steps (keeps the latest two of these).
+    #[arg(long, value_name = "N", requires = "checkpoint_dir")]
+    pub checkpoint_every: Option<u64>,
+    /// Continue a run from a checkpoint file, or from the newest checkpoint in a directory.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub resume: Option<PathBuf>,
+    /// Print progress instead of showing the dashboard.
+    #[arg(long)]
+    pub headless: bool,
+    /// Directory with the four MNIST files [default: ./assets/mnist, then the source tree's].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Evaluate every N steps (overrides the preset).
+    #[arg(long, value_name = "N")]
+    pub eval_interval: Option<u64>,
+    /// Worker threads for the model [default: all cores].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Draw the dashboard with ASCII only (automatic when the locale is not UTF-8).
+    #[arg(long)]
+    pub ascii: bool,
+    /// Start the dashboard paused.
+    #[arg(long)]
+    pub paused: bool,
+}
+
+/// Options of `lodo-tui compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Built-in preset name or path to a .ron file.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub preset: String,
+    /// Comma-separated optimizer SPECs, e.g. `lodo,adam:lr=3e-4,lodo:lr=0.1,meta_lr=1e-5`
+    /// (may be repeated).
+    #[arg(long, value_name = "SPECS", required = true)]
+    pub optimizers: Vec<String>,
+    /// Steps per run [default: the preset's max_steps].
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u64>,
+    /// Run seeds 0..S for every optimizer.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seeds: u64,
+    /// Minibatch size (MNIST tasks).
+    #[arg(long, value_name = "B")]
+    pub batch_size: Option<usize>,
+    /// Write the results as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write a JSONL record of every run into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub record_dir: Option<PathBuf>,
+    /// Directory with the four MNIST files.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Evaluate every N steps (overrides the preset; the final evaluation always happens).
+    #[arg(long, value_name = "N")]
+    pub eval_interval: Option<u64>,
+    /// Worker threads for the model [default: all cores].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_documented_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "lodo-tui",
+            "--preset",
+            "quadratic",
+            "--optimizer",
+            "adam",
+            "--steps",
+            "10",
+            "--seed",
+            "3",
+            "--batch-size",
+            "32",
+            "--record",
+            "r.jsonl",
+            "--checkpoint-dir",
+            "ck",
+            "--resume",
+            "ck/x.ckpt",
+            "--headless",
+            "--data-dir",
+            "d",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.run.preset.as_deref(), Some("quadratic"));
+        assert_eq!(cli.run.steps, Some(10));
+        assert!(cli.run.headless);
+
+        let cli = Cli::try_parse_from([
+            "lodo-tui",
+            "compare",
+            "--preset",
+            "rosenbrock",
+            "--optimizers",
+            "lodo,adam:lr=0.1,beta1=0.8",
+            "--optimizers",
+            "momentum",
+            "--seeds",
+            "2",
+            "--json",
+            "out.json",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Compare(c)) => {
+                assert_eq!(c.optimizers.len(), 2);
+                assert_eq!(c.seeds, 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["lodo-tui", "--steps", "5", "presets"]).is_err());
+        assert!(Cli::try_parse_from(["lodo-tui", "--checkpoint-every", "5"]).is_err());
+    }
+}

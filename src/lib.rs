@@ -2,18 +2,126 @@
 
 pub mod builders;
 pub mod cli;
+pub mod compare;
+pub mod headless;
 pub mod jsonfloat;
+pub mod launch;
 pub mod optim;
 pub mod preset;
 pub mod record;
+pub mod table;
 pub mod task;
 pub mod train;
 
 #[cfg(test)]
 pub mod testkit;
 
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+
+use anyhow::{Context, Result};
+
+use crate::builders::Builders;
+use crate::train::Command;
+
 /// Runs the program for parsed command-line arguments.
-pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
-    let _ = cli;
+pub fn run(cli: cli::Cli) -> Result<()> {
+    match cli.command {
+        Some(cli::Command::Presets { name }) => list_presets(name.as_deref()),
+        Some(cli::Command::Compare(args)) => compare::run(&args, Builders::default()),
+        None => train(&cli.run),
+    }
+}
+
+fn train(args: &cli::RunArgs) -> Result<()> {
+    let mut config = launch::prepare_run(args, Builders::default())?;
+    let interactive = !args.headless && std::io::stdout().is_terminal();
+    if !interactive && args.paused {
+        anyhow::bail!("--paused needs the dashboard (a terminal, without --headless)");
+    }
+    // LEAD: the dashboard (`ui`) is not on main yet, so the interactive path runs headless for
+    // now. When it lands, replace this with:
+    //     if interactive {
+    //         let (ascii, color) = ui_options(args);
+    //         return ui::run(train::spawn(config)?, ui::UiOptions { ascii, color });
+    //     }
+    // and keep the two lines below for the headless path only.
+    let _ = ui_options(args);
+    config.start_paused = false;
+    // Nobody can send commands to a headless run: stop when every lane has diverged.
+    config.halt_when_stalled = true;
+    let handle = train::spawn(config)?;
+    on_interrupt(handle.commands.clone())?;
+    let options = headless::Options {
+        color: std::io::stderr().is_terminal() && color_allowed(),
+        label: None,
+    };
+    let result = headless::run(&handle, &options);
+    handle.shutdown()?;
+    let summary = result?;
+    print!("{}", headless::summary_table(&summary));
+    Ok(())
+}
+
+/// What the dashboard needs to know about the terminal: `--ascii` (or a non-UTF-8 locale) and
+/// `NO_COLOR`.
+pub fn ui_options(args: &cli::RunArgs) -> (bool, bool) {
+    (args.ascii || !locale_is_utf8(), color_allowed())
+}
+
+/// `NO_COLOR` (any non-empty value) turns colour off, see no-color.org.
+pub fn color_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Whether the first of LC_ALL, LC_CTYPE, LANG that is set names UTF-8.
+pub fn locale_is_utf8() -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .next()
+        .is_some_and(|v| {
+            let v = v.to_lowercase();
+            v.contains("utf-8") || v.contains("utf8")
+        })
+}
+
+/// Ctrl-C / SIGTERM: the first asks the trainer to quit (final checkpoint, record flush,
+/// summary); a second one exits at once.
+pub fn on_interrupt(commands: Sender<Command>) -> Result<()> {
+    static ASKED: AtomicBool = AtomicBool::new(false);
+    ctrlc::set_handler(move || {
+        if ASKED.swap(true, Ordering::SeqCst) {
+            eprintln!("interrupted again: exiting without waiting");
+            std::process::exit(130);
+        }
+        eprintln!("interrupted: stopping after the current step (again to exit at once)");
+        let _ = commands.send(Command::Quit);
+    })
+    .context("cannot install the Ctrl-C handler")
+}
+
+fn list_presets(name: Option<&str>) -> Result<()> {
+    if let Some(name) = name {
+        let (_, text) = preset::builtin::find(name)?;
+        print!("{text}");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = preset::builtin::BUILTIN
+        .iter()
+        .map(|(name, text)| {
+            let description = preset::Preset::parse_syntax(text, name)
+                .map(|p| p.description)
+                .unwrap_or_else(|e| format!("(invalid: {e})"));
+            vec![name.to_string(), description]
+        })
+        .collect();
+    let headers = ["preset".to_string(), "description".to_string()];
+    print!("{}", table::plain(&headers, &rows));
+    println!(
+        "\n`lodo-tui presets NAME` prints one as RON: save it, edit it, run it with \
+         `--preset FILE.ron`."
+    );
     Ok(())
 }

@@ -99,13 +99,18 @@ impl Preset {
         }
     }
 
-    /// Parses and validates preset text; `origin` names it in errors.
-    pub fn parse(text: &str, origin: &str, builders: &Builders) -> Result<Self, PresetError> {
+    /// Parses preset text without the semantic checks (names, hyperparameters).
+    pub fn parse_syntax(text: &str, origin: &str) -> Result<Self, PresetError> {
         let options = ron::Options::default()
             .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-        let preset: Preset = options
+        options
             .from_str(text)
-            .map_err(|e| syntax_error(text, origin, &e))?;
+            .map_err(|e| syntax_error(text, origin, &e))
+    }
+
+    /// Parses and validates preset text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str, builders: &Builders) -> Result<Self, PresetError> {
+        let preset = Self::parse_syntax(text, origin)?;
         validate::check(&preset, builders).map_err(|invalid| PresetError {
             origin: origin.to_string(),
             position: invalid.locate(text),
@@ -269,9 +274,7 @@ mod tests {
     #[test]
     fn builtin_presets_are_well_formed_ron_with_matching_names() {
         for (name, text) in builtin::BUILTIN {
-            let options = ron::Options::default()
-                .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-            let preset: Preset = options.from_str(text).unwrap();
+            let preset = Preset::parse_syntax(text, name).unwrap();
             assert_eq!(&preset.name, name);
             assert!(!preset.description.contains('\n'));
             assert!(

@@ -217,3 +217,113 @@ fn newest_in(dir: &Path) -> Result<PathBuf> {
         None => bail!("no .{EXTENSION} checkpoint in {}", dir.display()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::OptimizerSpec;
+    use crate::task::TaskSpec;
+
+    fn checkpoint(step: u64) -> Checkpoint {
+        let preset = Preset {
+            name: "p".into(),
+            description: "d".into(),
+            task: TaskSpec::named("quadratic"),
+            optimizer: OptimizerSpec::named("lodo"),
+            alternatives: vec![],
+            seed: 2,
+            max_steps: None,
+            eval_interval: 10,
+            loss_bound: Some(5.0),
+            checkpoint_interval: None,
+        };
+        let saved = Saved {
+            origin: OptimizerSpec {
+                lr: Some(0.1),
+                ..OptimizerSpec::named("lodo")
+            },
+            state: OptimizerState {
+                spec: OptimizerSpec {
+                    lr: Some(0.05),
+                    ..OptimizerSpec::named("lodo")
+                },
+                step,
+                scalars: vec![("theta".into(), f64::NAN)],
+                buffers: vec![("m".into(), vec![1.0, f32::MIN_POSITIVE, -0.0])],
+            },
+        };
+        let lane = LaneSnapshot::new(
+            0,
+            step,
+            RunState::Paused,
+            vec![0.5; 3],
+            None,
+            &[saved],
+            LaneStats::default(),
+        )
+        .unwrap();
+        let task = TaskState {
+            words: vec![u64::MAX, 1],
+            buffers: vec![],
+        };
+        Checkpoint::new(&preset, step, 0, 1.5, task, vec![lane]).unwrap()
+    }
+
+    #[test]
+    fn save_load_round_trip_is_bit_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let ck = checkpoint(42);
+        let path = ck.save(dir.path()).unwrap();
+        assert_eq!(path.file_name().unwrap(), "p-seed2-step00000042.ckpt");
+        let back = Checkpoint::load(&path).unwrap();
+        // NaN != NaN, so compare the bits of the one NaN scalar separately.
+        let theta = |c: &Checkpoint| c.lanes[0].optimizers().unwrap()[0].state.scalars[0].1;
+        assert_eq!(theta(&back).to_bits(), theta(&ck).to_bits());
+        let saved = back.lanes[0].optimizers().unwrap();
+        assert_eq!(saved[0].state.spec.lr, Some(0.05));
+        assert_eq!(
+            saved[0].state.buffers,
+            ck.lanes[0].optimizers().unwrap()[0].state.buffers
+        );
+        assert_eq!(back.preset().unwrap(), ck.preset().unwrap());
+        assert_eq!(back.task, ck.task);
+        // No temporary file is left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_directory_resumes_its_newest_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        checkpoint(10).save(dir.path()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        checkpoint(5).save(dir.path()).unwrap();
+        assert_eq!(Checkpoint::load(dir.path()).unwrap().step(), 5);
+        let empty = tempfile::tempdir().unwrap();
+        let e = Checkpoint::load(empty.path()).unwrap_err().to_string();
+        assert!(e.starts_with("no .ckpt checkpoint in"), "{e}");
+    }
+
+    #[test]
+    fn foreign_and_damaged_files_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("notes.txt");
+        std::fs::write(&other, "hello").unwrap();
+        let e = format!("{:#}", Checkpoint::load(&other).unwrap_err());
+        assert!(e.ends_with("notes.txt is not a lodo-tui checkpoint"), "{e}");
+
+        let path = checkpoint(3).save(dir.path()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let e = format!("{:#}", Checkpoint::load(&path).unwrap_err());
+        assert!(e.contains("is corrupt or truncated"), "{e}");
+
+        let mut newer = bytes.clone();
+        newer[12] = 99;
+        std::fs::write(&path, &newer).unwrap();
+        let e = format!("{:#}", Checkpoint::load(&path).unwrap_err());
+        assert!(
+            e.contains("has checkpoint format 99; this build reads format 1"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,471 @@
+//! `lodo-tui compare`: every optimizer × seed, headless, one after another. For a given seed every
+//! run builds the same task, so all optimizers start from the same parameters and see the same
+//! minibatch stream. Prints markdown tables and optionally writes JSON and per-run records.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::builders::Builders;
+use crate::cli::CompareArgs;
+use crate::headless;
+use crate::launch::{self, spec_arg::SpecArg};
+use crate::optim::OptimizerSpec;
+use crate::preset::Preset;
+use crate::record::Recorder;
+use crate::table::{markdown, num};
+use crate::task::Metrics;
+use crate::train::{self, Command, TrainerConfig};
+
+/// The JSON written by `--json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub preset: String,
+    pub task: String,
+    pub steps: u64,
+    pub seeds: u64,
+    pub batch_size: Option<usize>,
+    pub runs: Vec<RunResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// The entry as given on the command line, e.g. `lodo:meta_lr=1e-5`.
+    pub optimizer: String,
+    /// Its complete hyperparameters.
+    pub spec: OptimizerSpec,
+    pub seed: u64,
+    /// Steps actually taken (fewer than asked if the run diverged or was interrupted).
+    pub steps: u64,
+    #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
+    pub final_loss: f32,
+    #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
+    pub mean_loss_last_10pct: f32,
+    #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
+    pub best_loss: f32,
+    pub diverged: bool,
+    #[serde(deserialize_with = "crate::jsonfloat::f64_or_nan")]
+    pub steps_per_s: f64,
+    #[serde(deserialize_with = "crate::jsonfloat::f64_or_nan")]
+    pub task_ms_median: f64,
+    #[serde(deserialize_with = "crate::jsonfloat::f64_or_nan")]
+    pub optimizer_ms_median: f64,
+    #[serde(deserialize_with = "crate::jsonfloat::metrics")]
+    pub metrics: Metrics,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<PathBuf>,
+}
+
+/// Lets Ctrl-C stop the run in progress and skip the rest, keeping the results so far.
+#[derive(Clone, Default)]
+pub struct Interrupt {
+    current: Arc<Mutex<Option<Sender<Command>>>>,
+    stopped: Arc<AtomicBool>,
+}
+
+impl Interrupt {
+    pub fn trigger(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        if let Ok(current) = self.current.lock()
+            && let Some(tx) = current.as_ref()
+        {
+            let _ = tx.send(Command::Quit);
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    fn watch(&self, commands: Option<Sender<Command>>) {
+        if let Ok(mut current) = self.current.lock() {
+            *current = commands;
+        }
+    }
+}
+
+/// Runs the comparison, prints its tables, writes `--json`.
+pub fn run(args: &CompareArgs, builders: Builders) -> Result<()> {
+    let interrupt = Interrupt::default();
+    let on_ctrl_c = interrupt.clone();
+    ctrlc::set_handler(move || on_ctrl_c.trigger()).context("cannot install the Ctrl-C handler")?;
+    let report = compare(args, builders, &interrupt)?;
+    print!("{}", tables(&report));
+    if interrupt.stopped() {
+        eprintln!("interrupted: the tables show the runs so far");
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Every run, without printing the tables.
+pub fn compare(args: &CompareArgs, builders: Builders, interrupt: &Interrupt) -> Result<Report> {
+    let mut base = Preset::load_with(&args.preset, &builders)?;
+    if let Some(b) = args.batch_size {
+        launch::set_batch_size(&mut base, b)?;
+    }
+    if let Some(n) = args.eval_interval {
+        base.eval_interval = n;
+    }
+    launch::use_data_dir(&mut base, args.data_dir.as_deref())?;
+    let steps = match args.steps.or(base.max_steps) {
+        Some(steps) if steps > 0 => steps,
+        _ => bail!(
+            "--steps is required: preset {} sets no max_steps",
+            base.name
+        ),
+    };
+    if args.seeds == 0 {
+        bail!("--seeds must be at least 1");
+    }
+    let entries = launch::spec_arg::parse_lists(&args.optimizers, &base)?;
+    for e in &entries {
+        builders
+            .check_optimizer(&e.spec)
+            .with_context(|| format!("`{}`", e.label))?;
+    }
+    if let Some(dir) = &args.record_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut runs = Vec::new();
+    'seeds: for seed in 0..args.seeds {
+        for entry in &entries {
+            if interrupt.stopped() {
+                break 'seeds;
+            }
+            runs.push(run_one(
+                &base, entry, seed, steps, args, builders, interrupt,
+            )?);
+        }
+    }
+    Ok(Report {
+        preset: base.name.clone(),
+        task: base.task.name.clone(),
+        steps,
+        seeds: args.seeds,
+        batch_size: base.task.batch_size,
+        runs,
+    })
+}
+
+fn run_one(
+    base: &Preset,
+    entry: &SpecArg,
+    seed: u64,
+    steps: u64,
+    args: &CompareArgs,
+    builders: Builders,
+    interrupt: &Interrupt,
+) -> Result<RunResult> {
+    let mut preset = base.clone();
+    preset.seed = seed;
+    preset.optimizer = entry.spec.clone();
+    preset.max_steps = Some(steps);
+    preset.checkpoint_interval = None;
+    let record = args
+        .record_dir
+        .as_ref()
+        .map(|dir| dir.join(record_name(&base.name, &entry.label, seed)));
+    let mut config = TrainerConfig::new(preset);
+    config.builders = builders;
+    config.threads = args.threads;
+    config.halt_when_stalled = true;
+    config.record = match &record {
+        Some(path) => Some(Recorder::create(path, false)?),
+        None => None,
+    };
+    let handle = train::spawn(config)?;
+    interrupt.watch(Some(handle.commands.clone()));
+    let options = headless::Options {
+        color: false,
+        label: Some(format!("{} seed {seed}", entry.label)),
+    };
+    let result = headless::run(&handle, &options);
+    interrupt.watch(None);
+    handle.shutdown()?;
+    let summary = result.with_context(|| format!("run `{}` seed {seed}", entry.label))?;
+    let lane = summary
+        .lanes
+        .into_iter()
+        .next()
+        .context("the run reported no lane")?;
+    Ok(RunResult {
+        optimizer: entry.label.clone(),
+        spec: entry.spec.clone(),
+        seed,
+        steps: lane.steps,
+        final_loss: lane.final_loss,
+        mean_loss_last_10pct: lane.mean_loss_last_10pct,
+        best_loss: lane.best_loss,
+        diverged: lane.diverged,
+        steps_per_s: lane.steps_per_s,
+        task_ms_median: lane.task_ms_median,
+        optimizer_ms_median: lane.optimizer_ms_median,
+        metrics: lane.metrics,
+        record,
+    })
+}
+
+/// `PRESET-ENTRY-seedS.jsonl`, with the entry's `:` and `,` made file-name friendly.
+pub fn record_name(preset: &str, label: &str, seed: u64) -> String {
+    let entry: String = label
+        .chars()
+        .map(|c| {
+            if c == ':' || c == ',' || c == '/' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    format!("{preset}-{entry}-seed{seed}.jsonl")
+}
+
+/// The per-run table, and a per-optimizer one (mean ± sd over seeds) when there are several.
+pub fn tables(report: &Report) -> String {
+    let mut metric_names: Vec<&String> =
+        report.runs.iter().flat_map(|r| r.metrics.keys()).collect();
+    metric_names.sort();
+    metric_names.dedup();
+    let mut headers: Vec<String> = [
+        "optimizer",
+        "seed",
+        "final loss",
+        "mean loss last 10%",
+        "best loss",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    headers.extend(metric_names.iter().map(|m| m.to_string()));
+    headers.extend(["steps/s", "task ms", "optimizer ms", "diverged"].map(String::from));
+    let rows: Vec<Vec<String>> = report
+        .runs
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                r.optimizer.clone(),
+                r.seed.to_string(),
+                num(r.final_loss as f64),
+                num(r.mean_loss_last_10pct as f64),
+                num(r.best_loss as f64),
+            ];
+            row.extend(
+                metric_names
+                    .iter()
+                    .map(|m| r.metrics.get(*m).map_or("-".into(), |v| num(*v))),
+            );
+            row.extend([
+                num(r.steps_per_s),
+                num(r.task_ms_median),
+                num(r.optimizer_ms_median),
+                diverged_cell(r),
+            ]);
+            row
+        })
+        .collect();
+    let mut out = format!(
+        "## {} ({}): {} steps, seeds 0..{}\n\n{}",
+        report.preset,
+        report.task,
+        report.steps,
+        report.seeds,
+        markdown(&headers, &rows)
+    );
+    if report.seeds > 1 {
+        out.push('\n');
+        out.push_str(&aggregate_table(report));
+    }
+    out
+}
+
+fn diverged_cell(r: &RunResult) -> String {
+    if r.diverged {
+        format!("yes (at {})", r.steps)
+    } else {
+        "no".into()
+    }
+}
+
+fn aggregate_table(report: &Report) -> String {
+    let mut labels: Vec<&String> = Vec::new();
+    for r in &report.runs {
+        if !labels.contains(&&r.optimizer) {
+            labels.push(&r.optimizer);
+        }
+    }
+    let headers: Vec<String> = [
+        "optimizer",
+        "runs",
+        "final loss",
+        "mean loss last 10%",
+        "diverged",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows: Vec<Vec<String>> = labels
+        .iter()
+        .map(|label| {
+            let runs: Vec<&RunResult> = report
+                .runs
+                .iter()
+                .filter(|r| &r.optimizer == *label)
+                .collect();
+            let finals: Vec<f64> = runs.iter().map(|r| r.final_loss as f64).collect();
+            let tails: Vec<f64> = runs.iter().map(|r| r.mean_loss_last_10pct as f64).collect();
+            let diverged = runs.iter().filter(|r| r.diverged).count();
+            vec![
+                label.to_string(),
+                runs.len().to_string(),
+                mean_sd(&finals),
+                mean_sd(&tails),
+                format!("{diverged}/{}", runs.len()),
+            ]
+        })
+        .collect();
+    markdown(&headers, &rows)
+}
+
+/// `mean ± sd` (sample standard deviation), `-` when empty.
+fn mean_sd(xs: &[f64]) -> String {
+    if xs.is_empty() {
+        return "-".into();
+    }
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    if xs.len() == 1 {
+        return num(mean);
+    }
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    format!("{} ± {}", num(mean), num(var.sqrt()))
+}
+
+/// Reads a report written by `--json`.
+pub fn read_report(path: &Path) -> Result<Report> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a compare report", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit;
+
+    const PRESET: &str = r#"(
+        name: "bowl",
+        description: "test bowl",
+        task: (name: "quadratic", dim: 5),
+        optimizer: (name: "lodo", lr: 0.5),
+        alternatives: [(name: "momentum", lr: 0.2)],
+        eval_interval: 10,
+    )"#;
+
+    fn args(dir: &Path, optimizers: &str, seeds: u64) -> CompareArgs {
+        let preset = dir.join("bowl.ron");
+        std::fs::write(&preset, PRESET).unwrap();
+        CompareArgs {
+            preset: preset.display().to_string(),
+            optimizers: vec![optimizers.into()],
+            steps: Some(30),
+            seeds,
+            batch_size: None,
+            json: None,
+            record_dir: Some(dir.join("records")),
+            data_dir: None,
+            eval_interval: None,
+            threads: Some(1),
+        }
+    }
+
+    #[test]
+    fn every_optimizer_and_seed_from_the_same_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = args(dir.path(), "lodo,momentum,sgd:lr=0.3", 2);
+        let report = compare(&a, testkit::builders(), &Interrupt::default()).unwrap();
+        assert_eq!(report.runs.len(), 6);
+        assert_eq!(report.steps, 30);
+        // The preset's hyperparameters for momentum, the entry's for sgd.
+        assert_eq!(report.runs[1].spec.lr, Some(0.2));
+        assert_eq!(report.runs[2].spec.lr, Some(0.3));
+        let first_loss = |r: &RunResult| {
+            let rec = crate::record::read(r.record.as_ref().unwrap()).unwrap();
+            assert_eq!(rec.steps.len(), 30);
+            rec.steps[0].loss
+        };
+        let seed0: Vec<f32> = report.runs[..3].iter().map(first_loss).collect();
+        let seed1: Vec<f32> = report.runs[3..].iter().map(first_loss).collect();
+        assert!(seed0.iter().all(|l| *l == seed0[0]), "{seed0:?}");
+        assert!(seed1.iter().all(|l| *l == seed1[0]), "{seed1:?}");
+        assert_ne!(seed0[0], seed1[0]);
+        for r in &report.runs {
+            assert_eq!(r.steps, 30);
+            assert!(r.final_loss.is_finite() && !r.diverged);
+            assert!(r.metrics.contains_key("distance"));
+        }
+        let text = tables(&report);
+        assert!(
+            text.starts_with("## bowl (quadratic): 30 steps, seeds 0..2\n\n| optimizer"),
+            "{text}"
+        );
+        assert!(text.contains("| sgd:lr=0.3 | 2    |"), "{text}");
+    }
+
+    #[test]
+    fn json_report_round_trips_and_records_divergence() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = args(dir.path(), "sgd:lr=3", 1);
+        a.json = Some(dir.path().join("out.json"));
+        let report = compare(&a, testkit::builders(), &Interrupt::default()).unwrap();
+        let run = &report.runs[0];
+        assert!(run.diverged);
+        assert!(run.steps < 30);
+        let text = serde_json::to_string(&report).unwrap();
+        let back: Report = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.runs[0].steps, run.steps);
+        assert!(tables(&report).contains(&format!("yes (at {})", run.steps)));
+    }
+
+    #[test]
+    fn bad_entries_fail_before_any_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = args(dir.path(), "lodo,sgd:lr=-1", 1);
+        let e = compare(&a, testkit::builders(), &Interrupt::default()).unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "`sgd:lr=-1`: sgd: lr must be positive (got -1)"
+        );
+        assert!(!dir.path().join("records").exists());
+        let mut a = args(dir.path(), "lodo", 1);
+        a.steps = None;
+        let e = compare(&a, testkit::builders(), &Interrupt::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--steps is required: preset bowl sets no max_steps"
+        );
+    }
+
+    #[test]
+    fn an_interrupt_keeps_the_runs_so_far() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = args(dir.path(), "lodo,momentum", 1);
+        let interrupt = Interrupt::default();
+        interrupt.trigger();
+        let report = compare(&a, testkit::builders(), &interrupt).unwrap();
+        assert!(report.runs.is_empty());
+        assert_eq!(
+            record_name("mnist", "lodo:lr=0.1,meta_lr=1e-5", 2),
+            "mnist-lodo_lr=0.1_meta_lr=1e-5-seed2.jsonl"
+        );
+        assert_eq!(mean_sd(&[1.0, 3.0]), "2.000 ± 1.414");
+    }
+}

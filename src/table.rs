@@ -1,0 +1,107 @@
+//! Small text tables for the headless summary and `compare`, and the number format they share.
+
+/// A number in a table: 4 significant digits, scientific outside [1e-3, 1e5), `-` for NaN.
+pub fn num(x: f64) -> String {
+    if x.is_nan() {
+        "-".into()
+    } else if x == 0.0 {
+        "0".into()
+    } else if (1e-3..1e5).contains(&x.abs()) {
+        let digits = (3 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{x:.digits$}")
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+/// An integer with thousands separators: 94696 → "94,696".
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn widths(headers: &[String], rows: &[Vec<String>]) -> Vec<usize> {
+    let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i < w.len() {
+                w[i] = w[i].max(cell.chars().count());
+            }
+        }
+    }
+    w
+}
+
+fn pad(cell: &str, width: usize) -> String {
+    format!(
+        "{cell}{}",
+        " ".repeat(width.saturating_sub(cell.chars().count()))
+    )
+}
+
+/// A GitHub-flavoured markdown table with aligned columns.
+pub fn markdown(headers: &[String], rows: &[Vec<String>]) -> String {
+    let w = widths(headers, rows);
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells.iter().zip(&w).map(|(c, &w)| pad(c, w)).collect();
+        format!("| {} |\n", padded.join(" | "))
+    };
+    let mut out = line(headers);
+    let rule: Vec<String> = w.iter().map(|&w| "-".repeat(w)).collect();
+    out.push_str(&format!("|-{}-|\n", rule.join("-|-")));
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+/// Plain aligned columns separated by two spaces.
+pub fn plain(headers: &[String], rows: &[Vec<String>]) -> String {
+    let w = widths(headers, rows);
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells.iter().zip(&w).map(|(c, &w)| pad(c, w)).collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(headers);
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(num(0.91234), "0.9123");
+        assert_eq!(num(12.3456), "12.35");
+        assert_eq!(num(1234.5), "1234");
+        assert_eq!(num(2.5e-5), "2.500e-5");
+        assert_eq!(num(3e7), "3.000e7");
+        assert_eq!(num(0.0), "0");
+        assert_eq!(num(f64::NAN), "-");
+        assert_eq!(count(94696), "94,696");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn markdown_tables_align() {
+        let h = vec!["a".to_string(), "long".to_string()];
+        let rows = vec![vec!["xyz".to_string(), "1".to_string()]];
+        assert_eq!(
+            markdown(&h, &rows),
+            "| a   | long |\n|-----|------|\n| xyz | 1    |\n"
+        );
+        assert_eq!(plain(&h, &rows), "a    long\nxyz  1\n");
+    }
+}
