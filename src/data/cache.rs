@@ -11,44 +11,58 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use flate2::read::GzDecoder;
 
 use super::idx::IdxSpec;
 
-/// Where decompressed files go: `$XDG_CACHE_HOME/lodo-tui`, else `$HOME/.cache/lodo-tui`, else
-/// `<temp dir>/lodo-tui`.
-pub fn default_root() -> PathBuf {
+/// Where decompressed files go, in order of preference: `$XDG_CACHE_HOME/lodo-tui` (else
+/// `$HOME/.cache/lodo-tui`), then `<temp dir>/lodo-tui` for machines whose home is read-only.
+pub fn default_roots() -> Vec<PathBuf> {
     let non_empty = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty());
+    let mut roots = Vec::new();
     if let Some(xdg) = non_empty("XDG_CACHE_HOME") {
-        PathBuf::from(xdg).join("lodo-tui")
+        roots.push(PathBuf::from(xdg).join("lodo-tui"));
     } else if let Some(home) = non_empty("HOME") {
-        PathBuf::from(home).join(".cache").join("lodo-tui")
-    } else {
-        std::env::temp_dir().join("lodo-tui")
+        roots.push(PathBuf::from(home).join(".cache").join("lodo-tui"));
     }
+    roots.push(std::env::temp_dir().join("lodo-tui"));
+    roots
 }
 
-/// The path of a validated raw copy of the gzipped IDX file `gz`, inflating it into `root` unless
-/// a valid copy is already there.
-pub fn decompressed(gz: &Path, raw_name: &str, spec: &IdxSpec, root: &Path) -> Result<PathBuf> {
+/// The path of a validated raw copy of the gzipped IDX file `gz`: an existing copy in any of
+/// `roots`, else a fresh one written to the first root that accepts it.
+pub fn decompressed(
+    gz: &Path,
+    raw_name: &str,
+    spec: &IdxSpec,
+    roots: &[PathBuf],
+) -> Result<PathBuf> {
     let what = gz.display().to_string();
     let packed = fs::read(gz).with_context(|| format!("{what}: cannot read the file"))?;
-    let dir = root.join("mnist");
-    let target = dir.join(format!("{raw_name}-{:016x}", content_hash(&packed)));
-    if is_valid(&target, spec) {
-        return Ok(target);
+    let file_name = format!("{raw_name}-{:016x}", content_hash(&packed));
+    let targets: Vec<PathBuf> = roots
+        .iter()
+        .map(|root| root.join("mnist").join(&file_name))
+        .collect();
+    if let Some(found) = targets.iter().find(|t| is_valid(t, spec)) {
+        return Ok(found.clone());
     }
     let raw = inflate(&packed, spec, &what)?;
     spec.check(&raw, raw.len() as u64, &what)?;
-    fs::create_dir_all(&dir).with_context(|| {
-        format!(
-            "cannot create the cache directory {}; set XDG_CACHE_HOME to a writable directory",
-            dir.display()
-        )
-    })?;
-    write_atomically(&target, &raw)?;
-    Ok(target)
+    let mut failures = Vec::new();
+    for target in targets {
+        match write_atomically(&target, &raw) {
+            Ok(()) => return Ok(target),
+            Err(e) => failures.push(format!("  {}: {e}", target.display())),
+        }
+    }
+    bail!(
+        "{what}: cannot store the decompressed copy (needs 60 MB free):\n{}\nset \
+         XDG_CACHE_HOME to a writable directory, or pass --data-dir with the four files \
+         un-gzipped",
+        failures.join("\n")
+    )
 }
 
 /// Inflates at most one byte more than a well-formed file holds, so a corrupt or hostile `.gz`
@@ -79,8 +93,11 @@ fn is_valid(path: &Path, spec: &IdxSpec) -> bool {
     file.read_exact(&mut header).is_ok() && spec.check(&header, meta.len(), "cache").is_ok()
 }
 
-fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
+fn write_atomically(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    if let Some(dir) = target.parent() {
+        fs::create_dir_all(dir)?;
+    }
     let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = target.with_extension(format!("tmp-{}-{unique}", std::process::id()));
     let write = || -> std::io::Result<()> {
@@ -89,13 +106,8 @@ fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
         file.sync_all()?;
         fs::rename(&tmp, target)
     };
-    write().map_err(|e| {
+    write().inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
-        anyhow::Error::new(e).context(format!(
-            "cannot write the decompressed MNIST file {}; set XDG_CACHE_HOME to a writable \
-             directory with 60 MB free",
-            target.display()
-        ))
     })
 }
 
@@ -141,10 +153,10 @@ mod tests {
         fs::write(&gz, gzip(&labels_file(20))).unwrap();
         let spec = IdxSpec::labels(20);
         let root = tmp.path().join("cache");
-        let first = decompressed(&gz, "l", &spec, &root).unwrap();
+        let first = decompressed(&gz, "l", &spec, &[root.clone()]).unwrap();
         assert_eq!(fs::read(&first).unwrap(), labels_file(20));
         let modified = fs::metadata(&first).unwrap().modified().unwrap();
-        let second = decompressed(&gz, "l", &spec, &root).unwrap();
+        let second = decompressed(&gz, "l", &spec, &[root.clone()]).unwrap();
         assert_eq!(first, second);
         assert_eq!(fs::metadata(&second).unwrap().modified().unwrap(), modified);
         // No temporary files are left behind.
@@ -157,9 +169,10 @@ mod tests {
         let gz = tmp.path().join("l.gz");
         fs::write(&gz, gzip(&labels_file(20))).unwrap();
         let spec = IdxSpec::labels(20);
-        let path = decompressed(&gz, "l", &spec, tmp.path()).unwrap();
+        let roots = [tmp.path().to_path_buf()];
+        let path = decompressed(&gz, "l", &spec, &roots).unwrap();
         fs::write(&path, &labels_file(20)[..15]).unwrap();
-        let again = decompressed(&gz, "l", &spec, tmp.path()).unwrap();
+        let again = decompressed(&gz, "l", &spec, &roots).unwrap();
         assert_eq!(fs::read(again).unwrap(), labels_file(20));
     }
 
@@ -169,10 +182,36 @@ mod tests {
         let gz = tmp.path().join("l.gz");
         let packed = gzip(&labels_file(2000));
         fs::write(&gz, &packed[..packed.len() / 2]).unwrap();
-        let err = decompressed(&gz, "l", &IdxSpec::labels(2000), tmp.path()).unwrap_err();
+        let roots = [tmp.path().to_path_buf()];
+        let err = decompressed(&gz, "l", &IdxSpec::labels(2000), &roots).unwrap_err();
         assert!(
             format!("{err:#}").contains("l.gz: not a valid gzip file"),
             "{err:#}"
+        );
+    }
+
+    #[test]
+    fn falls_back_to_the_next_root_when_one_is_not_writable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gz = tmp.path().join("l.gz");
+        fs::write(&gz, gzip(&labels_file(20))).unwrap();
+        // A regular file where a directory should be: nothing can be created under it.
+        let blocked = tmp.path().join("blocked");
+        fs::write(&blocked, b"").unwrap();
+        let good = tmp.path().join("good");
+        let spec = IdxSpec::labels(20);
+        let path = decompressed(&gz, "l", &spec, &[blocked.clone(), good.clone()]).unwrap();
+        assert!(path.starts_with(&good));
+        let err = decompressed(&gz, "m", &spec, &[blocked])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("l.gz: cannot store the decompressed copy"),
+            "{err}"
+        );
+        assert!(
+            err.contains("set XDG_CACHE_HOME to a writable directory"),
+            "{err}"
         );
     }
 

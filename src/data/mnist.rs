@@ -137,13 +137,18 @@ fn locate(dir: &Path, name: &str) -> Option<(PathBuf, bool)> {
     gz.is_file().then_some((gz, true))
 }
 
-/// Loads MNIST from `dir`, inflating gzipped files into the default cache directory.
+/// Loads MNIST from `dir`, inflating gzipped files into the user's cache directory (see
+/// [`cache::default_roots`]).
 pub fn load(dir: &Path) -> Result<Mnist> {
-    load_with_cache(dir, &cache::default_root())
+    load_with_cache_roots(dir, &cache::default_roots())
 }
 
 /// Loads MNIST from `dir`, inflating gzipped files into `cache_root`.
 pub fn load_with_cache(dir: &Path, cache_root: &Path) -> Result<Mnist> {
+    load_with_cache_roots(dir, &[cache_root.to_path_buf()])
+}
+
+fn load_with_cache_roots(dir: &Path, cache_roots: &[PathBuf]) -> Result<Mnist> {
     let mut raw_paths = Vec::with_capacity(FILES.len());
     for (name, count, images) in FILES {
         let spec = if images {
@@ -160,7 +165,7 @@ pub fn load_with_cache(dir: &Path, cache_root: &Path) -> Result<Mnist> {
             )
         })?;
         let raw = if gzipped {
-            cache::decompressed(&path, name, &spec, cache_root)?
+            cache::decompressed(&path, name, &spec, cache_roots)?
         } else {
             check_raw(&path, &spec)?;
             path

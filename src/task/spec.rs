@@ -153,6 +153,16 @@ mod tests {
     use super::*;
     use crate::task::TaskKind;
 
+    /// Compile-time: the tasks own no tape between calls, so the trainer may build them on one
+    /// thread and move them to another.
+    #[test]
+    fn tasks_are_send() {
+        fn is_send<T: Send>() {}
+        is_send::<Quadratic>();
+        is_send::<Rosenbrock>();
+        is_send::<MnistClassify>();
+    }
+
     #[test]
     fn builds_each_task_with_its_defaults() {
         let q = build(&TaskSpec::named("quadratic"), 0).unwrap();
