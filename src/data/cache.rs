@@ -152,15 +152,15 @@ mod tests {
         let gz = tmp.path().join("l.gz");
         fs::write(&gz, gzip(&labels_file(20))).unwrap();
         let spec = IdxSpec::labels(20);
-        let root = tmp.path().join("cache");
-        let first = decompressed(&gz, "l", &spec, &[root.clone()]).unwrap();
+        let root = [tmp.path().join("cache")];
+        let first = decompressed(&gz, "l", &spec, &root).unwrap();
         assert_eq!(fs::read(&first).unwrap(), labels_file(20));
         let modified = fs::metadata(&first).unwrap().modified().unwrap();
-        let second = decompressed(&gz, "l", &spec, &[root.clone()]).unwrap();
+        let second = decompressed(&gz, "l", &spec, &root).unwrap();
         assert_eq!(first, second);
         assert_eq!(fs::metadata(&second).unwrap().modified().unwrap(), modified);
         // No temporary files are left behind.
-        assert_eq!(fs::read_dir(root.join("mnist")).unwrap().count(), 1);
+        assert_eq!(fs::read_dir(root[0].join("mnist")).unwrap().count(), 1);
     }
 
     #[test]
