@@ -127,6 +127,19 @@ impl MnistClassify {
     }
 }
 
+/// `101770` → `"101,770"`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn normalize(pixels: &[u8], out: &mut Vec<f32>) {
     out.extend(
         pixels
@@ -144,7 +157,7 @@ impl Task for MnistClassify {
         format!(
             "MNIST classifier: MLP 784→{}→10, ReLU ({} params)",
             self.model.hidden,
-            self.model.dim()
+            thousands(self.model.dim())
         )
     }
 

@@ -25,6 +25,8 @@ pub struct Quadratic {
     n: usize,
     seed: u64,
     noise: f32,
+    /// The configured smallest and largest eigenvalue (for the title).
+    range: (f32, f32),
     eigenvalues: Vec<f64>,
     /// Rows are the eigenvectors: `H = Σ_k λ_k q_k q_kᵀ`.
     rotation: Vec<f64>,
@@ -60,6 +62,7 @@ impl Quadratic {
             n,
             seed,
             noise,
+            range: (lo, hi),
             eigenvalues,
             rotation,
             hessian,
@@ -140,7 +143,7 @@ impl Task for Quadratic {
     }
 
     fn title(&self) -> String {
-        let (lo, hi) = (self.eigenvalues[0], self.eigenvalues[self.n - 1]);
+        let (lo, hi) = self.range;
         if self.noise == 0.0 {
             format!("Quadratic bowl (n = {}, λ {lo}…{hi}, fixed centre)", self.n)
         } else {

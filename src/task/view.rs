@@ -62,3 +62,28 @@ impl Heatmap {
         self.values.get(row * self.width + col).copied()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_cover_the_region_edge_to_edge() {
+        // 4 × 2 cells over [0, 4] × [10, 12]: cell (c, r) spans [c, c+1] × [10+r, 11+r].
+        let map = Heatmap {
+            x_range: (0.0, 4.0),
+            y_range: (10.0, 12.0),
+            width: 4,
+            height: 2,
+            values: (0..8).map(|v| v as f32).collect(),
+            minimum: [0.0, 0.0],
+        };
+        assert_eq!(map.cell_centre(0, 0), [0.5, 10.5]);
+        assert_eq!(map.cell_centre(3, 1), [3.5, 11.5]);
+        assert_eq!(map.value_at(0.0, 10.0), Some(0.0));
+        assert_eq!(map.value_at(2.5, 11.2), Some(6.0));
+        assert_eq!(map.value_at(4.0, 12.0), Some(7.0));
+        assert_eq!(map.value_at(4.01, 11.0), None);
+        assert_eq!(map.value_at(1.0, 9.99), None);
+    }
+}
