@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 
-/// Images per row and column of an MNIST image.
+/// Pixels per row and per column of an MNIST image.
 const SIDE: usize = 28;
 
 /// What a file must hold: images or labels, and how many.
