@@ -3,6 +3,7 @@
 pub mod builders;
 pub mod cli;
 pub mod compare;
+pub mod data;
 pub mod headless;
 pub mod jsonfloat;
 pub mod launch;
