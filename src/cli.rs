@@ -76,7 +76,8 @@ pub struct RunArgs {
     /// Print progress instead of showing the dashboard.
     #[arg(long)]
     pub headless: bool,
-    /// Directory with the four MNIST files [default: ./assets/mnist, then the source tree's].
+    /// Directory with the four MNIST files [default: $LODO_TUI_DATA_DIR, else the source tree's
+    /// assets/mnist, else ./assets/mnist].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Evaluate every N steps (overrides the preset).

@@ -1,8 +1,18 @@
+use std::process::ExitCode;
+
 use clap::Parser;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> anyhow::Result<()> {
-    lodo_tui::run(lodo_tui::cli::Cli::parse())
+fn main() -> ExitCode {
+    // One plain line per error (with its causes), never a backtrace: the messages name files,
+    // fields and valid values, and that is what the user needs.
+    match lodo_tui::run(lodo_tui::cli::Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -3,7 +3,6 @@
 //! record file and the checkpoint to resume. Everything that can be wrong with the input fails
 //! here, before a thread starts.
 
-pub mod data_dir;
 pub mod spec_arg;
 
 use anyhow::{Context, Result, bail};
@@ -107,12 +106,15 @@ pub fn set_batch_size(preset: &mut Preset, batch_size: usize) -> Result<()> {
     Ok(())
 }
 
-/// Points MNIST tasks at their data: `--data-dir`, else the preset's, else the defaults.
+/// Points MNIST tasks at their data (`--data-dir`, else the preset's, else the loader's default
+/// places), checked now so a missing data set fails before the run starts. The absolute path is
+/// kept so checkpoints and records stay valid from another working directory.
 pub fn use_data_dir(preset: &mut Preset, cli: Option<&std::path::Path>) -> Result<()> {
     if !preset.uses_mnist() {
         return Ok(());
     }
     let explicit = cli.or(preset.task.data_dir.as_deref());
-    preset.task.data_dir = Some(data_dir::resolve(explicit)?);
+    let dir = crate::data::mnist::resolve_dir(explicit)?;
+    preset.task.data_dir = Some(std::fs::canonicalize(&dir).unwrap_or(dir));
     Ok(())
 }
