@@ -306,3 +306,27 @@ fn sigterm_writes_a_final_checkpoint_flushes_the_record_and_summarizes() {
         format!("quadratic-seed0-step{last:08}.ckpt")
     );
 }
+
+#[test]
+fn same_preset_and_seed_give_identical_losses_on_real_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str| {
+        let path = dir.path().join(name);
+        run_ok(&[
+            "--preset",
+            "mnist-classify",
+            "--steps",
+            "6",
+            "--batch-size",
+            "16",
+            "--optimizer",
+            "lodo",
+            "--record",
+            path.to_str().unwrap(),
+        ]);
+        losses(&path)
+    };
+    let (a, b) = (run("a.jsonl"), run("b.jsonl"));
+    assert_eq!(a.len(), 6);
+    assert_eq!(a, b);
+}

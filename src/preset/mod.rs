@@ -256,6 +256,18 @@ mod tests {
     }
 
     #[test]
+    fn task_settings_are_checked_by_building_the_task() {
+        let e = fixture_error("task-field");
+        assert!(
+            e.starts_with(
+                "tests/invalid_presets/task-field.ron:4:40: field `task.start`: quadratic: \
+                 field `start` does not apply"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn syntax_and_range_errors() {
         assert_eq!(
             fixture_error("syntax-error"),

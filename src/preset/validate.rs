@@ -44,6 +44,7 @@ pub fn check(preset: &Preset, builders: &Builders) -> Result<(), Invalid> {
     if preset.task.batch_size == Some(0) {
         return Err(Invalid::new("task.batch_size", "must be at least 1"));
     }
+    check_task(preset, builders)?;
     check_optimizer("optimizer", &preset.optimizer, builders)?;
     for (i, spec) in preset.alternatives.iter().enumerate() {
         check_optimizer(&format!("alternatives[{i}]"), spec, builders)?;
@@ -68,21 +69,38 @@ pub fn check(preset: &Preset, builders: &Builders) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// The synthetic tasks are cheap to build, so building one is the exact check of its fields. The
+/// MNIST tasks would load the data set; their fields are checked when the run starts.
+fn check_task(preset: &Preset, builders: &Builders) -> Result<(), Invalid> {
+    if preset.uses_mnist() {
+        return Ok(());
+    }
+    (builders.task)(&preset.task, preset.seed)
+        .map(drop)
+        .map_err(|e| {
+            let message = format!("{e:#}");
+            match named_in(&message, preset.task.set_fields()) {
+                Some(field) => Invalid::new(format!("task.{field}"), message),
+                None => Invalid::new("task", message),
+            }
+        })
+}
+
 fn check_optimizer(path: &str, spec: &OptimizerSpec, builders: &Builders) -> Result<(), Invalid> {
     optim::spec::check_name(&spec.name)
         .map_err(|e| Invalid::new(format!("{path}.name"), e.to_string()))?;
     builders.check_optimizer(spec).map_err(|e| {
         let message = format!("{e:#}");
-        match field_named_in(&message, spec) {
+        match named_in(&message, spec.set_fields()) {
             Some(field) => Invalid::new(format!("{path}.{field}"), message),
             None => Invalid::new(path, message),
         }
     })
 }
 
-/// The one hyperparameter set in `spec` that an optimizer's error message names, if any, so the
-/// error can point at that field rather than at the whole spec.
-fn field_named_in(message: &str, spec: &OptimizerSpec) -> Option<&'static str> {
+/// The one set field that an error message names, if any, so the error can point at that field
+/// rather than at the whole spec.
+fn named_in(message: &str, fields: Vec<&'static str>) -> Option<&'static str> {
     let is_word = |field: &str| {
         message.match_indices(field).any(|(at, _)| {
             let before = message[..at].chars().next_back();
@@ -95,7 +113,6 @@ fn field_named_in(message: &str, spec: &OptimizerSpec) -> Option<&'static str> {
         [one] => Some(*one),
         _ => None,
     };
-    let fields = spec.set_fields();
     only(
         fields
             .iter()

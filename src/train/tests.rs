@@ -613,3 +613,13 @@ fn a_record_sees_every_step_and_ends_with_the_summary() {
     assert_eq!(record.evals.len(), 11);
     assert_eq!(record.summary.unwrap().lanes[0].steps, 50);
 }
+
+/// Compile-time: what crosses into and out of the trainer thread is `Send`.
+#[test]
+fn types_crossing_threads_are_send() {
+    fn is_send<T: Send>() {}
+    is_send::<TrainerConfig>();
+    is_send::<Msg>();
+    is_send::<Command>();
+    is_send::<Checkpoint>();
+}
