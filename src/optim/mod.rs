@@ -5,9 +5,14 @@
 //! needs and the "same minibatch again" gradient L-BFGS/O-LBFGS need arrive through
 //! [`BuildContext`] and [`SameBatch`].
 
+pub mod hyper;
+pub mod kernels;
+pub mod snapshot;
 pub mod spec;
 pub mod state;
 pub mod stats;
+#[cfg(test)]
+mod testkit;
 pub mod vecmath;
 
 use std::ops::Range;
