@@ -5,8 +5,13 @@
 //! needs and the "same minibatch again" gradient L-BFGS/O-LBFGS need arrive through
 //! [`BuildContext`] and [`SameBatch`].
 
+pub mod adam;
 pub mod hyper;
 pub mod kernels;
+pub mod lars;
+pub mod momentum;
+pub mod rmsprop;
+pub mod sgd;
 pub mod snapshot;
 pub mod spec;
 pub mod state;
@@ -14,6 +19,7 @@ pub mod stats;
 #[cfg(test)]
 mod testkit;
 pub mod vecmath;
+pub mod yogi;
 
 use std::ops::Range;
 
