@@ -6,10 +6,14 @@
 //! [`BuildContext`] and [`SameBatch`].
 
 pub mod adam;
+pub mod bfgs;
+pub mod curvature;
 pub mod hyper;
 pub mod kernels;
 pub mod lars;
+pub mod lbfgs;
 pub mod momentum;
+pub mod olbfgs;
 pub mod rmsprop;
 pub mod sgd;
 pub mod snapshot;

@@ -78,6 +78,9 @@ pub struct OptimizerSpec {
     /// O-LBFGS curvature regularizer λ (y ← y + λ·s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda: Option<f32>,
+    /// O-LBFGS gain decay time τ (the gain is lr·τ/(τ + t) at step t).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau: Option<f32>,
     /// Seed for the optimizer's own randomness (LODO permutations and init); defaults to the
     /// run's seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +117,7 @@ impl OptimizerSpec {
         add(self.block_size.is_some(), "block_size");
         add(self.memory.is_some(), "memory");
         add(self.lambda.is_some(), "lambda");
+        add(self.tau.is_some(), "tau");
         add(self.seed.is_some(), "seed");
         out
     }
