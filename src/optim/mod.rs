@@ -6,6 +6,8 @@
 //! [`BuildContext`] and [`SameBatch`].
 
 pub mod adam;
+#[cfg(test)]
+mod baseline_tests;
 pub mod bfgs;
 pub mod curvature;
 pub mod hyper;
