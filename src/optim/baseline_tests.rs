@@ -92,8 +92,8 @@ fn every_baseline_builds_with_defaults_and_reports_its_full_live_spec() {
 
 #[test]
 fn state_round_trip_continues_the_bit_identical_trajectory() {
-    // Run A takes 30 steps; run B is a fresh optimizer given A's state (through RON text, as a
-    // checkpoint would) and parameters after 15 steps, then takes the same last 15 steps.
+    // Run A takes 30 steps; run B is a fresh optimizer given A's state (through RON and JSON
+    // text, as a checkpoint would) and parameters after 15 steps, then takes the same last 15.
     for &name in BASELINES {
         let mut bowl = NoisyBowl::new(30);
         let mut a = build(&OptimizerSpec::named(name));
@@ -106,6 +106,9 @@ fn state_round_trip_continues_the_bit_identical_trajectory() {
         let text = ron::to_string(&snapshot).unwrap();
         let restored: OptimizerState = ron::from_str(&text).unwrap();
         assert_eq!(restored, snapshot, "{name}: RON round trip of the state");
+        let json = serde_json::to_string(&restored).unwrap();
+        let restored: OptimizerState = serde_json::from_str(&json).unwrap();
+        assert_eq!(restored, snapshot, "{name}: JSON round trip of the state");
         let mut b = build(&OptimizerSpec::named(name));
         b.load_state(&restored).unwrap();
         assert_eq!(b.state(), snapshot, "{name}");

@@ -13,7 +13,7 @@
 use anyhow::{Result, ensure};
 
 use super::OptimizerState;
-use super::kernels::{curvature_pair, update_dot};
+use super::kernels::{curvature_pair, dot, update_dot};
 use super::snapshot::{buffer, count};
 
 /// Pairs with `sᵀy ≤ MIN_COS·‖s‖‖y‖` are skipped.
@@ -158,7 +158,9 @@ impl CurvatureMemory {
         }
     }
 
-    /// Adds the pairs and counters to a snapshot, oldest pair first.
+    /// Adds the pairs and counters to a snapshot, oldest pair first. `sᵀy` and `yᵀy` are not
+    /// saved but recomputed on load: arbitrary f64 values do not survive every text format
+    /// bit for bit (serde_json's default parser may round the last bit), the f32 buffers do.
     pub fn save(&self, state: &mut OptimizerState) {
         state
             .scalars
@@ -167,8 +169,6 @@ impl CurvatureMemory {
         for (i, &k) in self.order.iter().enumerate() {
             state.buffers.push((format!("s{i}"), self.s[k].clone()));
             state.buffers.push((format!("y{i}"), self.y[k].clone()));
-            state.scalars.push((format!("sy{i}"), self.sy[k]));
-            state.scalars.push((format!("yy{i}"), self.yy[k]));
         }
     }
 
@@ -185,8 +185,16 @@ impl CurvatureMemory {
         for i in 0..pairs {
             out.s[i] = buffer(state, &format!("s{i}"), n)?;
             out.y[i] = buffer(state, &format!("y{i}"), n)?;
-            out.sy[i] = state.scalar(&format!("sy{i}"))?;
-            out.yy[i] = state.scalar(&format!("yy{i}"))?;
+            // `dot` sums in the same lane order as `curvature_pair` did when the pair was
+            // formed, so these are the bits the saved optimizer held.
+            out.sy[i] = dot(&out.s[i], &out.y[i]);
+            out.yy[i] = dot(&out.y[i], &out.y[i]);
+            ensure!(
+                out.sy[i] > 0.0 && out.yy[i] > 0.0,
+                "{}: state curvature pair {i} has sᵀy = {} (must be > 0)",
+                state.spec.name,
+                out.sy[i]
+            );
             out.order.push(i);
         }
         Ok(out)
@@ -311,5 +319,40 @@ mod tests {
         mem.next_step().copy_from_slice(&[0.0, 1.0]);
         assert!(mem.push(&[0.0, 0.0], &[3.0, 0.0], 0.5)); // y = (3, 0.5), sᵀy = 0.5
         assert_eq!(mem.gamma_newest(), Some(0.5 / 9.25));
+    }
+
+    #[test]
+    fn saved_pairs_reload_with_their_curvature_and_bad_pairs_are_refused() {
+        let mut mem = CurvatureMemory::new(2, 3);
+        mem.next_step().copy_from_slice(&[1.0, 2.0]);
+        assert!(mem.push(&[0.0, 0.0], &[3.0, 1.0], 0.0)); // sᵀy = 5, yᵀy = 10
+        let mut state = OptimizerState {
+            spec: crate::optim::OptimizerSpec::named("lbfgs"),
+            ..OptimizerState::default()
+        };
+        mem.save(&mut state);
+        let back = CurvatureMemory::load(2, 3, &state).unwrap();
+        assert_eq!(back.gamma_newest(), Some(0.5));
+        assert_eq!(back.len(), 1);
+        // A pair whose y points against s (sᵀy = −5) cannot come from this optimizer.
+        for (key, buf) in &mut state.buffers {
+            if key == "y0" {
+                buf.iter_mut().for_each(|v| *v = -*v);
+            }
+        }
+        assert_eq!(
+            CurvatureMemory::load(2, 3, &state)
+                .err()
+                .unwrap()
+                .to_string(),
+            "lbfgs: state curvature pair 0 has sᵀy = -5 (must be > 0)"
+        );
+        assert_eq!(
+            CurvatureMemory::load(2, 0, &state)
+                .err()
+                .unwrap()
+                .to_string(),
+            "lbfgs: state holds 1 curvature pairs but memory is 0"
+        );
     }
 }
