@@ -19,6 +19,7 @@
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use super::curvature::positive_curvature;
 use super::kernels::{check_dims, curvature_pair, dot, move_and_record, norm1};
 use super::snapshot::{buffer, check_owner, count};
 use super::{
@@ -29,9 +30,6 @@ pub const NAME: &str = "bfgs";
 
 /// Largest dimension BFGS accepts: `H` is then 2000² f32 = 16 MB and a step ~12 Mflop.
 pub const MAX_DIM: usize = 2000;
-
-/// Pairs with `sᵀy ≤ MIN_COS·‖s‖‖y‖` are skipped (non-positive or numerically zero curvature).
-const MIN_COS: f64 = 1e-8;
 
 /// BFGS hyperparameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -183,8 +181,7 @@ impl Optimizer for Bfgs {
             .loss_and_grad(params, &mut self.g_new)
             .context("bfgs: same-batch gradient after the step")?;
         let (sy, yy, ss) = curvature_pair(&mut self.y, &self.g_new, grad, &self.s, 0.0);
-        // Written so that NaN curvature is skipped too.
-        if sy > MIN_COS * (ss * yy).sqrt() && yy > 0.0 && sy.is_finite() && yy.is_finite() {
+        if positive_curvature(sy, yy, ss) {
             self.update(sy, yy);
         } else {
             self.skipped += 1;

@@ -19,6 +19,12 @@ use super::snapshot::{buffer, count};
 /// Pairs with `sᵀy ≤ MIN_COS·‖s‖‖y‖` are skipped.
 const MIN_COS: f64 = 1e-8;
 
+/// Whether a pair with these products may enter a quasi-Newton update (also used by BFGS):
+/// `sᵀy > 1e-8·‖s‖‖y‖`, all finite. Written so that NaN fails it.
+pub fn positive_curvature(sy: f64, yy: f64, ss: f64) -> bool {
+    sy > MIN_COS * (ss * yy).sqrt() && yy > 0.0 && sy.is_finite() && yy.is_finite()
+}
+
 pub struct CurvatureMemory {
     /// `memory + 1` slots: the accepted pairs plus one slot the next step is written into, so a
     /// rejected pair never costs an accepted one.
@@ -103,8 +109,7 @@ impl CurvatureMemory {
     pub fn push(&mut self, g: &[f32], g_new: &[f32], lambda: f32) -> bool {
         let k = self.spare();
         let (sy, yy, ss) = curvature_pair(&mut self.y[k], g_new, g, &self.s[k], lambda);
-        // Written so that NaN curvature is rejected too.
-        if !(sy > MIN_COS * (ss * yy).sqrt() && yy > 0.0 && sy.is_finite() && yy.is_finite()) {
+        if !positive_curvature(sy, yy, ss) {
             self.skipped += 1;
             return false;
         }
@@ -117,7 +122,7 @@ impl CurvatureMemory {
     }
 
     /// `out = H·v` with `H0 = gamma·I`, by the two-loop recursion; each pass of the vectors
-    /// also computes the dot product the next pass needs. Needs at least one pair.
+    /// also computes the dot product the next pass needs. With no pair, `H = H0`.
     pub fn apply(&mut self, v: &[f32], gamma: f64, out: &mut [f32]) {
         let mut alpha = std::mem::take(&mut self.alpha);
         self.apply_with(v, gamma, out, &mut alpha);

@@ -11,7 +11,8 @@
 //!
 //! The paper's Algorithm 2 is written without bias correction and with v0 = 0; this follows the
 //! reference implementations (TF-Addons `Yogi`, Optax `scale_by_yogi`), which bias-correct and
-//! start v at 1e-6 (`initial_accumulator_value`). The paper's defaults: ε = 1e-3, lr = 1e-2.
+//! start v at 1e-6 (`initial_accumulator_value`). Defaults ε = 1e-3 and lr = 1e-2: the paper
+//! asks for a larger ε than Adam's 1e-8, and both are TF-Addons' defaults.
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
