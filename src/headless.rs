@@ -128,11 +128,19 @@ impl<'a, W: Write> Progress<'a, W> {
         if fresh {
             let optimizers: Vec<String> =
                 info.lanes.iter().map(|l| l.optimizer.to_string()).collect();
+            // Some task titles already give the parameter count.
+            let title = if info.task_title.contains("params") {
+                info.task_title.clone()
+            } else {
+                format!(
+                    "{} ({} params)",
+                    info.task_title,
+                    count(info.n_params as u64)
+                )
+            };
             let mut text = format!(
-                "{} · {} ({} params) · {} · seed {}",
+                "{} · {title} · {} · seed {}",
                 info.preset,
-                info.task_title,
-                count(info.n_params as u64),
                 optimizers.join(", "),
                 info.seed
             );
@@ -218,7 +226,10 @@ impl<'a, W: Write> Progress<'a, W> {
             }
         }
         if single && let Some(l) = self.lanes.first() {
-            for (k, v) in l.metrics.iter().take(3) {
+            // Validation metrics first: they are what a long run is watched for.
+            let mut metrics: Vec<(&String, &f64)> = l.metrics.iter().collect();
+            metrics.sort_by_key(|(k, _)| !k.starts_with("val_"));
+            for (k, v) in metrics.into_iter().take(4) {
                 parts.push(format!("{k} {}", num(*v)));
             }
         }

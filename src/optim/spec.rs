@@ -154,12 +154,11 @@ impl fmt::Display for OptimizerSpec {
         // Through text rather than `to_value`, which widens f32 to f64 (0.2 → 0.20000000298…).
         let text = serde_json::to_string(self).map_err(|_| fmt::Error)?;
         let json: serde_json::Value = serde_json::from_str(&text).map_err(|_| fmt::Error)?;
-        let fields: Vec<String> = json
-            .as_object()
+        // In declaration order (lr first), not the map's alphabetical order.
+        let fields: Vec<String> = self
+            .set_fields()
             .into_iter()
-            .flatten()
-            .filter(|(k, _)| k.as_str() != "name")
-            .map(|(k, v)| format!("{k}={v}"))
+            .filter_map(|k| json.get(k).map(|v| format!("{k}={v}")))
             .collect();
         if fields.is_empty() {
             write!(f, "{}", self.name)

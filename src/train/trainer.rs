@@ -462,11 +462,12 @@ impl Trainer {
         match self.snapshot().and_then(|ck| ck.save(dir)) {
             Ok(path) => {
                 let size = path.metadata().map(|m| m.len()).unwrap_or(0);
-                let detail = format!(
-                    "checkpoint saved: {} ({:.1} MB)",
-                    path.display(),
-                    size as f64 / 1e6
-                );
+                let size = if size >= 1_000_000 {
+                    format!("{:.1} MB", size as f64 / 1e6)
+                } else {
+                    format!("{:.1} kB", size as f64 / 1e3)
+                };
+                let detail = format!("checkpoint saved: {} ({size})", path.display());
                 self.emit.event(None, step, EventKind::Checkpoint, detail);
                 Some(path)
             }
