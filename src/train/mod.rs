@@ -8,6 +8,7 @@ pub mod guard;
 pub mod handle;
 pub mod lane;
 pub mod msg;
+pub mod setup;
 pub mod slot;
 pub mod spawn;
 pub mod stats;

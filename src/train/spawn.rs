@@ -15,8 +15,9 @@ use super::checkpoint::Checkpoint;
 use super::emit::{Clock, Emitter};
 use super::handle::TrainerHandle;
 use super::msg::Msg;
+use super::setup::Setup;
 use super::throttle::{self, Outbox};
-use super::trainer::{Settings, Setup, Trainer};
+use super::trainer::{Settings, Trainer};
 
 /// Everything a trainer needs to start.
 pub struct TrainerConfig {
