@@ -4,6 +4,7 @@
 pub mod checkpoint;
 mod commands;
 pub mod emit;
+mod finish;
 pub mod guard;
 pub mod handle;
 pub mod lane;

@@ -13,17 +13,12 @@ use crate::preset::Preset;
 use crate::record::StartLine;
 use crate::task::{EvalContext, Task};
 
-use super::checkpoint::{Checkpoint, LaneSnapshot};
 use super::emit::Emitter;
 use super::guard::{ADVICE, Guard, Trip};
 use super::lane::{Lane, Outcome};
-use super::msg::Summary;
-use super::msg::{Command, EventKind, LaneStatus, LaneSummary, RunState, StartInfo, StepRecord};
+use super::msg::{Command, EventKind, LaneStatus, RunState, StartInfo, StepRecord};
 use super::setup::Setup;
 use super::slot::Factory;
-
-/// How many periodic checkpoints to keep (older ones are deleted; manual ones never are).
-const KEEP_PERIODIC: usize = 2;
 
 /// What the trainer was asked to do beyond the preset.
 pub struct Settings {
@@ -58,8 +53,9 @@ pub struct Trainer {
     /// Minibatches drawn.
     pub(super) iterations: u64,
     pub(super) generated: u64,
-    resumed_from: Option<u64>,
-    periodic: VecDeque<PathBuf>,
+    pub(super) resumed_from: Option<u64>,
+    /// Periodic checkpoints written so far (the oldest are deleted).
+    pub(super) periodic: VecDeque<PathBuf>,
 }
 
 impl Trainer {
@@ -366,118 +362,5 @@ impl Trainer {
         stats.metrics_step = Some(step);
         self.emit.eval(id, step, metrics);
         Ok(())
-    }
-
-    pub(super) fn snapshot(&self) -> Result<Checkpoint> {
-        let lanes = self
-            .lanes
-            .iter()
-            .map(|l| {
-                LaneSnapshot::new(
-                    l.id,
-                    l.step,
-                    l.state,
-                    l.params.clone(),
-                    l.before.clone(),
-                    &l.slot.save(),
-                    l.stats.clone(),
-                )
-            })
-            .collect::<Result<_>>()?;
-        Checkpoint::new(
-            &self.settings.preset,
-            self.iterations,
-            self.generated,
-            self.emit.clock.now(),
-            self.task.state(),
-            lanes,
-        )
-    }
-
-    /// Writes a checkpoint to `dir` and reports it (or the failure) as an event.
-    pub(super) fn checkpoint_to(&mut self, dir: &std::path::Path) -> Option<PathBuf> {
-        let step = self.step();
-        match self.snapshot().and_then(|ck| ck.save(dir)) {
-            Ok(path) => {
-                let size = path.metadata().map(|m| m.len()).unwrap_or(0);
-                let size = if size >= 1_000_000 {
-                    format!("{:.1} MB", size as f64 / 1e6)
-                } else {
-                    format!("{:.1} kB", size as f64 / 1e3)
-                };
-                let detail = format!("checkpoint saved: {} ({size})", path.display());
-                self.emit.event(None, step, EventKind::Checkpoint, detail);
-                Some(path)
-            }
-            Err(e) => {
-                let detail = format!("checkpoint failed: {e:#}");
-                self.emit.event(None, step, EventKind::Error, detail);
-                None
-            }
-        }
-    }
-
-    fn periodic_checkpoint(&mut self) {
-        let (Some(every), Some(dir)) = (
-            self.settings.preset.checkpoint_interval,
-            self.settings.checkpoint_dir.clone(),
-        ) else {
-            return;
-        };
-        if !self.iterations.is_multiple_of(every) {
-            return;
-        }
-        if let Some(path) = self.checkpoint_to(&dir) {
-            self.periodic.push_back(path);
-            while self.periodic.len() > KEEP_PERIODIC {
-                if let Some(old) = self.periodic.pop_front() {
-                    let _ = std::fs::remove_file(old);
-                }
-            }
-        }
-    }
-
-    /// Final evaluation, final checkpoint (with `--checkpoint-dir`), lane states, summary.
-    fn wrap_up(&mut self) -> Summary {
-        for i in 0..self.lanes.len() {
-            let lane = &self.lanes[i];
-            if lane.stats.metrics_step != Some(lane.step)
-                && let Err(e) = self.evaluate(i)
-            {
-                let step = self.lanes[i].step;
-                self.emit
-                    .event(Some(i), step, EventKind::Error, format!("{e:#}"));
-            }
-        }
-        if let Some(dir) = self.settings.checkpoint_dir.clone() {
-            self.checkpoint_to(&dir);
-        }
-        for lane in &mut self.lanes {
-            if matches!(lane.state, RunState::Running | RunState::Paused) {
-                lane.state = RunState::Finished;
-            }
-        }
-        self.emit.lanes(self.statuses());
-        Summary {
-            lanes: self.lanes.iter().map(lane_summary).collect(),
-            elapsed_s: self.emit.clock.now(),
-        }
-    }
-}
-
-fn lane_summary(lane: &Lane) -> LaneSummary {
-    let s = &lane.stats;
-    LaneSummary {
-        lane: lane.id,
-        optimizer: lane.slot.optimizer().name().to_string(),
-        steps: lane.step,
-        final_loss: s.final_loss,
-        best_loss: s.best_loss,
-        steps_per_s: s.steps_per_s(),
-        diverged: s.diverged,
-        metrics: s.metrics.clone(),
-        mean_loss_last_10pct: s.losses.tail_mean(0.1) as f32,
-        task_ms_median: s.task_ms.median_ms(),
-        optimizer_ms_median: s.optimizer_ms.median_ms(),
     }
 }
