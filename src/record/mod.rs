@@ -11,6 +11,7 @@
 //! `start` line with `resumed_from_step`. Non-finite numbers are written as `null`.
 
 pub mod reader;
+pub mod replay;
 pub mod writer;
 
 use serde::{Deserialize, Serialize};
@@ -311,6 +312,19 @@ mod tests {
         std::fs::write(&path, &text).unwrap();
         let e = read(&path).unwrap_err().to_string();
         assert!(e.contains("r.jsonl:3: not a record line"), "{e}");
+    }
+
+    #[test]
+    fn replay_gives_back_the_trainer_messages() {
+        use crate::train::msg::Msg;
+        let msgs = replay::messages(&lines());
+        assert!(
+            matches!(&msgs[0], Msg::Started(info) if info.n_params == 3 && info.lanes.len() == 1)
+        );
+        assert!(matches!(&msgs[1], Msg::Steps(v) if v.len() == 1 && v[0].loss == 2.5));
+        assert!(matches!(&msgs[2], Msg::Eval { step: 1, .. }));
+        assert!(matches!(&msgs[3], Msg::Event(e) if e.kind == EventKind::MetaLr));
+        assert!(matches!(&msgs[4], Msg::Finished(Ok(s)) if s.lanes[0].steps == 1));
     }
 
     #[test]
