@@ -68,13 +68,15 @@ pub struct Interrupt {
 }
 
 impl Interrupt {
-    pub fn trigger(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
+    /// Stops the run in progress and the ones after it; `true` if this had been asked before.
+    pub fn trigger(&self) -> bool {
+        let again = self.stopped.swap(true, Ordering::SeqCst);
         if let Ok(current) = self.current.lock()
             && let Some(tx) = current.as_ref()
         {
             let _ = tx.send(Command::Quit);
         }
+        again
     }
 
     fn stopped(&self) -> bool {
@@ -92,7 +94,14 @@ impl Interrupt {
 pub fn run(args: &CompareArgs, builders: Builders) -> Result<()> {
     let interrupt = Interrupt::default();
     let on_ctrl_c = interrupt.clone();
-    ctrlc::set_handler(move || on_ctrl_c.trigger()).context("cannot install the Ctrl-C handler")?;
+    ctrlc::set_handler(move || {
+        if on_ctrl_c.trigger() {
+            eprintln!("interrupted again: exiting without waiting");
+            std::process::exit(130);
+        }
+        eprintln!("interrupted: finishing the current run (again to exit at once)");
+    })
+    .context("cannot install the Ctrl-C handler")?;
     let report = compare(args, builders, &interrupt)?;
     print!("{}", tables(&report));
     if interrupt.stopped() {
