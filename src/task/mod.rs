@@ -6,6 +6,7 @@
 //! [`Task::next_batch`] once per step and then [`Task::loss_and_grad`] once per lane (and again for
 //! optimizers that need the same minibatch twice).
 
+pub mod mnist_ar;
 pub mod spec;
 pub mod view;
 

@@ -1,0 +1,415 @@
+//! 3×3 depthwise convolution with channel multiplier 3 and TF "SAME" padding, on one NHWC image.
+//!
+//! Internally the 120 output channels are ordered multiplier-major, `o' = m·40 + c` (TF's order
+//! is `o = 3c + m`; `block.rs` permutes the weights), so every 8-channel block `o'..o'+8` reads
+//! one contiguous block of input channels `c = o' mod 40` and no expanded copy of the input is
+//! needed. Inputs are stored padded, `(h+2) × (w+2)` pixels with a zero border, so the 9 taps
+//! need no bounds tests: output `(i, j)` reads padded pixel `(i+di, j+dj)` through tap
+//! `t = 3·di + dj`, di, dj ∈ 0..3.
+//!
+//! The passes work on one 8-channel block at a time with its 9 tap weights held in registers,
+//! and on `J` neighbouring output pixels at once, so that `J` independent accumulator chains
+//! hide the FMA latency and neighbouring outputs share the loads of their input columns.
+
+use super::layout::{DW_CH, HIDDEN, MULT, TAPS};
+use super::simd::{LANES, V, load, multiversion, store, vadd, vmadd};
+
+/// Channel blocks of 8 among the 40 input channels.
+const IN_BLOCKS: usize = HIDDEN / LANES;
+/// Channel blocks of 8 among the 120 output channels.
+const OUT_BLOCKS: usize = DW_CH / LANES;
+
+/// Pixels of a padded `h × w` image.
+pub fn padded_len(h: usize, w: usize) -> usize {
+    (h + 2) * (w + 2)
+}
+
+/// Input channel block read by output channel block `ob` (multiplier-major order).
+fn in_block(ob: usize) -> usize {
+    ob % IN_BLOCKS
+}
+
+/// A channel block inside an NHWC buffer: `stride` channels per pixel, block at `offset`.
+#[derive(Clone, Copy)]
+struct Lanes {
+    stride: usize,
+    offset: usize,
+}
+
+/// How a pass starts its accumulators.
+#[derive(Clone, Copy)]
+enum Init {
+    Bias(V),
+    Zero,
+    /// Add to what `out` holds.
+    Add,
+}
+
+/// `out[p] (=|+=) init + Σ_t input[p + tap t] · weights[t]` over one channel block of one image;
+/// `input` padded, `out` not.
+#[inline(always)]
+fn pass<const FMA: bool>(
+    input: (&[f32], Lanes),
+    out: (&mut [f32], Lanes),
+    (h, w): (usize, usize),
+    weights: &[V; TAPS],
+    init: Init,
+) {
+    for i in 0..h {
+        let mut j = 0;
+        while j + 8 <= w {
+            pass_run::<FMA, 8>(input, (&mut *out.0, out.1), (i, j, w), weights, init);
+            j += 8;
+        }
+        if j + 4 <= w {
+            pass_run::<FMA, 4>(input, (&mut *out.0, out.1), (i, j, w), weights, init);
+            j += 4;
+        }
+        while j < w {
+            pass_run::<FMA, 1>(input, (&mut *out.0, out.1), (i, j, w), weights, init);
+            j += 1;
+        }
+    }
+}
+
+/// `J` consecutive outputs `(i, j..j+J)` of [`pass`].
+#[inline(always)]
+fn pass_run<const FMA: bool, const J: usize>(
+    (input, il): (&[f32], Lanes),
+    (out, ol): (&mut [f32], Lanes),
+    (i, j, w): (usize, usize, usize),
+    weights: &[V; TAPS],
+    init: Init,
+) {
+    let at = |jj: usize| (i * w + j + jj) * ol.stride + ol.offset;
+    let mut acc = [[0.0f32; LANES]; J];
+    for (jj, a) in acc.iter_mut().enumerate() {
+        *a = match init {
+            Init::Bias(b) => b,
+            Init::Zero => [0.0; LANES],
+            Init::Add => load(out, at(jj)),
+        };
+    }
+    for di in 0..3 {
+        let row = (i + di) * (w + 2) + j;
+        // Input columns j .. j+J+2 of this padded row; output jj uses columns jj .. jj+3.
+        let mut cols = [[0.0f32; LANES]; 10];
+        for (k, col) in cols.iter_mut().enumerate().take(J + 2) {
+            *col = load(input, (row + k) * il.stride + il.offset);
+        }
+        for dj in 0..3 {
+            let wt = weights[3 * di + dj];
+            for (jj, a) in acc.iter_mut().enumerate() {
+                *a = vmadd::<FMA>(cols[jj + dj], wt, *a);
+            }
+        }
+    }
+    for (jj, a) in acc.into_iter().enumerate() {
+        store(out, at(jj), a);
+    }
+}
+
+/// The 9 tap weights of output channel block `ob` (`weight` is `9 × 120`), optionally flipped
+/// (tap t ↔ 8 − t) for the transposed convolution.
+fn tap_weights(weight: &[f32], ob: usize, flip: bool) -> [V; TAPS] {
+    let mut out = [[0.0f32; LANES]; TAPS];
+    for (t, w) in out.iter_mut().enumerate() {
+        let t = if flip { TAPS - 1 - t } else { t };
+        *w = load(weight, t * DW_CH + ob * LANES);
+    }
+    out
+}
+
+#[inline(always)]
+fn forward_body<const FMA: bool>(
+    a: &[f32],
+    (h, w): (usize, usize),
+    weight: &[f32],
+    bias: &[f32],
+    z: &mut [f32],
+) {
+    for ob in 0..OUT_BLOCKS {
+        let input = (
+            a,
+            Lanes {
+                stride: HIDDEN,
+                offset: in_block(ob) * LANES,
+            },
+        );
+        let out = (
+            &mut *z,
+            Lanes {
+                stride: DW_CH,
+                offset: ob * LANES,
+            },
+        );
+        let init = Init::Bias(load(bias, ob * LANES));
+        pass::<FMA>(input, out, (h, w), &tap_weights(weight, ob, false), init);
+    }
+}
+
+multiversion! {
+    /// `z = depthwise(a) + bias` for one `h × w` image: `a` is the padded 40-channel input,
+    /// `z` is `h·w × 120`, `weight` `9 × 120` and `bias` `120`, all multiplier-major.
+    pub fn forward(a: &[f32], hw: (usize, usize), weight: &[f32], bias: &[f32], z: &mut [f32])
+        => forward_body
+}
+
+#[inline(always)]
+fn backward_input_body<const FMA: bool>(
+    dz: &[f32],
+    (h, w): (usize, usize),
+    weight: &[f32],
+    da: &mut [f32],
+) {
+    for cb in 0..IN_BLOCKS {
+        for m in 0..MULT {
+            let ob = m * IN_BLOCKS + cb;
+            let input = (
+                dz,
+                Lanes {
+                    stride: DW_CH,
+                    offset: ob * LANES,
+                },
+            );
+            let out = (
+                &mut *da,
+                Lanes {
+                    stride: HIDDEN,
+                    offset: cb * LANES,
+                },
+            );
+            let init = if m == 0 { Init::Zero } else { Init::Add };
+            pass::<FMA>(input, out, (h, w), &tap_weights(weight, ob, true), init);
+        }
+    }
+}
+
+multiversion! {
+    /// Input gradient of [`forward`]: `da` (`h·w × 40`) from the padded output gradient `dz`
+    /// (`(h+2)(w+2) × 120`); the transposed convolution with flipped taps, summed over the
+    /// three multiplier copies of each input channel.
+    pub fn backward_input(dz: &[f32], hw: (usize, usize), weight: &[f32], da: &mut [f32])
+        => backward_input_body
+}
+
+#[inline(always)]
+fn backward_weights_body<const FMA: bool>(
+    a: &[f32],
+    dz: &[f32],
+    (h, w): (usize, usize),
+    (g_weight, g_bias): (&mut [f32], &mut [f32]),
+) {
+    for ob in 0..OUT_BLOCKS {
+        let (c, o) = (in_block(ob) * LANES, ob * LANES);
+        let mut g = [[0.0f32; LANES]; TAPS];
+        let mut gb = [0.0f32; LANES];
+        for i in 0..h {
+            for j in 0..w {
+                let d = load(dz, ((i + 1) * (w + 2) + j + 1) * DW_CH + o);
+                gb = vadd(gb, d);
+                for di in 0..3 {
+                    for dj in 0..3 {
+                        let x = load(a, ((i + di) * (w + 2) + j + dj) * HIDDEN + c);
+                        g[3 * di + dj] = vmadd::<FMA>(x, d, g[3 * di + dj]);
+                    }
+                }
+            }
+        }
+        for (t, gt) in g.into_iter().enumerate() {
+            let at = t * DW_CH + o;
+            store(g_weight, at, vadd(load(g_weight, at), gt));
+        }
+        store(g_bias, o, vadd(load(g_bias, o), gb));
+    }
+}
+
+multiversion! {
+    /// Weight and bias gradients of [`forward`], added into `grads` (`9 × 120`, `120`), from the
+    /// padded input `a` and the padded output gradient `dz`.
+    pub fn backward_weights(
+        a: &[f32],
+        dz: &[f32],
+        hw: (usize, usize),
+        grads: (&mut [f32], &mut [f32]),
+    ) => backward_weights_body
+}
+
+/// Zeroes the border of the padded image `dst` (`(h+2)(w+2) × channels`) and lets `fill` write
+/// each interior row `i` (`w · channels` values).
+#[inline(always)]
+pub fn pad_rows(
+    (h, w): (usize, usize),
+    channels: usize,
+    dst: &mut [f32],
+    mut fill: impl FnMut(usize, &mut [f32]),
+) {
+    let row = (w + 2) * channels;
+    dst[..row].fill(0.0);
+    dst[(h + 1) * row..(h + 2) * row].fill(0.0);
+    for i in 0..h {
+        let d = &mut dst[(i + 1) * row..(i + 2) * row];
+        d[..channels].fill(0.0);
+        d[(w + 1) * channels..].fill(0.0);
+        fill(i, &mut d[channels..(w + 1) * channels]);
+    }
+}
+
+/// TF's channel order `3c + m` for internal channel `m·40 + c`.
+pub fn tf_channel(internal: usize) -> usize {
+    let (m, c) = (internal / HIDDEN, internal % HIDDEN);
+    MULT * c + m
+}
+
+/// The direct definition in TF's channel order (`o = 3c + m` reads input channel `c`), with
+/// zero padding, for tests.
+#[cfg(test)]
+pub fn reference(a40: &[f32], h: usize, w: usize, weight: &[f32], bias: &[f32]) -> Vec<f32> {
+    let mut z = vec![0.0; h * w * DW_CH];
+    for i in 0..h as isize {
+        for j in 0..w as isize {
+            for c in 0..HIDDEN {
+                for m in 0..MULT {
+                    let o = c * MULT + m;
+                    let mut s = bias[o] as f64;
+                    for t in 0..TAPS as isize {
+                        let (ii, jj) = (i + t / 3 - 1, j + t % 3 - 1);
+                        if ii >= 0 && ii < h as isize && jj >= 0 && jj < w as isize {
+                            let x = a40[(ii as usize * w + jj as usize) * HIDDEN + c] as f64;
+                            s += x * weight[t as usize * DW_CH + o] as f64;
+                        }
+                    }
+                    z[(i as usize * w + j as usize) * DW_CH + o] = s as f32;
+                }
+            }
+        }
+    }
+    z
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn random(n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+        (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect()
+    }
+
+    /// TF-ordered `[tap][o]` values (or `[o]` when `taps == 1`) in internal order.
+    fn to_internal(tf: &[f32], taps: usize) -> Vec<f32> {
+        let mut out = vec![0.0; tf.len()];
+        for t in 0..taps {
+            for o in 0..DW_CH {
+                out[t * DW_CH + o] = tf[t * DW_CH + tf_channel(o)];
+            }
+        }
+        out
+    }
+
+    fn padded(a: &[f32], h: usize, w: usize, ch: usize) -> Vec<f32> {
+        let mut out = vec![f32::NAN; padded_len(h, w) * ch];
+        pad_rows((h, w), ch, &mut out, |i, row| {
+            row.copy_from_slice(&a[i * row.len()..(i + 1) * row.len()]);
+        });
+        out
+    }
+
+    #[test]
+    fn channel_order_is_a_permutation() {
+        let mut seen: Vec<usize> = (0..DW_CH).map(tf_channel).collect();
+        assert_eq!(tf_channel(HIDDEN + 1), 4);
+        seen.sort_unstable();
+        assert!(seen.iter().copied().eq(0..DW_CH));
+    }
+
+    #[test]
+    fn forward_matches_the_definition_on_all_sizes() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for (h, w) in [
+            (1, 1),
+            (2, 2),
+            (4, 4),
+            (7, 7),
+            (3, 5),
+            (14, 14),
+            (28, 28),
+            (5, 13),
+        ] {
+            let a40 = random(h * w * HIDDEN, &mut rng);
+            let weight = random(TAPS * DW_CH, &mut rng);
+            let bias = random(DW_CH, &mut rng);
+            let mut z = vec![f32::NAN; h * w * DW_CH];
+            let (wi, bi) = (to_internal(&weight, TAPS), to_internal(&bias, 1));
+            forward(&padded(&a40, h, w, HIDDEN), (h, w), &wi, &bi, &mut z);
+            let want = reference(&a40, h, w, &weight, &bias);
+            for p in 0..h * w {
+                for o in 0..DW_CH {
+                    let (g, r) = (z[p * DW_CH + o], want[p * DW_CH + tf_channel(o)]);
+                    assert!((g - r).abs() < 1e-5, "{h}×{w}: {g} vs {r}");
+                }
+            }
+        }
+    }
+
+    /// Loss L = Σ z ⊙ u for a fixed random u (L is linear in every coordinate, so central
+    /// differences are exact up to rounding); every input, weight and bias coordinate on a 3×10
+    /// image (covering runs of 8, and of 1 at the row end).
+    #[test]
+    fn backward_matches_central_differences() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let (h, w) = (3, 10);
+        let a40 = random(h * w * HIDDEN, &mut rng);
+        let weight = random(TAPS * DW_CH, &mut rng);
+        let bias = random(DW_CH, &mut rng);
+        let u = random(h * w * DW_CH, &mut rng); // TF order
+        let loss = |a40: &[f32], weight: &[f32], bias: &[f32]| -> f64 {
+            let z = reference(a40, h, w, weight, bias);
+            z.iter().zip(&u).map(|(&z, &u)| z as f64 * u as f64).sum()
+        };
+        let mut u_internal = vec![0.0; u.len()];
+        for p in 0..h * w {
+            for o in 0..DW_CH {
+                u_internal[p * DW_CH + o] = u[p * DW_CH + tf_channel(o)];
+            }
+        }
+        let (wi, ap) = (to_internal(&weight, TAPS), padded(&a40, h, w, HIDDEN));
+        let dz = padded(&u_internal, h, w, DW_CH);
+        let (mut gw, mut gb) = (vec![0.0; TAPS * DW_CH], vec![0.0; DW_CH]);
+        let mut da = vec![f32::NAN; h * w * HIDDEN];
+        backward_input(&dz, (h, w), &wi, &mut da);
+        backward_weights(&ap, &dz, (h, w), (&mut gw, &mut gb));
+        let eps = 1e-2f32;
+        let fd = |f: &dyn Fn(f32) -> f64, x: f32| (f(x + eps) - f(x - eps)) / (2.0 * eps as f64);
+        for k in 0..a40.len() {
+            let f = |v: f32| {
+                let mut a = a40.clone();
+                a[k] = v;
+                loss(&a, &weight, &bias)
+            };
+            assert!((fd(&f, a40[k]) - da[k] as f64).abs() < 1e-3, "input {k}");
+        }
+        for t in 0..TAPS {
+            for o in 0..DW_CH {
+                let k = t * DW_CH + tf_channel(o);
+                let f = |v: f32| {
+                    let mut wt = weight.clone();
+                    wt[k] = v;
+                    loss(&a40, &wt, &bias)
+                };
+                let g = gw[t * DW_CH + o] as f64;
+                assert!((fd(&f, weight[k]) - g).abs() < 1e-3, "weight {k}");
+            }
+        }
+        for (o, &g) in gb.iter().enumerate() {
+            let k = tf_channel(o);
+            let f = |v: f32| {
+                let mut b = bias.clone();
+                b[k] = v;
+                loss(&a40, &weight, &b)
+            };
+            assert!((fd(&f, bias[k]) - g as f64).abs() < 1e-3, "bias {k}");
+        }
+    }
+}
