@@ -8,11 +8,10 @@
 
 use std::ops::Range;
 
-use rand_chacha::ChaCha8Rng;
-use rand_chacha::rand_core::SeedableRng;
 use rand_distr::{Distribution, Normal};
 
 use crate::task::Layer;
+use crate::task::rng::{self, Purpose};
 
 /// Image side.
 pub const SIDE: usize = 28;
@@ -125,8 +124,7 @@ pub fn layers() -> Vec<Layer> {
 /// Seeded initialization: every weight and bias normal with std 1/√(fan_in + 1) (the +1 counts
 /// the bias as one more input), as lodo.md §6 prescribes.
 pub fn init_params(seed: u64) -> Vec<f32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(INIT_STREAM);
+    let mut rng = rng::stream(seed, Purpose::InitParams, 0);
     let mut params = vec![0.0f32; PARAM_COUNT];
     for t in tensors() {
         let std = 1.0 / ((t.fan_in + 1) as f32).sqrt();
@@ -137,9 +135,6 @@ pub fn init_params(seed: u64) -> Vec<f32> {
     }
     params
 }
-
-/// ChaCha stream reserved for parameter initialization (data order uses others).
-const INIT_STREAM: u64 = 0;
 
 #[cfg(test)]
 mod tests {
