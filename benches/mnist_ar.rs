@@ -8,7 +8,6 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use dfdx::prelude::Cpu;
 use lodo_tui::task::mnist_ar::input::{Batch, Query};
 use lodo_tui::task::mnist_ar::layout::{PARAM_COUNT, PIXELS, init_params};
 use lodo_tui::task::mnist_ar::model;
@@ -29,7 +28,7 @@ fn batch(size: usize) -> Batch {
 }
 
 fn training_step(c: &mut Criterion) {
-    let dev = Cpu::default();
+    let dev = model::device();
     let params = init_params(0);
     let mut grad = vec![0.0; PARAM_COUNT];
     let mut group = c.benchmark_group("mnist_ar_step");

@@ -5,7 +5,6 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use dfdx::prelude::Cpu;
 use lodo_tui::task::mnist_ar::input::{Batch, Query};
 use lodo_tui::task::mnist_ar::layout::{PARAM_COUNT, PIXELS, init_params};
 use lodo_tui::task::mnist_ar::model;
@@ -26,7 +25,7 @@ fn main() -> Result<()> {
         .map(|im| (im, Query::from_index(rng.gen_range(0..PIXELS))))
         .collect();
     let batch = Batch::new(&items);
-    let dev = Cpu::default();
+    let dev = model::device();
     let params = init_params(0);
     let mut grad = vec![0.0; PARAM_COUNT];
     for step in 0..steps {

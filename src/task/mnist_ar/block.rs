@@ -20,7 +20,7 @@ use super::depthwise::{self, padded_len, tf_channel};
 use super::layout::block::{CONV1_B, CONV1_W, CONV2_B, CONV2_W, DW_B, DW_W, LEN};
 use super::layout::{DW_CH, HIDDEN, TAPS, WIDTH, block_range};
 use super::matmul::{MatRef, matmul};
-use super::par::{add_column_sums, add_partials, carve, images_per_task, with_scratch};
+use super::par::{Partials, add_column_sums, carve, images_per_task, with_scratch};
 use super::tape::{self, Flat, Params};
 
 /// Batch size and image side of a stage.
@@ -69,24 +69,21 @@ pub fn block<T: Tape<f32, Cpu>>(
         return tape::record(x, y, params, |_| {});
     }
     tape::record(x, y, params, move |g| {
+        let mut partials = Partials::new(rows.div_ceil(tr), LEN);
         let tasks = (
             xs.par_chunks(tr * WIDTH),
             g.output.par_chunks(tr * WIDTH),
             g.input.par_chunks_mut(tr * WIDTH),
+            partials.rows(),
         );
-        let partials: Vec<Vec<f32>> = tasks
-            .into_par_iter()
-            .map(|(x, dy, dx)| {
-                let rows = x.len() / WIDTH;
-                let mut gp = vec![0.0; LEN];
-                with_scratch(backward_scratch(geo, rows), |s| {
-                    backward_task(&p, geo, x, (dy, dx), &mut gp, s);
-                });
-                gp
-            })
-            .collect();
-        let mut sum = vec![0.0; LEN];
-        add_partials(&mut sum, &partials);
+        tasks.into_par_iter().for_each(|(x, dy, dx, gp)| {
+            let rows = x.len() / WIDTH;
+            with_scratch(backward_scratch(geo, rows), |s| {
+                backward_task(&p, geo, x, (dy, dx), gp, s);
+            });
+        });
+        let mut sum = [0.0; LEN];
+        partials.add_into(&mut sum);
         add_from_internal(&sum, &mut g.params[block_range(k)]);
         buffers::give(xs);
     })

@@ -89,7 +89,7 @@ impl MnistAr {
             stream,
             batch: Batch::default(),
             val,
-            dev: Cpu::default(),
+            dev: model::device(),
         };
         task.fill_batch();
         Ok(task)

@@ -5,12 +5,22 @@ use anyhow::{Context, Result, ensure};
 use dfdx::prelude::*;
 
 use super::block::{Geometry, block};
+use super::buffers;
 use super::head::{log_probs, nll};
 use super::input::Batch;
 use super::layout::{BLOCKS_PER_STAGE, CLASSES, PARAM_COUNT, SIDE, STAGES, WIDTH};
 use super::pool::{pool, pooled};
 use super::stem::stem;
 use super::tape::{Flat, Params};
+
+/// The dfdx CPU device for this model, with dfdx's allocation cache on: the op outputs it
+/// frees are reused for the gradients it allocates (the same sizes, every step), instead of
+/// being returned to the OS and faulted in again.
+pub fn device() -> Cpu {
+    let dev = Cpu::default();
+    dev.enable_cache();
+    dev
+}
 
 /// Stem, blocks and pooling: the batch's inputs to its `batch × 20` features.
 fn trunk<T: Tape<f32, Cpu>>(inputs: Vec<f32>, batch: usize, params: &Params) -> Result<Flat<T>> {
@@ -37,6 +47,13 @@ fn trunk<T: Tape<f32, Cpu>>(inputs: Vec<f32>, batch: usize, params: &Params) -> 
     Ok(x)
 }
 
+/// A copy of the batch's inputs for the input tensor, in a reused buffer.
+fn inputs(batch: &Batch) -> Vec<f32> {
+    let mut v = buffers::take(batch.inputs.len());
+    v.copy_from_slice(&batch.inputs);
+    v
+}
+
 fn check(params: &[f32], batch: &Batch) -> Result<()> {
     ensure!(
         params.len() == PARAM_COUNT,
@@ -52,7 +69,7 @@ pub fn loss_and_grad(dev: &Cpu, params: &[f32], batch: &Batch, grad: &mut [f32])
     check(params, batch)?;
     ensure!(grad.len() == PARAM_COUNT, "gradient buffer size");
     let p = Params::new(dev, params)?;
-    let h = trunk::<OwnedTape<f32, Cpu>>(batch.inputs.clone(), batch.len(), &p)?;
+    let h = trunk::<OwnedTape<f32, Cpu>>(inputs(batch), batch.len(), &p)?;
     let loss = nll(log_probs(h, batch.len(), &p)?, &batch.targets)?;
     let value = loss.array();
     let mut grads = loss.try_backward().context("backward pass")?;
@@ -67,7 +84,7 @@ pub fn loss_and_grad(dev: &Cpu, params: &[f32], batch: &Batch, grad: &mut [f32])
 pub fn predict(dev: &Cpu, params: &[f32], batch: &Batch) -> Result<Vec<f32>> {
     check(params, batch)?;
     let p = Params::new(dev, params)?;
-    let h = trunk::<NoneTape>(batch.inputs.clone(), batch.len(), &p)?;
+    let h = trunk::<NoneTape>(inputs(batch), batch.len(), &p)?;
     let out = log_probs(h, batch.len(), &p)?.as_vec();
     debug_assert_eq!(out.len(), batch.len() * CLASSES);
     Ok(out)

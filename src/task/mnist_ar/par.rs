@@ -2,6 +2,9 @@
 
 use std::cell::Cell;
 
+use rayon::prelude::*;
+
+use super::buffers;
 use super::layout::PIXELS;
 
 /// Images per rayon task for a batch of `batch` images of `pixels` pixels each: about one 28×28
@@ -50,12 +53,35 @@ pub fn add_column_sums(dst: &mut [f32], m: &[f32]) {
     }
 }
 
-/// Sums per-task gradient partials in task order into `dst`.
-pub fn add_partials(dst: &mut [f32], partials: &[Vec<f32>]) {
-    for p in partials {
-        for (d, v) in dst.iter_mut().zip(p) {
-            *d += v;
+/// One zeroed gradient row of `len` per rayon task, in a reused buffer: tasks write their own
+/// row (no allocation on the worker threads, whose freed memory the allocator would not see
+/// again soon), and the rows are summed in task order, so the result does not depend on how the
+/// work was scheduled.
+pub struct Partials {
+    buf: Vec<f32>,
+    len: usize,
+}
+
+impl Partials {
+    pub fn new(tasks: usize, len: usize) -> Self {
+        let mut buf = buffers::take(tasks * len);
+        buf.fill(0.0);
+        Self { buf, len }
+    }
+
+    /// The rows, one per task, for zipping with the tasks' inputs.
+    pub fn rows(&mut self) -> rayon::slice::ChunksExactMut<'_, f32> {
+        self.buf.par_chunks_exact_mut(self.len)
+    }
+
+    /// Adds the sum of the rows into `dst` (`len` values).
+    pub fn add_into(self, dst: &mut [f32]) {
+        for row in self.buf.chunks_exact(self.len) {
+            for (d, v) in dst.iter_mut().zip(row) {
+                *d += v;
+            }
         }
+        buffers::give(self.buf);
     }
 }
 
@@ -71,6 +97,15 @@ mod tests {
         assert_eq!(images_per_task(256, 1), 32);
         assert_eq!(images_per_task(1, 1), 1);
         assert_eq!(images_per_task(0, 4), 1);
+    }
+
+    #[test]
+    fn partials_sum_in_order() {
+        let mut p = Partials::new(3, 2);
+        p.rows().enumerate().for_each(|(k, row)| row[1] = k as f32);
+        let mut dst = [1.0, 1.0];
+        p.add_into(&mut dst);
+        assert_eq!(dst, [1.0, 4.0]);
     }
 
     #[test]

@@ -8,8 +8,11 @@ use rayon::prelude::*;
 use super::buffers;
 use super::layout::{IN_CH, PIXELS, STEM_B, STEM_W, WIDTH};
 use super::matmul::{MatRef, matmul};
-use super::par::{add_column_sums, add_partials, images_per_task};
+use super::par::{Partials, add_column_sums, images_per_task};
 use super::tape::{self, Flat, Params};
+
+/// Stem parameters: weights then biases.
+const STEM_LEN: usize = IN_CH * WIDTH + WIDTH;
 
 pub fn stem<T: Tape<f32, Cpu>>(x: Flat<T>, batch: usize, params: &Params) -> Result<Flat<T>> {
     let xs = tape::values(&x);
@@ -38,23 +41,23 @@ pub fn stem<T: Tape<f32, Cpu>>(x: Flat<T>, batch: usize, params: &Params) -> Res
     };
     tape::record(x, y, params, move |g| {
         let xs = saved.expect("inputs are saved whenever a tape records");
-        let partials: Vec<Vec<f32>> = xs
-            .par_chunks(task_rows * IN_CH)
-            .zip(g.output.par_chunks(task_rows * WIDTH))
-            .map(|(x, dy)| {
-                let rows = x.len() / IN_CH;
-                let mut gp = vec![0.0; IN_CH * WIDTH + WIDTH];
-                let (gw, gb) = gp.split_at_mut(IN_CH * WIDTH);
-                let (xt, d) = (
-                    MatRef::new(x, rows, IN_CH).t(),
-                    MatRef::new(dy, rows, WIDTH),
-                );
-                matmul(gw, xt, d, true);
-                add_column_sums(gb, dy);
-                gp
-            })
-            .collect();
-        add_partials(&mut g.params[STEM_W..STEM_B + WIDTH], &partials);
+        let mut partials = Partials::new(xs.len().div_ceil(task_rows * IN_CH), STEM_LEN);
+        let tasks = (
+            xs.par_chunks(task_rows * IN_CH),
+            g.output.par_chunks(task_rows * WIDTH),
+            partials.rows(),
+        );
+        tasks.into_par_iter().for_each(|(x, dy, gp)| {
+            let rows = x.len() / IN_CH;
+            let (gw, gb) = gp.split_at_mut(IN_CH * WIDTH);
+            let (xt, d) = (
+                MatRef::new(x, rows, IN_CH).t(),
+                MatRef::new(dy, rows, WIDTH),
+            );
+            matmul(gw, xt, d, true);
+            add_column_sums(gb, dy);
+        });
+        partials.add_into(&mut g.params[STEM_W..STEM_W + STEM_LEN]);
         buffers::give(xs);
     })
 }

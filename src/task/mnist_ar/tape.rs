@@ -83,6 +83,7 @@ pub fn record<T: Tape<f32, Cpu>>(
         });
         **grads.get_or_alloc_mut(&in_ghost)? = g_in;
         **grads.get_or_alloc_mut(&params)? = g_params;
+        buffers::give(g_out);
         Ok(())
     });
     Ok(output.put_tape(tape))
