@@ -12,7 +12,9 @@
 //! hide the FMA latency and neighbouring outputs share the loads of their input columns.
 
 use super::layout::{DW_CH, HIDDEN, MULT, TAPS};
-use super::simd::{LANES, V, load, multiversion, store, vadd, vmadd};
+use super::simd::{
+    LANES, V, load, load_unchecked, multiversion, store, store_unchecked, vadd, vmadd,
+};
 
 /// Channel blocks of 8 among the 40 input channels.
 const IN_BLOCKS: usize = HIDDEN / LANES;
@@ -45,34 +47,32 @@ enum Init {
     Add,
 }
 
-/// `out[p] (=|+=) init + Σ_t input[p + tap t] · weights[t]` over one channel block of one image;
-/// `input` padded, `out` not.
+/// `out[p] (=|+=) init + Σ_t input[p + tap t] · weights[t]` for the pixels `p` of output row `i`,
+/// over one channel block; `input` padded, `out` not.
 #[inline(always)]
-fn pass<const FMA: bool>(
+fn pass_row<const FMA: bool>(
     input: (&[f32], Lanes),
     out: (&mut [f32], Lanes),
-    (h, w): (usize, usize),
+    (i, w): (usize, usize),
     weights: &[V; TAPS],
     init: Init,
 ) {
-    for i in 0..h {
-        let mut j = 0;
-        while j + 8 <= w {
-            pass_run::<FMA, 8>(input, (&mut *out.0, out.1), (i, j, w), weights, init);
-            j += 8;
-        }
-        if j + 4 <= w {
-            pass_run::<FMA, 4>(input, (&mut *out.0, out.1), (i, j, w), weights, init);
-            j += 4;
-        }
-        while j < w {
-            pass_run::<FMA, 1>(input, (&mut *out.0, out.1), (i, j, w), weights, init);
-            j += 1;
-        }
+    let mut j = 0;
+    while j + 8 <= w {
+        pass_run::<FMA, 8>(input, (&mut *out.0, out.1), (i, j, w), weights, init);
+        j += 8;
+    }
+    if j + 4 <= w {
+        pass_run::<FMA, 4>(input, (&mut *out.0, out.1), (i, j, w), weights, init);
+        j += 4;
+    }
+    while j < w {
+        pass_run::<FMA, 1>(input, (&mut *out.0, out.1), (i, j, w), weights, init);
+        j += 1;
     }
 }
 
-/// `J` consecutive outputs `(i, j..j+J)` of [`pass`].
+/// `J` consecutive outputs `(i, j..j+J)` of [`pass_row`].
 #[inline(always)]
 fn pass_run<const FMA: bool, const J: usize>(
     (input, il): (&[f32], Lanes),
@@ -82,12 +82,18 @@ fn pass_run<const FMA: bool, const J: usize>(
     init: Init,
 ) {
     let at = |jj: usize| (i * w + j + jj) * ol.stride + ol.offset;
+    // The run reads padded pixels up to (i+2, j+J+1) and writes outputs up to (i, j+J−1); check
+    // those once so the loads and stores below need no per-access checks.
+    let last_in = ((i + 2) * (w + 2) + j + J + 1) * il.stride + il.offset;
+    assert!(il.offset + LANES <= il.stride && last_in + LANES <= input.len());
+    assert!(ol.offset + LANES <= ol.stride && at(J - 1) + LANES <= out.len());
     let mut acc = [[0.0f32; LANES]; J];
     for (jj, a) in acc.iter_mut().enumerate() {
         *a = match init {
             Init::Bias(b) => b,
             Init::Zero => [0.0; LANES],
-            Init::Add => load(out, at(jj)),
+            // SAFETY: at(jj) ≤ at(J − 1), checked above.
+            Init::Add => unsafe { load_unchecked(out, at(jj)) },
         };
     }
     for di in 0..3 {
@@ -95,7 +101,8 @@ fn pass_run<const FMA: bool, const J: usize>(
         // Input columns j .. j+J+2 of this padded row; output jj uses columns jj .. jj+3.
         let mut cols = [[0.0f32; LANES]; 10];
         for (k, col) in cols.iter_mut().enumerate().take(J + 2) {
-            *col = load(input, (row + k) * il.stride + il.offset);
+            // SAFETY: row + k ≤ (i+2)(w+2) + j + J + 1, so the index is ≤ last_in (checked).
+            *col = unsafe { load_unchecked(input, (row + k) * il.stride + il.offset) };
         }
         for dj in 0..3 {
             let wt = weights[3 * di + dj];
@@ -105,7 +112,8 @@ fn pass_run<const FMA: bool, const J: usize>(
         }
     }
     for (jj, a) in acc.into_iter().enumerate() {
-        store(out, at(jj), a);
+        // SAFETY: at(jj) ≤ at(J − 1), checked above.
+        unsafe { store_unchecked(out, at(jj), a) };
     }
 }
 
@@ -128,23 +136,28 @@ fn forward_body<const FMA: bool>(
     bias: &[f32],
     z: &mut [f32],
 ) {
-    for ob in 0..OUT_BLOCKS {
-        let input = (
-            a,
-            Lanes {
-                stride: HIDDEN,
-                offset: in_block(ob) * LANES,
-            },
-        );
-        let out = (
-            &mut *z,
-            Lanes {
-                stride: DW_CH,
-                offset: ob * LANES,
-            },
-        );
-        let init = Init::Bias(load(bias, ob * LANES));
-        pass::<FMA>(input, out, (h, w), &tap_weights(weight, ob, false), init);
+    let taps: [[V; TAPS]; OUT_BLOCKS] = std::array::from_fn(|ob| tap_weights(weight, ob, false));
+    // Row by row, all channel blocks of a row before the next, so the three input rows and the
+    // output row being written stay in L1.
+    for i in 0..h {
+        for (ob, weights) in taps.iter().enumerate() {
+            let input = (
+                a,
+                Lanes {
+                    stride: HIDDEN,
+                    offset: in_block(ob) * LANES,
+                },
+            );
+            let out = (
+                &mut *z,
+                Lanes {
+                    stride: DW_CH,
+                    offset: ob * LANES,
+                },
+            );
+            let init = Init::Bias(load(bias, ob * LANES));
+            pass_row::<FMA>(input, out, (i, w), weights, init);
+        }
     }
 }
 
@@ -162,25 +175,28 @@ fn backward_input_body<const FMA: bool>(
     weight: &[f32],
     da: &mut [f32],
 ) {
-    for cb in 0..IN_BLOCKS {
-        for m in 0..MULT {
-            let ob = m * IN_BLOCKS + cb;
-            let input = (
-                dz,
-                Lanes {
-                    stride: DW_CH,
-                    offset: ob * LANES,
-                },
-            );
-            let out = (
-                &mut *da,
-                Lanes {
-                    stride: HIDDEN,
-                    offset: cb * LANES,
-                },
-            );
-            let init = if m == 0 { Init::Zero } else { Init::Add };
-            pass::<FMA>(input, out, (h, w), &tap_weights(weight, ob, true), init);
+    let taps: [[V; TAPS]; OUT_BLOCKS] = std::array::from_fn(|ob| tap_weights(weight, ob, true));
+    for i in 0..h {
+        for cb in 0..IN_BLOCKS {
+            for m in 0..MULT {
+                let ob = m * IN_BLOCKS + cb;
+                let input = (
+                    dz,
+                    Lanes {
+                        stride: DW_CH,
+                        offset: ob * LANES,
+                    },
+                );
+                let out = (
+                    &mut *da,
+                    Lanes {
+                        stride: HIDDEN,
+                        offset: cb * LANES,
+                    },
+                );
+                let init = if m == 0 { Init::Zero } else { Init::Add };
+                pass_row::<FMA>(input, out, (i, w), &taps[ob], init);
+            }
         }
     }
 }
@@ -200,27 +216,40 @@ fn backward_weights_body<const FMA: bool>(
     (h, w): (usize, usize),
     (g_weight, g_bias): (&mut [f32], &mut [f32]),
 ) {
-    for ob in 0..OUT_BLOCKS {
-        let (c, o) = (in_block(ob) * LANES, ob * LANES);
-        let mut g = [[0.0f32; LANES]; TAPS];
-        let mut gb = [0.0f32; LANES];
-        for i in 0..h {
+    // Accumulators for every block and tap, kept in L1 across rows; within a row a block's 9 tap
+    // sums (and the bias sum) live in registers.
+    let mut g = [[[0.0f32; LANES]; TAPS]; OUT_BLOCKS];
+    let mut gb = [[0.0f32; LANES]; OUT_BLOCKS];
+    for i in 0..h {
+        for ob in 0..OUT_BLOCKS {
+            let (c, o) = (in_block(ob) * LANES, ob * LANES);
+            let (mut acc, mut acc_b) = (g[ob], gb[ob]);
+            // The row reads `a` up to padded pixel (i+2, w+1) and `dz` up to (i+1, w).
+            assert!(((i + 2) * (w + 2) + w + 1) * HIDDEN + c + LANES <= a.len());
+            assert!(((i + 1) * (w + 2) + w) * DW_CH + o + LANES <= dz.len());
             for j in 0..w {
-                let d = load(dz, ((i + 1) * (w + 2) + j + 1) * DW_CH + o);
-                gb = vadd(gb, d);
+                // SAFETY: j ≤ w − 1 and di, dj ≤ 2 keep both indices within the checks above.
+                let d = unsafe { load_unchecked(dz, ((i + 1) * (w + 2) + j + 1) * DW_CH + o) };
+                acc_b = vadd(acc_b, d);
                 for di in 0..3 {
                     for dj in 0..3 {
-                        let x = load(a, ((i + di) * (w + 2) + j + dj) * HIDDEN + c);
-                        g[3 * di + dj] = vmadd::<FMA>(x, d, g[3 * di + dj]);
+                        let at = ((i + di) * (w + 2) + j + dj) * HIDDEN + c;
+                        // SAFETY: as above.
+                        let x = unsafe { load_unchecked(a, at) };
+                        acc[3 * di + dj] = vmadd::<FMA>(x, d, acc[3 * di + dj]);
                     }
                 }
             }
+            (g[ob], gb[ob]) = (acc, acc_b);
         }
-        for (t, gt) in g.into_iter().enumerate() {
+    }
+    for ob in 0..OUT_BLOCKS {
+        let o = ob * LANES;
+        for (t, gt) in g[ob].into_iter().enumerate() {
             let at = t * DW_CH + o;
             store(g_weight, at, vadd(load(g_weight, at), gt));
         }
-        store(g_bias, o, vadd(load(g_bias, o), gb));
+        store(g_bias, o, vadd(load(g_bias, o), gb[ob]));
     }
 }
 

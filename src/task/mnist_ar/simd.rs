@@ -3,7 +3,7 @@
 //! The crate is compiled for baseline x86-64 (SSE2), where the kernels' loops would vectorize only
 //! 4 wide and `f32::mul_add` would be a libm call. Each kernel body is therefore written once,
 //! generic over `const FMA: bool`, and [`multiversion!`] wraps it in a function that runs the body
-//! compiled with AVX2+FMA when the CPU has them, and the plain body otherwise.
+//! compiled with AVX-512 or AVX2+FMA when the CPU has them, and the plain body otherwise.
 
 /// Whether this CPU can run the AVX2+FMA versions (detected once by `std`, then a cached load).
 #[inline]
@@ -44,6 +44,28 @@ pub fn store(s: &mut [f32], at: usize, v: V) {
     s[at..at + LANES].copy_from_slice(&v);
 }
 
+/// `s[at..at + 8]` without a bounds check, for kernels that check a whole run's range once.
+///
+/// # Safety
+/// `at + LANES <= s.len()`.
+#[inline(always)]
+pub unsafe fn load_unchecked(s: &[f32], at: usize) -> V {
+    debug_assert!(at + LANES <= s.len());
+    // SAFETY: in bounds by the caller's contract; `V` is plain `f32`s, read unaligned.
+    unsafe { s.as_ptr().add(at).cast::<V>().read_unaligned() }
+}
+
+/// Writes `s[at..at + 8]` without a bounds check.
+///
+/// # Safety
+/// `at + LANES <= s.len()`.
+#[inline(always)]
+pub unsafe fn store_unchecked(s: &mut [f32], at: usize, v: V) {
+    debug_assert!(at + LANES <= s.len());
+    // SAFETY: in bounds by the caller's contract; written unaligned.
+    unsafe { s.as_mut_ptr().add(at).cast::<V>().write_unaligned(v) }
+}
+
 /// Lane-wise `a * b + c`.
 #[inline(always)]
 pub fn vmadd<const FMA: bool>(a: V, b: V, mut c: V) -> V {
@@ -64,9 +86,25 @@ pub fn vadd(mut a: V, b: V) -> V {
     a
 }
 
-/// Defines `fn $name(args) -> ret` that calls `$body::<true>` compiled with AVX2+FMA when the
-/// CPU supports them and `$body::<false>` otherwise. `$body` must be `#[inline(always)]` so that
-/// it is compiled inside the feature-enabled wrapper.
+/// Whether this CPU can run the AVX-512 versions (AVX-512F and VL: 32 vector registers, which
+/// the register-blocked depthwise kernels need to hold their weights and accumulators).
+#[inline]
+pub fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        has_avx2_fma()
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Defines `fn $name(args) -> ret` that calls `$body::<true>` compiled with AVX-512 or
+/// AVX2+FMA when the CPU supports them, and `$body::<false>` otherwise. `$body` must be
+/// `#[inline(always)]` so that it is compiled inside the feature-enabled wrappers.
 macro_rules! multiversion {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?
         => $body:ident) => {
@@ -74,13 +112,21 @@ macro_rules! multiversion {
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
-                #[target_feature(enable = "avx2,fma")]
-                fn fast($($arg: $ty),*) $(-> $ret)? {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                fn avx512($($arg: $ty),*) $(-> $ret)? {
                     $body::<true>($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    $body::<true>($($arg),*)
+                }
+                if $crate::task::mnist_ar::simd::has_avx512() {
+                    // SAFETY: the CPU supports AVX-512F/VL, AVX2 and FMA, checked just above.
+                    return unsafe { avx512($($arg),*) };
                 }
                 if $crate::task::mnist_ar::simd::has_avx2_fma() {
                     // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-                    return unsafe { fast($($arg),*) };
+                    return unsafe { avx2($($arg),*) };
                 }
             }
             $body::<false>($($arg),*)
