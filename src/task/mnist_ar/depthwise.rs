@@ -382,6 +382,57 @@ mod tests {
         }
     }
 
+    /// The generic bodies (what CPUs without AVX2 run, with and without fused multiply-add)
+    /// agree with the dispatched version this machine runs.
+    #[test]
+    fn every_code_path_agrees() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (h, w) = (7, 13);
+        let a = padded(&random(h * w * HIDDEN, &mut rng), h, w, HIDDEN);
+        let dz = padded(&random(h * w * DW_CH, &mut rng), h, w, DW_CH);
+        let (weight, bias) = (random(TAPS * DW_CH, &mut rng), random(DW_CH, &mut rng));
+        type Outputs = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+        let run = |path: usize| -> Outputs {
+            let mut z = vec![0.0; h * w * DW_CH];
+            let mut da = vec![0.0; h * w * HIDDEN];
+            let (mut gw, mut gb) = (vec![0.0; TAPS * DW_CH], vec![0.0; DW_CH]);
+            let g = (&mut gw[..], &mut gb[..]);
+            match path {
+                0 => {
+                    forward(&a, (h, w), &weight, &bias, &mut z);
+                    backward_input(&dz, (h, w), &weight, &mut da);
+                    backward_weights(&a, &dz, (h, w), g);
+                }
+                1 => {
+                    forward_body::<false>(&a, (h, w), &weight, &bias, &mut z);
+                    backward_input_body::<false>(&dz, (h, w), &weight, &mut da);
+                    backward_weights_body::<false>(&a, &dz, (h, w), g);
+                }
+                _ => {
+                    forward_body::<true>(&a, (h, w), &weight, &bias, &mut z);
+                    backward_input_body::<true>(&dz, (h, w), &weight, &mut da);
+                    backward_weights_body::<true>(&a, &dz, (h, w), g);
+                }
+            }
+            (z, da, gw, gb)
+        };
+        let want = run(0);
+        for path in [1, 2] {
+            let got = run(path);
+            for (g, w) in [
+                (got.0, &want.0),
+                (got.1, &want.1),
+                (got.2, &want.2),
+                (got.3, &want.3),
+            ] {
+                assert!(
+                    g.iter().zip(w).all(|(a, b)| (a - b).abs() < 1e-4),
+                    "path {path}"
+                );
+            }
+        }
+    }
+
     /// Loss L = Σ z ⊙ u for a fixed random u (L is linear in every coordinate, so central
     /// differences are exact up to rounding); every input, weight and bias coordinate on a 3×10
     /// image (covering runs of 8, and of 1 at the row end).
