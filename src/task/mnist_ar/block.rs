@@ -21,7 +21,7 @@ use super::layout::block::{CONV1_B, CONV1_W, CONV2_B, CONV2_W, DW_B, DW_W, LEN};
 use super::layout::{DW_CH, HIDDEN, TAPS, WIDTH, block_range};
 use super::matmul::{MatRef, matmul};
 use super::par::{Partials, add_column_sums, carve, images_per_task, with_scratch};
-use super::tape::{self, Flat, Params};
+use super::tape::{self, Flat, InputGrad, Params};
 
 /// Batch size and image side of a stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,9 +66,9 @@ pub fn block<T: Tape<f32, Cpu>>(
     });
     if !T::OWNS_TAPE {
         buffers::give(xs);
-        return tape::record(x, y, params, |_| {});
+        return tape::record(x, y, params, InputGrad::Write, |_| {});
     }
-    tape::record(x, y, params, move |g| {
+    tape::record(x, y, params, InputGrad::Write, move |g| {
         let mut partials = Partials::new(rows.div_ceil(tr), LEN);
         let tasks = (
             xs.par_chunks(tr * WIDTH),
@@ -178,7 +178,7 @@ fn forward_task(p: &[f32], geo: Geometry, x: &[f32], y: &mut [f32], scratch: &mu
 
 /// Backward for a run of whole images, recomputing the inner activations from the block input
 /// `x` (only `x` is kept between the passes): adds the parameter gradient into `gp` (one
-/// block's `LEN` values, kernel channel order) and the input gradient into `dx`.
+/// block's `LEN` values, kernel channel order) and writes the input gradient into `dx`.
 fn backward_task(
     p: &[f32],
     geo: Geometry,
@@ -235,9 +235,7 @@ fn backward_task(
         true,
     );
     add_column_sums(&mut gp[CONV1_B..DW_W], da1);
-    for (d, g) in dx.iter_mut().zip(dy) {
-        *d += g;
-    }
+    dx.copy_from_slice(dy);
     let w1t = MatRef::new(&p[CONV1_W..CONV1_B], WIDTH, HIDDEN).t();
     matmul(dx, dz1, w1t, true);
 }

@@ -13,13 +13,11 @@ use super::pool::{pool, pooled};
 use super::stem::stem;
 use super::tape::{Flat, Params};
 
-/// The dfdx CPU device for this model, with dfdx's allocation cache on: the op outputs it
-/// frees are reused for the gradients it allocates (the same sizes, every step), instead of
-/// being returned to the OS and faulted in again.
+/// The dfdx CPU device for this model. dfdx's allocation cache stays off: the hand-written ops
+/// recycle their own large buffers (`buffers.rs`), and the cache would keep every buffer that
+/// is freed but never requested again in the same size (all of them, in forward-only passes).
 pub fn device() -> Cpu {
-    let dev = Cpu::default();
-    dev.enable_cache();
-    dev
+    Cpu::default()
 }
 
 /// Stem, blocks and pooling: the batch's inputs to its `batch × 20` features.

@@ -7,7 +7,7 @@ use dfdx::prelude::{Cpu, Tape};
 use rayon::prelude::*;
 
 use super::buffers;
-use super::tape::{self, Flat, Params};
+use super::tape::{self, Flat, InputGrad, Params};
 
 /// Output side for input side `n`.
 pub fn pooled(n: usize) -> usize {
@@ -40,7 +40,7 @@ pub fn forward_image(x: &[f32], h: usize, w: usize, c: usize, y: &mut [f32]) {
     }
 }
 
-/// Adds the input gradient of one image to `dx` given the output gradient `dy`.
+/// Writes the input gradient of one image into `dx` given the output gradient `dy`.
 pub fn backward_image(dy: &[f32], h: usize, w: usize, c: usize, dx: &mut [f32]) {
     let wo = pooled(w);
     for i in 0..h {
@@ -50,7 +50,7 @@ pub fn backward_image(dy: &[f32], h: usize, w: usize, c: usize, dx: &mut [f32]) 
             let scale = 1.0 / count as f32;
             let g = &dy[(io * wo + jo) * c..(io * wo + jo + 1) * c];
             for (d, v) in dx[(i * w + j) * c..(i * w + j + 1) * c].iter_mut().zip(g) {
-                *d += v * scale;
+                *d = v * scale;
             }
         }
     }
@@ -70,7 +70,7 @@ pub fn pool<T: Tape<f32, Cpu>>(
         .zip(xs.par_chunks(in_len))
         .for_each(|(y, x)| forward_image(x, h, w, c, y));
     buffers::give(xs);
-    tape::record(x, y, params, move |g| {
+    tape::record(x, y, params, InputGrad::Write, move |g| {
         g.input
             .par_chunks_mut(in_len)
             .zip(g.output.par_chunks(out_len))
@@ -128,7 +128,7 @@ mod tests {
             forward_image(x, h, w, c, &mut y);
             y.iter().zip(&u).map(|(&a, &b)| a as f64 * b as f64).sum()
         };
-        let mut dx = vec![0.0; x.len()];
+        let mut dx = vec![f32::NAN; x.len()];
         backward_image(&u, h, w, c, &mut dx);
         for k in 0..x.len() {
             let (mut xp, mut xm) = (x.clone(), x.clone());

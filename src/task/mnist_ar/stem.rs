@@ -9,7 +9,7 @@ use super::buffers;
 use super::layout::{IN_CH, PIXELS, STEM_B, STEM_W, WIDTH};
 use super::matmul::{MatRef, matmul};
 use super::par::{Partials, add_column_sums, images_per_task};
-use super::tape::{self, Flat, Params};
+use super::tape::{self, Flat, InputGrad, Params};
 
 /// Stem parameters: weights then biases.
 const STEM_LEN: usize = IN_CH * WIDTH + WIDTH;
@@ -39,7 +39,7 @@ pub fn stem<T: Tape<f32, Cpu>>(x: Flat<T>, batch: usize, params: &Params) -> Res
         buffers::give(xs);
         None
     };
-    tape::record(x, y, params, move |g| {
+    tape::record(x, y, params, InputGrad::None, move |g| {
         let xs = saved.expect("inputs are saved whenever a tape records");
         let mut partials = Partials::new(xs.len().div_ceil(task_rows * IN_CH), STEM_LEN);
         let tasks = (
