@@ -12,8 +12,10 @@ use crate::train::TrainerHandle;
 use crate::train::msg::{Event, EventKind, Msg, StartInfo, StepRecord, Summary};
 
 const PRINT_EVERY: Duration = Duration::from_secs(1);
-/// Loss EMA time constant, in steps.
-const EMA_STEPS: f64 = 50.0;
+/// The loss EMA averages over about a second of steps, but at least this many and at most
+/// `EMA_MAX_STEPS`, so slow runs are smoothed and fast ones still react within a print.
+const EMA_MIN_STEPS: f64 = 20.0;
+const EMA_MAX_STEPS: f64 = 1000.0;
 
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -27,8 +29,16 @@ pub struct Options {
 struct LaneView {
     name: String,
     step: u64,
-    ema: Option<f64>,
+    /// Bias-corrected EMA of the loss: `sum / weight`.
+    ema_sum: f64,
+    ema_weight: f64,
     metrics: Metrics,
+}
+
+impl LaneView {
+    fn ema(&self) -> Option<f64> {
+        (self.ema_weight > 0.0).then(|| self.ema_sum / self.ema_weight)
+    }
 }
 
 struct Progress<'a, W: Write> {
@@ -39,6 +49,7 @@ struct Progress<'a, W: Write> {
     last_print: Option<(Instant, u64)>,
     /// Smoothed steps per second.
     rate: Option<f64>,
+    last_line: String,
 }
 
 /// Reads messages until the trainer finishes; its summary, or its error.
@@ -61,6 +72,7 @@ impl<'a, W: Write> Progress<'a, W> {
             max_steps: None,
             last_print: None,
             rate: None,
+            last_line: String::new(),
         }
     }
 
@@ -156,13 +168,14 @@ impl<'a, W: Write> Progress<'a, W> {
     }
 
     fn steps(&mut self, steps: &[StepRecord]) {
-        let alpha = 1.0 - (-1.0 / EMA_STEPS).exp();
+        let tau = self.rate.unwrap_or(0.0).clamp(EMA_MIN_STEPS, EMA_MAX_STEPS);
+        let keep = (-1.0 / tau).exp();
         for r in steps {
             if let Some(l) = self.lanes.get_mut(r.lane) {
                 l.step = r.step;
                 l.name.clone_from(&r.optimizer);
-                let loss = r.loss as f64;
-                l.ema = Some(l.ema.map_or(loss, |e| e + alpha * (loss - e)));
+                l.ema_sum = keep * l.ema_sum + r.loss as f64;
+                l.ema_weight = keep * l.ema_weight + 1.0;
             }
         }
     }
@@ -199,7 +212,7 @@ impl<'a, W: Write> Progress<'a, W> {
             }
         }
         self.last_print = Some((now, step));
-        if self.lanes.iter().all(|l| l.ema.is_none()) {
+        if self.lanes.iter().all(|l| l.ema().is_none()) {
             return;
         }
         let mut parts = vec![match self.max_steps {
@@ -208,7 +221,7 @@ impl<'a, W: Write> Progress<'a, W> {
         }];
         let single = self.lanes.len() == 1;
         for l in &self.lanes {
-            let loss = l.ema.map_or("-".into(), num);
+            let loss = l.ema().map_or("-".into(), num);
             let loss = self.paint("1", &loss);
             parts.push(if single {
                 format!("loss {loss}")
@@ -234,7 +247,10 @@ impl<'a, W: Write> Progress<'a, W> {
             }
         }
         let text = parts.join("  ");
-        self.line(&text);
+        if text != self.last_line {
+            self.line(&text);
+            self.last_line = text;
+        }
     }
 }
 
