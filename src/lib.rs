@@ -4,6 +4,7 @@ pub mod cli;
 pub mod optim;
 pub mod task;
 pub mod train;
+pub mod ui;
 
 /// Runs the program for parsed command-line arguments.
 pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
