@@ -91,17 +91,13 @@ pub struct Picker {
 }
 
 impl Picker {
-    /// Indices of the alternatives matching the filter (case-insensitive substring).
+    /// Indices of the alternatives whose name contains the filter (case-insensitive).
     pub fn matches(&self, alternatives: &[OptimizerSpec]) -> Vec<usize> {
         let filter = self.filter.to_lowercase();
         alternatives
             .iter()
             .enumerate()
-            .filter(|(_, spec)| {
-                format::spec_line(spec, false)
-                    .to_lowercase()
-                    .contains(&filter)
-            })
+            .filter(|(_, spec)| spec.name.to_lowercase().contains(&filter))
             .map(|(i, _)| i)
             .collect()
     }

@@ -29,35 +29,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let theme = &app.theme;
-    let g = theme.glyphs();
-    let mut title = vec![Span::styled(" Samples ", theme.strong())];
-    if let Some(d) = &app.model.digits {
-        let per_image = d.rows * d.cols;
-        if d.pixels_done < per_image {
-            title.push(Span::styled(
-                format!("{} drawing {}/{per_image} ", g.sep, d.pixels_done),
-                theme.warn(),
-            ));
-        }
-    }
     let focus = app.view.focus;
     let val = app
         .model
         .lanes
         .get(focus)
         .and_then(|l| l.evals.get(VALIDATION));
-    if let Some((step, nats)) = val.and_then(|s| s.last()) {
-        title.push(Span::styled(format!("{} val ", g.sep), theme.muted()));
-        title.push(Span::styled(
-            format!("{:.3}", f64::from(nats) / LN_2),
-            theme.strong(),
-        ));
-        title.push(Span::styled(
-            format!(" bits/px @ {} ", format::thousands(step as u64)),
-            theme.muted(),
-        ));
-    }
-    let block = theme.block(Line::from(title));
+    let title = title(app, val.and_then(|s| s.last()), area.width);
+    let block = theme.block(title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let digits_rows = match &app.model.digits {
@@ -82,6 +61,43 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     if chart.height >= 4 {
         render_bits(frame, chart, app);
     }
+}
+
+/// `Samples · drawing 588/784 · val 2.020 bits/px @ 2,000`, terser until it fits in `width`.
+fn title(app: &App, val: Option<(f64, f32)>, width: u16) -> Line<'static> {
+    let theme = &app.theme;
+    let sep = theme.glyphs().sep;
+    let progress = app.model.digits.as_ref().and_then(|d| {
+        let per_image = d.rows * d.cols;
+        (d.pixels_done < per_image).then_some((d.pixels_done, per_image))
+    });
+    for verbosity in (0..3).rev() {
+        let mut spans = vec![Span::styled(" Samples ", theme.strong())];
+        if let Some((done, total)) = progress {
+            let text = if verbosity > 0 {
+                format!("{sep} drawing {done}/{total} ")
+            } else {
+                format!("{sep} {done}/{total} ")
+            };
+            spans.push(Span::styled(text, theme.warn()));
+        }
+        if let Some((step, nats)) = val {
+            let bits = f64::from(nats) / LN_2;
+            spans.push(Span::styled(format!("{sep} val "), theme.muted()));
+            spans.push(Span::styled(format!("{bits:.3}"), theme.strong()));
+            let unit = match verbosity {
+                2 => format!(" bits/px @ {} ", format::thousands(step as u64)),
+                1 => " bits/px ".to_string(),
+                _ => " b/px ".to_string(),
+            };
+            spans.push(Span::styled(unit, theme.muted()));
+        }
+        let line = Line::from(spans);
+        if line.width() + 4 <= usize::from(width) || verbosity == 0 {
+            return line;
+        }
+    }
+    Line::default()
 }
 
 /// Validation loss of every lane in bits per pixel (the task reports nats).

@@ -63,8 +63,10 @@ fn normal_hints(app: &App) -> Vec<Hint> {
     let model = &app.model;
     let phase = model.phase();
     let mut out = Vec::new();
-    let active = model.training_active();
-    if active {
+    if phase == Phase::Waiting {
+        return vec![bound(0, Action::Help, theme), bound(0, Action::Quit, theme)];
+    }
+    if model.training_active() {
         let pause = match phase {
             Phase::Running => "pause",
             _ => "resume",

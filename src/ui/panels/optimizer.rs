@@ -27,7 +27,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
     let focus = app.view.focus;
     let lane = app.model.lanes.get(focus);
-    let name = lane.map_or("optimizer".to_string(), |l| l.optimizer().name.clone());
+    let name = lane.map_or("Optimizer".to_string(), |l| l.optimizer().name.clone());
     let lodo = lane.is_some_and(LaneData::is_lodo);
     let heading = if lodo {
         "LODO internals".to_string()
@@ -92,7 +92,7 @@ fn render_lodo(
     let spec = lane.optimizer();
     let shown = |v: Option<f32>| v.map_or("default".into(), |v| format::num(f64::from(v)));
     let (alpha, beta, hyper, meta) = if theme.ascii {
-        ("a0", "beta", "|dL/dtheta|", "|dtheta|/|theta|")
+        ("a0", "beta", "hgrad", "dth/th")
     } else {
         ("α0", "β", "‖∇θ‖", "‖Δθ‖/‖θ‖")
     };
@@ -110,15 +110,19 @@ fn render_lodo(
         Constraint::Length(if bars { BAR_ROWS } else { 0 }),
     ])
     .areas(area);
-    let params_line = pairs(
-        &[
-            (alpha, shown(spec.lr)),
-            ("meta-lr", shown(spec.meta_lr)),
-            (beta, shown(spec.beta)),
-        ],
-        theme,
-        area.width,
-    );
+    let values = [shown(spec.lr), shown(spec.meta_lr), shown(spec.beta)];
+    let packed = |meta: &str| {
+        let text: usize = [alpha, meta, beta]
+            .iter()
+            .zip(&values)
+            .map(|(k, v)| k.chars().count() + v.chars().count() + 2)
+            .sum();
+        text <= usize::from(area.width) + 1
+    };
+    // "meta" only when "meta-lr" does not fit even packed tight.
+    let meta_lr = if packed("meta-lr") { "meta-lr" } else { "meta" };
+    let [lr, mlr, b] = values;
+    let params_line = pairs(&[(alpha, lr), (meta_lr, mlr), (beta, b)], theme, area.width);
     frame.render_widget(Paragraph::new(params_line), params);
     let stats_line = pairs(
         &[(hyper, latest(&hyper_cols)), (meta, latest(&meta_cols))],
