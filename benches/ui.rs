@@ -64,7 +64,13 @@ fn render(c: &mut Criterion) {
     frame(c, "frame 160x48 mnist-ar 100k steps", &mnist, 160, 48);
     frame(c, "frame 80x24 mnist-ar 100k steps", &mnist, 80, 24);
     let race = app(TaskKind::Rosenbrock, &["lodo", "adam", "momentum"], 100_000);
-    frame(c, "frame 160x48 rosenbrock 3 lanes 100k steps", &race, 160, 48);
+    frame(
+        c,
+        "frame 160x48 rosenbrock 3 lanes 100k steps",
+        &race,
+        160,
+        48,
+    );
     let long = app(TaskKind::Quadratic, &["lodo"], 1_000_000);
     frame(c, "frame 160x48 quadratic 1M steps", &long, 160, 48);
     let short = app(TaskKind::Quadratic, &["lodo"], 1_000);

@@ -16,6 +16,8 @@ const EVENT_LOG: usize = 500;
 const RULES: usize = 256;
 /// Trainer seconds of step samples the speed is measured over.
 const RATE_WINDOW_S: f64 = 5.0;
+/// Samples closer than this are merged, so the speed meter stays small at any step rate.
+const RATE_SAMPLE_S: f64 = 0.1;
 
 /// Everything one lane has reported.
 #[derive(Clone, Debug)]
@@ -37,7 +39,10 @@ pub struct LaneData {
     pub evals: BTreeMap<String, Series>,
     pub last_metrics: Metrics,
     pub trail: Trail,
+    /// `(t, step)` samples at least `RATE_SAMPLE_S` apart over the last `RATE_WINDOW_S`, plus
+    /// the newest step.
     rate: VecDeque<(f64, u64)>,
+    latest: Option<(f64, u64)>,
 }
 
 impl LaneData {
@@ -58,6 +63,7 @@ impl LaneData {
             last_metrics: Metrics::new(),
             trail: Trail::default(),
             rate: VecDeque::new(),
+            latest: None,
         }
     }
 
@@ -79,7 +85,7 @@ impl LaneData {
 
     /// Steps per second over the last few trainer seconds.
     pub fn steps_per_s(&self) -> Option<f64> {
-        let (&(t0, s0), &(t1, s1)) = (self.rate.front()?, self.rate.back()?);
+        let (&(t0, s0), (t1, s1)) = (self.rate.front()?, self.latest?);
         (t1 > t0 && s1 > s0).then(|| (s1 - s0) as f64 / (t1 - t0))
     }
 
@@ -95,7 +101,13 @@ impl LaneData {
             self.rel_meta_step.push(x, lodo.rel_meta_step);
             self.layer_hypergrad.clone_from(&lodo.layer_hypergrad_norms);
         }
-        self.rate.push_back((r.t, r.step));
+        if self
+            .rate
+            .back()
+            .is_none_or(|&(t, _)| r.t - t >= RATE_SAMPLE_S)
+        {
+            self.rate.push_back((r.t, r.step));
+        }
         while self
             .rate
             .front()
@@ -103,6 +115,7 @@ impl LaneData {
         {
             self.rate.pop_front();
         }
+        self.latest = Some((r.t, r.step));
         self.last_step = Some(r);
     }
 }
@@ -353,7 +366,19 @@ mod tests {
         // 100 steps per trainer second.
         let rate = m.steps_per_s().unwrap();
         assert!((rate - 100.0).abs() < 1e-6, "{rate}");
-        assert_eq!(m.step(), 200);
+        // A million steps in ten trainer seconds keep a handful of samples, not a million.
+        m.apply(Msg::Steps(
+            (201..=1_000_200)
+                .map(|i| StepRecord {
+                    t: 2.0 + (i - 200) as f64 * 1e-5,
+                    ..record(0, i, 1.0)
+                })
+                .collect(),
+        ));
+        assert!(m.lanes[0].rate.len() <= 60, "{}", m.lanes[0].rate.len());
+        let rate = m.steps_per_s().unwrap();
+        assert!((rate - 1e5).abs() < 1.0, "{rate}");
+        assert_eq!(m.step(), 1_000_200);
     }
 
     #[test]
