@@ -1,6 +1,7 @@
 //! lodo-tui: train neural networks and synthetic problems with LODO and watch the run live.
 
 pub mod cli;
+pub mod data;
 pub mod optim;
 pub mod task;
 pub mod train;

@@ -6,6 +6,11 @@
 //! [`Task::next_batch`] once per step and then [`Task::loss_and_grad`] once per lane (and again for
 //! optimizers that need the same minibatch twice).
 
+pub mod mlp;
+pub mod mnist_classify;
+pub mod quadratic;
+pub mod rng;
+pub mod rosenbrock;
 pub mod spec;
 pub mod view;
 

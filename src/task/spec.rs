@@ -5,10 +5,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::Task;
+use super::mnist_classify::{self, MnistClassify};
+use super::quadratic::{self, Quadratic};
+use super::rosenbrock::{self, Rosenbrock};
+use crate::data::mnist::{self, Mnist};
 
 /// Canonical task names.
 pub const NAMES: &[&str] = &["mnist-ar", "mnist-classify", "quadratic", "rosenbrock"];
@@ -100,6 +104,122 @@ pub fn check_name(name: &str) -> Result<()> {
 /// Builds the task a spec names with the run's seed (initial parameters, data order, rotation).
 pub fn build(spec: &TaskSpec, seed: u64) -> Result<Box<dyn Task>> {
     check_name(&spec.name)?;
-    let _ = seed;
-    bail!("{}: not available in this build", spec.name)
+    match spec.name.as_str() {
+        "quadratic" => {
+            spec.ensure_only(&["dim", "eigenvalues", "noise"])?;
+            Ok(Box::new(Quadratic::new(
+                spec.dim.unwrap_or(quadratic::DEFAULT_DIM),
+                spec.eigenvalues.unwrap_or(quadratic::DEFAULT_EIGENVALUES),
+                spec.noise.unwrap_or(quadratic::DEFAULT_NOISE),
+                seed,
+            )?))
+        }
+        "rosenbrock" => {
+            spec.ensure_only(&["start"])?;
+            Ok(Box::new(Rosenbrock::new(
+                spec.start.unwrap_or(rosenbrock::DEFAULT_START),
+            )?))
+        }
+        "mnist-classify" => {
+            spec.ensure_only(&["batch_size", "data_dir", "hidden"])?;
+            let data = load_mnist(spec)?;
+            Ok(Box::new(MnistClassify::new(
+                data,
+                spec.batch_size
+                    .unwrap_or(mnist_classify::DEFAULT_BATCH_SIZE),
+                spec.hidden.unwrap_or(mnist_classify::DEFAULT_HIDDEN),
+                seed,
+            )?))
+        }
+        name => bail!("{name}: not available in this build"),
+    }
+}
+
+/// MNIST from the spec's `data_dir` or the default places (see [`mnist::resolve_dir`]).
+pub fn load_mnist(spec: &TaskSpec) -> Result<Mnist> {
+    let dir = mnist::resolve_dir(spec.data_dir.as_deref())
+        .with_context(|| format!("{}: cannot find the MNIST data", spec.name))?;
+    mnist::load(&dir).with_context(|| {
+        format!(
+            "{}: cannot load the MNIST data from {}",
+            spec.name,
+            dir.display()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::TaskKind;
+
+    /// Compile-time: the tasks own no tape between calls, so the trainer may build them on one
+    /// thread and move them to another.
+    #[test]
+    fn tasks_are_send() {
+        fn is_send<T: Send>() {}
+        is_send::<Quadratic>();
+        is_send::<Rosenbrock>();
+        is_send::<MnistClassify>();
+    }
+
+    #[test]
+    fn builds_each_task_with_its_defaults() {
+        let q = build(&TaskSpec::named("quadratic"), 0).unwrap();
+        assert_eq!((q.kind(), q.dim()), (TaskKind::Quadratic, 100));
+        let r = build(&TaskSpec::named("rosenbrock"), 0).unwrap();
+        assert_eq!(
+            (r.kind(), r.init_params()),
+            (TaskKind::Rosenbrock, vec![-0.5, 2.0])
+        );
+        let spec = TaskSpec {
+            hidden: Some(16),
+            batch_size: Some(32),
+            ..TaskSpec::named("mnist-classify")
+        };
+        let m = build(&spec, 0).unwrap();
+        assert_eq!(
+            (m.kind(), m.dim()),
+            (TaskKind::MnistClassify, 784 * 16 + 16 + 170)
+        );
+    }
+
+    #[test]
+    fn settings_reach_the_task_and_misplaced_ones_are_named() {
+        let spec = TaskSpec {
+            dim: Some(7),
+            noise: Some(0.0),
+            ..TaskSpec::named("quadratic")
+        };
+        let q = build(&spec, 0).unwrap();
+        assert_eq!(q.dim(), 7);
+        assert!(q.title().contains("fixed centre"), "{}", q.title());
+        let spec = TaskSpec {
+            start: Some((0.0, 0.0)),
+            ..TaskSpec::named("quadratic")
+        };
+        let err = build(&spec, 0).err().unwrap().to_string();
+        assert_eq!(
+            err,
+            "quadratic: field `start` does not apply (quadratic takes: dim, eigenvalues, noise)"
+        );
+        let spec = TaskSpec {
+            data_dir: Some("/nonexistent/mnist".into()),
+            ..TaskSpec::named("mnist-classify")
+        };
+        let err = format!("{:#}", build(&spec, 0).err().unwrap());
+        assert!(
+            err.starts_with("mnist-classify: cannot find the MNIST data: "),
+            "{err}"
+        );
+        assert!(err.contains("/nonexistent/mnist (from --data-dir / data_dir) does not exist"));
+        let err = build(&TaskSpec::named("mnist"), 0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("unknown task `mnist`; valid tasks: "),
+            "{err}"
+        );
+    }
 }
