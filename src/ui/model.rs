@@ -194,6 +194,11 @@ impl RunModel {
     }
 
     fn start(&mut self, info: StartInfo) {
+        if self.start.is_some() {
+            // Sent again after a race, which replaces the lanes by forks of lane 0's parameters:
+            // lane 0 continues its own curves; every other lane is new and starts empty.
+            self.lanes.truncate(1);
+        }
         for s in &info.lanes {
             let lane = self.lane_mut(s.lane, None);
             lane.status = s.clone();
@@ -412,6 +417,30 @@ mod tests {
         assert_eq!(m.phase(), Phase::Failed("out of memory".into()));
         assert!(!m.training_active());
         assert!(m.events.back().unwrap().detail.contains("out of memory"));
+    }
+
+    #[test]
+    fn a_race_keeps_lane_0_and_starts_the_forks_afresh() {
+        use crate::ui::synthetic::{start_info, status};
+        let mut m = RunModel::default();
+        for msg in crate::ui::synthetic::opening(TaskKind::Quadratic, &["lodo", "adam", "sgd"]) {
+            m.apply(msg);
+        }
+        assert_eq!(m.lanes.len(), 3);
+        assert_eq!(m.lanes[1].loss.len(), 2_000);
+        // Race two optimizers from step 2,000: two lanes remain, the second one empty.
+        m.apply(Msg::Started(start_info(
+            TaskKind::Quadratic,
+            vec![
+                status(0, "momentum", 2_000, RunState::Running),
+                status(1, "lodo", 2_000, RunState::Running),
+            ],
+        )));
+        assert_eq!(m.lanes.len(), 2);
+        assert_eq!(m.lanes[0].loss.len(), 2_000);
+        assert_eq!(m.lanes[0].optimizer().name, "momentum");
+        assert!(m.lanes[1].loss.is_empty());
+        assert_eq!(m.lanes[1].optimizer().name, "lodo");
     }
 
     #[test]

@@ -147,13 +147,15 @@ pub fn record(task: TaskKind, lane: LaneId, step: u64, name: &str) -> StepRecord
     }
 }
 
-fn metrics(task: TaskKind, lane: LaneId, step: u64) -> Metrics {
+fn metrics(task: TaskKind, lane: LaneId, step: u64, lane_is_lodo: bool) -> Metrics {
     let s = step as f64;
     let k = 1.0 + 0.35 * lane as f64;
     let mut m = Metrics::new();
     match task {
         TaskKind::MnistAr => {
-            m.insert("val_loss".into(), 0.8 + 4.6 / (1.0 + s / (300.0 * k)));
+            let nats = 0.8 + 4.6 / (1.0 + s / (300.0 * k));
+            m.insert("val_loss".into(), nats);
+            m.insert("val_bits_per_pixel".into(), nats / std::f64::consts::LN_2);
         }
         TaskKind::MnistClassify => {
             m.insert("val_loss".into(), 0.08 + 2.1 / (1.0 + s / (200.0 * k)));
@@ -164,11 +166,23 @@ fn metrics(task: TaskKind, lane: LaneId, step: u64) -> Metrics {
         }
         TaskKind::Quadratic => {
             m.insert(
-                "hessian_error".into(),
-                0.35 + 0.64 * (-s / (900.0 * k)).exp(),
+                "distance_to_centre".into(),
+                9.0 + 40.0 / (1.0 + s / (200.0 * k)),
+            );
+            if lane_is_lodo {
+                m.insert(
+                    "hessian_error".into(),
+                    0.35 + 0.64 * (-s / (900.0 * k)).exp(),
+                );
+            }
+        }
+        TaskKind::Rosenbrock => {
+            let [x, y] = rosenbrock_point(lane, step);
+            m.insert(
+                "distance_to_minimum".into(),
+                f64::from(x - 1.0).hypot(f64::from(y - 1.0)),
             );
         }
-        TaskKind::Rosenbrock => {}
     }
     m
 }
@@ -301,13 +315,13 @@ pub fn opening(task: TaskKind, lanes: &[&str]) -> Vec<Msg> {
             msgs.push(Msg::Points(points));
         }
         let last = *batch.last().expect("chunks are non-empty");
-        if last % 250 == 0 && task != TaskKind::Rosenbrock {
-            for lane in 0..lanes.len() {
+        if last % 250 == 0 {
+            for (lane, name) in lanes.iter().enumerate() {
                 msgs.push(Msg::Eval {
                     lane,
                     step: last,
                     t: last as f64 / 50.0,
-                    metrics: metrics(task, lane, last),
+                    metrics: metrics(task, lane, last, name.starts_with("lodo")),
                 });
             }
         }
@@ -492,9 +506,10 @@ impl Fake {
                     points.push((lane, self.step, rosenbrock_point(lane, self.step)));
                 }
             }
-            if self.step.is_multiple_of(250) && self.task != TaskKind::Rosenbrock {
-                for lane in 0..self.specs.len() {
-                    let metrics = metrics(self.task, lane, self.step);
+            if self.step.is_multiple_of(250) {
+                for (lane, spec) in self.specs.iter().enumerate() {
+                    let lodo = spec.name.starts_with("lodo");
+                    let metrics = metrics(self.task, lane, self.step, lodo);
                     let eval = Msg::Eval {
                         lane,
                         step: self.step,

@@ -14,13 +14,17 @@ use ratatui::widgets::{Paragraph, Widget};
 use crate::task::Digits;
 use crate::ui::app::App;
 use crate::ui::format;
+use crate::ui::history::Series;
+use crate::ui::model::LaneData;
 use crate::ui::plot::{Plot, Scale};
 use crate::ui::theme::Theme;
 use crate::ui::traces::{self, Window};
 
 use super::task::scale;
 
+/// Validation loss in nats per pixel; bits per pixel are preferred when the task reports them.
 const VALIDATION: &str = "val_loss";
+const VALIDATION_BITS: &str = "val_bits_per_pixel";
 /// Columns between digits.
 const GAP: u16 = 1;
 
@@ -30,12 +34,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     let theme = &app.theme;
     let focus = app.view.focus;
-    let val = app
-        .model
-        .lanes
-        .get(focus)
-        .and_then(|l| l.evals.get(VALIDATION));
-    let title = title(app, val.and_then(|s| s.last()), area.width);
+    let bits = app.model.lanes.get(focus).and_then(bits_per_pixel);
+    let latest = bits.and_then(|(series, factor)| {
+        let (step, v) = series.last()?;
+        Some((step, (f64::from(v) * factor) as f32))
+    });
+    let title = title(app, latest, area.width);
     let block = theme.block(title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -64,7 +68,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 /// `Samples · drawing 588/784 · val 2.020 bits/px @ 2,000`, terser until it fits in `width`.
-fn title(app: &App, val: Option<(f64, f32)>, width: u16) -> Line<'static> {
+fn title(app: &App, bits: Option<(f64, f32)>, width: u16) -> Line<'static> {
     let theme = &app.theme;
     let sep = theme.glyphs().sep;
     let progress = app.model.digits.as_ref().and_then(|d| {
@@ -81,8 +85,7 @@ fn title(app: &App, val: Option<(f64, f32)>, width: u16) -> Line<'static> {
             };
             spans.push(Span::styled(text, theme.warn()));
         }
-        if let Some((step, nats)) = val {
-            let bits = f64::from(nats) / LN_2;
+        if let Some((step, bits)) = bits {
             spans.push(Span::styled(format!("{sep} val "), theme.muted()));
             spans.push(Span::styled(format!("{bits:.3}"), theme.strong()));
             let unit = match verbosity {
@@ -100,20 +103,30 @@ fn title(app: &App, val: Option<(f64, f32)>, width: u16) -> Line<'static> {
     Line::default()
 }
 
-/// Validation loss of every lane in bits per pixel (the task reports nats).
+/// A lane's validation loss series and the factor that turns it into bits per pixel: the task's
+/// own bits when it reports them, else its nats.
+fn bits_per_pixel(lane: &LaneData) -> Option<(&Series, f64)> {
+    match (lane.evals.get(VALIDATION_BITS), lane.evals.get(VALIDATION)) {
+        (Some(bits), _) => Some((bits, 1.0)),
+        (None, Some(nats)) => Some((nats, 1.0 / LN_2)),
+        (None, None) => None,
+    }
+}
+
+/// Validation loss of every lane in bits per pixel.
 fn render_bits(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
     let span = app.model.x_span().unwrap_or((0.0, 0.0));
     let window = Window::new(area, theme, app.view.x_range(span), 0.0);
     let mut traces = Vec::new();
     for (i, lane) in app.model.lanes.iter().enumerate() {
-        if let Some(series) = lane.evals.get(VALIDATION) {
+        if let Some((series, factor)) = bits_per_pixel(lane) {
             let mut t = traces::line(
                 &window.columns_of(series),
                 theme.lane(i),
                 theme.line_marker(),
             );
-            scale(&mut t, 1.0 / LN_2);
+            scale(&mut t, factor);
             traces.push(t);
         }
     }

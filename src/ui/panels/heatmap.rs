@@ -14,8 +14,12 @@ use ratatui::widgets::canvas::{Canvas, Line as Segment};
 
 use crate::task::Heatmap;
 use crate::ui::app::App;
+use crate::ui::format;
 use crate::ui::model::LaneData;
 use crate::ui::theme::Theme;
+
+/// The evaluation metric Rosenbrock reports for how close each lane is.
+const DISTANCE: &str = "distance_to_minimum";
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     if area.is_empty() {
@@ -36,6 +40,18 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             format!("minimum ({}, {}) ", h.minimum[0], h.minimum[1]),
             theme.muted(),
         ));
+    }
+    // Each lane's latest distance to the minimum, when the title has room for it.
+    let mut distances = vec![Span::styled(format!("{} distance ", g.sep), theme.muted())];
+    for (i, lane) in app.model.lanes.iter().enumerate() {
+        if let Some((_, d)) = lane.evals.get(DISTANCE).and_then(|s| s.last()) {
+            distances.push(Span::styled(format!("{} ", g.bullet), theme.lane_style(i)));
+            distances.push(Span::raw(format!("{} ", format::num(f64::from(d)))));
+        }
+    }
+    let width = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
+    if distances.len() > 1 && width(&title) + width(&distances) + 4 <= usize::from(area.width) {
+        title.extend(distances);
     }
     let block = theme.block(Line::from(title));
     let inner = block.inner(area);

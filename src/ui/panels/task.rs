@@ -21,16 +21,31 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     match app.model.task() {
         Some(TaskKind::Quadratic) => {
-            let title = if app.theme.ascii {
-                "Hessian error |I-GH|_F/sqrt(n)"
+            let reported = |key: &str| app.model.lanes.iter().any(|l| l.evals.contains_key(key));
+            // The Hessian error needs a learned preconditioner; without one (Adam, SGD, …) the
+            // distance to the moving optimum is the task's own measure of progress.
+            let metric = if reported("hessian_error") || !reported("distance_to_centre") {
+                Metric {
+                    key: "hessian_error",
+                    title: if app.theme.ascii {
+                        "Hessian error |I-GH|_F/sqrt(n)"
+                    } else {
+                        "Hessian error ‖I−GH‖_F/√n"
+                    },
+                    factor: 1.0,
+                    unit: "",
+                }
             } else {
-                "Hessian error ‖I−GH‖_F/√n"
-            };
-            let metric = Metric {
-                key: "hessian_error",
-                title,
-                factor: 1.0,
-                unit: "",
+                Metric {
+                    key: "distance_to_centre",
+                    title: if app.theme.ascii {
+                        "Distance to the centre |x-c|"
+                    } else {
+                        "Distance to the centre ‖x−c‖"
+                    },
+                    factor: 1.0,
+                    unit: "",
+                }
             };
             render_metric(frame, area, app, &metric);
         }
