@@ -200,6 +200,8 @@ fn real_binary_on_the_quadratic_preset_in_tmux() {
         eprintln!("notice: lodo-tui has no --preset yet (trainer not merged); skipping");
         return;
     }
-    let tmux = Tmux::start(&program, &["--preset", "quadratic"], 80, 24);
+    // Long enough that the run is still going when the keys arrive.
+    let args = ["--preset", "quadratic", "--steps", "100000000"];
+    let tmux = Tmux::start(&program, &args, 80, 24);
     drive(&tmux);
 }

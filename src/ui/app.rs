@@ -73,10 +73,16 @@ impl View {
     }
 
     pub fn smoothing_label(&self) -> String {
-        match self.smoothing() {
-            0.0 => "raw".into(),
-            s => format!("ema {s}"),
-        }
+        smoothing_label(self.smoothing())
+    }
+}
+
+/// `raw`, `ema 0.99`, `ema 0.886`.
+pub fn smoothing_label(smoothing: f64) -> String {
+    if smoothing > 0.0 {
+        format!("ema {}", format::num(smoothing))
+    } else {
+        "raw".into()
     }
 }
 

@@ -243,18 +243,18 @@ impl Series {
         } else {
             0
         };
-        let mut ema: Option<f64> = None;
+        let mut ema = Ema::default();
         for i in start.saturating_sub(warm)..start {
             if let Some(b) = level.get(i) {
-                ema = Some(ema_step(ema, b, smoothing));
+                ema.push(b, smoothing);
             }
         }
         let span = (x1 - x0).max(f64::MIN_POSITIVE);
         let mut current: Option<(usize, Bucket, f64)> = None;
         for i in start..end {
             let Some(b) = level.get(i) else { break };
-            let value = ema_step(ema, b, smoothing);
-            ema = Some(value);
+            ema.push(b, smoothing);
+            let value = ema.value();
             let col = (((b.x_mid() - x0) / span) * ncols as f64).floor();
             let col = (col.max(0.0) as usize).min(ncols - 1);
             current = match current {
@@ -287,14 +287,25 @@ impl Series {
     }
 }
 
-fn ema_step(prev: Option<f64>, b: &Bucket, smoothing: f64) -> f64 {
-    let mean = f64::from(b.mean);
-    match prev {
-        None => mean,
-        Some(s) => {
-            let keep = smoothing.powi(b.count as i32);
-            keep * s + (1.0 - keep) * mean
-        }
+/// An exponential moving average with bias correction: the mean of the points so far weighted
+/// by `smoothing^age`, so the first points do not anchor it (as they do when the average is
+/// seeded with the first point).
+#[derive(Clone, Copy, Debug, Default)]
+struct Ema {
+    sum: f64,
+    weight: f64,
+}
+
+impl Ema {
+    /// Adds a bucket of `count` points at its mean.
+    fn push(&mut self, b: &Bucket, smoothing: f64) {
+        let keep = smoothing.powf(f64::from(b.count));
+        self.sum = keep * self.sum + (1.0 - keep) * f64::from(b.mean);
+        self.weight = keep * self.weight + (1.0 - keep);
+    }
+
+    fn value(&self) -> f64 {
+        self.sum / self.weight
     }
 }
 
@@ -492,6 +503,28 @@ mod tests {
         }
         let raw = s.columns(9_990.0, 9_999.0, 50, 0.0);
         assert!(raw.iter().all(|c| c.smooth == c.mean));
+    }
+
+    #[test]
+    fn ema_is_not_anchored_to_the_first_points() {
+        // 10 points at 10, then 90 at 1, decay 0.99. Seeded with the first point, the average
+        // would still be ≈ 0.99^90·10 + (1 − 0.99^90)·1 ≈ 4.6; bias-corrected, the early points
+        // only carry their own weights: (Σ_{a=90}^{99} 0.99^a · 10 + Σ_{a<90} 0.99^a) / Σ 0.99^a
+        // ≈ 1.55 (summed here directly).
+        let mut s = Series::with_capacity(256);
+        for i in 0..100 {
+            s.push(i as f64, if i < 10 { 10.0 } else { 1.0 });
+        }
+        let cols = s.columns(0.0, 99.0, 200, 0.99);
+        let weight = |a: i32| 0.99f64.powi(a);
+        let expected = ((90..100).map(|a| weight(a) * 10.0).sum::<f64>()
+            + (0..90).map(weight).sum::<f64>())
+            / (0..100).map(weight).sum::<f64>();
+        let got = f64::from(cols.last().unwrap().smooth);
+        assert!((got - expected).abs() < 1e-4, "{got} vs {expected}");
+        assert!((expected - 1.55).abs() < 0.01);
+        // The first column is the first point itself.
+        assert_eq!(cols[0].smooth, 10.0);
     }
 
     #[test]

@@ -153,7 +153,7 @@ pub const NORMAL: &[Binding] = &[
         "s S",
         "s S",
         "smooth",
-        "more / less EMA smoothing",
+        "more / less EMA smoothing (over at most 1/10 of the window)",
         Action::SmoothMore,
     ),
     bind(

@@ -310,11 +310,13 @@ impl RunModel {
         self.lanes.iter().map(LaneData::step).max().unwrap_or(0)
     }
 
-    /// The x range (steps) covered by the loss of any lane.
+    /// The x range (steps) covered by any lane's losses and evaluations (an evaluation may come
+    /// before the first step).
     pub fn x_span(&self) -> Option<(f64, f64)> {
         self.lanes
             .iter()
-            .filter_map(|l| l.loss.x_span())
+            .flat_map(|l| std::iter::once(&l.loss).chain(l.evals.values()))
+            .filter_map(Series::x_span)
             .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
     }
 

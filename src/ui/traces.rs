@@ -20,11 +20,17 @@ pub struct Window {
 
 impl Window {
     /// A window for a chart drawn in `area` (its full width is an upper bound of the graph's).
+    ///
+    /// The EMA never averages over more than a tenth of the steps shown (time constant
+    /// `1/(1 − smoothing)` ≤ span/10): early in a run, or zoomed in, a long average would trail
+    /// far behind the data it is meant to summarise.
     pub fn new(area: Rect, theme: &Theme, x: (f64, f64), smoothing: f64) -> Self {
+        let span = x.1 - x.0;
+        let cap = (1.0 - 10.0 / span).max(0.0);
         Self {
             x,
             columns: usize::from(area.width) * plot::x_resolution(theme.line_marker()),
-            smoothing,
+            smoothing: smoothing.min(cap),
         }
     }
 

@@ -55,8 +55,17 @@ fn summary_line(app: &App, width: u16) -> Line<'static> {
     };
     items.push(item(2, vec![Span::raw(start.preset.clone())]));
     let params = format!("{} params", format::thousands(start.n_params as u64));
+    // Titles may already state the size; say it once.
+    let title = if start
+        .task_title
+        .contains(&format::thousands(start.n_params as u64))
+    {
+        start.task_title.clone()
+    } else {
+        format!("{} ({params})", start.task_title)
+    };
     items.push(Item {
-        spans: vec![Span::raw(format!("{} ({params})", start.task_title))],
+        spans: vec![Span::raw(title)],
         drop_rank: 5,
         short: Some(vec![Span::styled(params, theme.muted())]),
     });

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use crate::ui::app::App;
+use crate::ui::app::{App, smoothing_label};
 use crate::ui::format;
 use crate::ui::plot::{Plot, Scale};
 use crate::ui::traces::{self, Window};
@@ -19,7 +19,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     let (theme, view, model) = (&app.theme, &app.view, &app.model);
     let g = theme.glyphs();
-    let mut settings = vec![view.smoothing_label(), view.window_label()];
+    let block = theme.block(Line::default());
+    let inner = block.inner(area);
+    let span = model.x_span().unwrap_or((0.0, 0.0));
+    let window = Window::new(inner, theme, view.x_range(span), view.smoothing());
+    // The smoothing actually applied (capped by the window), not just the one asked for.
+    let mut settings = vec![smoothing_label(window.smoothing), view.window_label()];
     if view.log_y {
         settings.push("log".into());
     }
@@ -28,10 +33,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Span::styled(" Loss ", theme.strong()),
         Span::styled(format!("{} {} ", g.sep, settings.join(&sep)), theme.muted()),
     ];
-    let block = theme.block(Line::default());
-    let inner = block.inner(area);
-    let span = model.x_span().unwrap_or((0.0, 0.0));
-    let window = Window::new(inner, theme, view.x_range(span), view.smoothing());
     // Every lane's raw band first, then the lines, then validation dots: no lane's raw data
     // hides another lane's line.
     let (mut bands, mut lines, mut dots) = (Vec::new(), Vec::new(), Vec::new());
