@@ -95,14 +95,14 @@ fn paused_and_diverged() {
 }
 
 #[test]
-fn log_axis_recent_window_raw_data() {
+fn linear_axis_recent_window_raw_data() {
     let mut a = app(TaskKind::Quadratic, &["lodo"]);
     press(&mut a, KeyCode::Char('l'));
     press(&mut a, KeyCode::Right);
     for _ in 0..5 {
         press(&mut a, KeyCode::Char('S'));
     }
-    both("log_recent_raw", &a);
+    both("linear_recent_raw", &a);
 }
 
 #[test]

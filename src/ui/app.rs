@@ -42,7 +42,8 @@ pub struct View {
 impl Default for View {
     fn default() -> Self {
         Self {
-            log_y: false,
+            // Losses are read in orders of magnitude; `l` switches to linear.
+            log_y: true,
             smoothing: DEFAULT_SMOOTHING,
             window: None,
             last_window: DEFAULT_WINDOW,
@@ -611,8 +612,9 @@ mod tests {
     #[test]
     fn view_keys_change_the_view_not_the_trainer() {
         let mut a = app(TaskKind::Quadratic);
-        assert_eq!(ch(&mut a, 'l'), None);
         assert!(a.view.log_y);
+        assert_eq!(ch(&mut a, 'l'), None);
+        assert!(!a.view.log_y);
         let s = a.view.smoothing;
         ch(&mut a, 's');
         assert_eq!(a.view.smoothing, s + 1);

@@ -299,18 +299,20 @@ pub fn linear_ticks(lo: f64, hi: f64, target: usize) -> Vec<(f64, String)> {
     out
 }
 
-/// Ticks for a log axis, as `(log10 value, label)`: decades when the range spans two or more,
-/// otherwise 1-2-5 values, otherwise round linear values.
+/// Ticks for a log axis, as `(log10 value, label)`: decades when there are enough of them,
+/// else 1-2-5 values, else the decades there are, else round linear values.
 pub fn log_ticks(lo: f64, hi: f64, target: usize) -> Vec<(f64, String)> {
+    let target = target.max(1);
     let decades: Vec<f64> = ((lo.ceil() as i64)..=(hi.floor() as i64))
         .map(|d| d as f64)
         .collect();
-    if decades.len() >= 2 {
-        let every = decades.len().div_ceil(target.max(1));
+    let label = |l: f64| format::log_tick(10f64.powf(l));
+    if decades.len() >= target {
+        let every = decades.len().div_ceil(target) as i64;
         return decades
             .into_iter()
-            .filter(|d| (*d as i64).rem_euclid(every as i64) == 0)
-            .map(|d| (d, format::log_tick(10f64.powf(d))))
+            .filter(|d| (*d as i64).rem_euclid(every) == 0)
+            .map(|d| (d, label(d)))
             .collect();
     }
     let mut steps = Vec::new();
@@ -324,6 +326,9 @@ pub fn log_ticks(lo: f64, hi: f64, target: usize) -> Vec<(f64, String)> {
     }
     if (2..=target + 1).contains(&steps.len()) {
         return steps;
+    }
+    if decades.len() >= 2 {
+        return decades.into_iter().map(|d| (d, label(d))).collect();
     }
     let (a, b) = (10f64.powf(lo), 10f64.powf(hi));
     linear_ticks(a, b, target)
@@ -481,6 +486,10 @@ mod tests {
         let t = log_ticks(0.15f64.log10(), 0.9f64.log10(), 4);
         let labels: Vec<&str> = t.iter().map(|(_, s)| s.as_str()).collect();
         assert_eq!(labels, vec!["0.2", "0.5"]);
+        // Two decades with room for more: 1-2-5 values.
+        let t = log_ticks(0.08f64.log10(), 2.5f64.log10(), 6);
+        let labels: Vec<&str> = t.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(labels, vec!["0.1", "0.2", "0.5", "1", "2"]);
         // A narrow range falls back to round linear values.
         let t = log_ticks(0.70f64.log10(), 0.80f64.log10(), 3);
         assert!(t.len() >= 2, "{t:?}");

@@ -24,20 +24,30 @@ pub fn render<'a>(
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let rows = usize::from(inner.height);
-    let mut lines: Vec<Line> = events
-        .rev()
-        .take(rows)
-        .map(|e| line(e, lanes, theme))
-        .collect();
-    if lines.is_empty() {
-        lines.push(Line::styled(
+    let width = usize::from(inner.width);
+    // Newest first until the panel is full; an event keeps all its lines or is left out.
+    let mut groups: Vec<Vec<Line>> = Vec::new();
+    let mut used = 0;
+    for e in events.rev() {
+        let group = lines(e, lanes, theme, width);
+        if used + group.len() > rows {
+            break;
+        }
+        used += group.len();
+        groups.push(group);
+    }
+    let mut text: Vec<Line> = groups.into_iter().rev().flatten().collect();
+    if text.is_empty() {
+        text.push(Line::styled(
             "nothing yet: swaps, rate changes, pauses and checkpoints appear here",
             theme.muted(),
         ));
     }
-    lines.reverse();
-    frame.render_widget(Paragraph::new(lines), inner);
+    frame.render_widget(Paragraph::new(text), inner);
 }
+
+/// Lines an event's detail may wrap onto before it is cut.
+const MAX_LINES: usize = 3;
 
 fn kind_label(kind: EventKind) -> &'static str {
     match kind {
@@ -65,31 +75,83 @@ fn kind_style(kind: EventKind, theme: &Theme) -> Style {
     }
 }
 
-fn line<'a>(e: &Event, lanes: usize, theme: &Theme) -> Line<'a> {
+/// The event as `step  lane  kind  detail`, the detail wrapped under itself at word boundaries.
+fn lines<'a>(e: &Event, lanes: usize, theme: &Theme, width: usize) -> Vec<Line<'a>> {
     let g = theme.glyphs();
-    let mut spans = vec![Span::styled(
+    let mut prefix = vec![Span::styled(
         format!("{:>9} ", format::thousands(e.step)),
         theme.muted(),
     )];
     // The lane only matters (and is only shown) when there are several.
     if lanes > 1 {
         match e.lane {
-            Some(l) => spans.push(Span::styled(
+            Some(l) => prefix.push(Span::styled(
                 format!("{} {l} ", g.bullet),
                 theme.lane_style(l),
             )),
-            None => spans.push(Span::raw("    ")),
+            None => prefix.push(Span::raw("    ")),
         }
     }
-    spans.push(Span::styled(
+    prefix.push(Span::styled(
         format!("{:<10} ", kind_label(e.kind)),
         kind_style(e.kind, theme),
     ));
+    let indent: usize = prefix.iter().map(Span::width).sum();
     let detail = if theme.ascii {
         e.detail.clone()
     } else {
         e.detail.replace("->", g.arrow)
     };
-    spans.push(Span::raw(detail));
-    Line::from(spans)
+    let mut chunks = wrap(&detail, width.saturating_sub(indent).max(8));
+    if chunks.len() > MAX_LINES {
+        chunks.truncate(MAX_LINES);
+        if let Some(last) = chunks.last_mut() {
+            last.push_str(g.ellipsis);
+        }
+    }
+    let mut out = Vec::with_capacity(chunks.len());
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        let mut spans = if i == 0 {
+            prefix.clone()
+        } else {
+            vec![Span::raw(" ".repeat(indent))]
+        };
+        spans.push(Span::raw(chunk));
+        out.push(Line::from(spans));
+    }
+    out
+}
+
+/// Splits `text` into pieces of at most `width` characters, at spaces where possible.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest: Vec<char> = text.chars().collect();
+    while rest.len() > width {
+        let cut = rest[..=width]
+            .iter()
+            .rposition(|c| *c == ' ')
+            .filter(|&at| at > 0)
+            .unwrap_or(width);
+        out.push(rest[..cut].iter().collect());
+        let skip = usize::from(rest.get(cut) == Some(&' '));
+        rest.drain(..cut + skip);
+    }
+    out.push(rest.into_iter().collect());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_long_words() {
+        assert_eq!(wrap("lodo -> adam", 40), vec!["lodo -> adam"]);
+        assert_eq!(
+            wrap("race from step 0: lodo, adam, momentum", 16),
+            vec!["race from step", "0: lodo, adam,", "momentum"]
+        );
+        assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("", 4), vec![""]);
+    }
 }

@@ -24,10 +24,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let span = model.x_span().unwrap_or((0.0, 0.0));
     let window = Window::new(inner, theme, view.x_range(span), view.smoothing());
     // The smoothing actually applied (capped by the window), not just the one asked for.
-    let mut settings = vec![smoothing_label(window.smoothing), view.window_label()];
-    if view.log_y {
-        settings.push("log".into());
-    }
+    let axis = if view.log_y { "log" } else { "linear" };
+    let settings = [
+        smoothing_label(window.smoothing),
+        view.window_label(),
+        axis.to_string(),
+    ];
     let sep = format!(" {} ", g.sep);
     let title = vec![
         Span::styled(" Loss ", theme.strong()),

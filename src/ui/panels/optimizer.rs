@@ -251,7 +251,8 @@ fn render_chart(
     frame.render_widget(&plot, area);
 }
 
-/// The log range the bars span: the largest norm down to `BAR_DECADES` below it.
+/// The log range the bars span: from the smallest norm to the largest, but at least one decade
+/// (so small differences are not blown up) and at most `BAR_DECADES`.
 fn bar_range(values: &[f32]) -> (f32, f32) {
     let hi = values
         .iter()
@@ -266,6 +267,7 @@ fn bar_range(values: &[f32]) -> (f32, f32) {
         .copied()
         .filter(|v| v.is_finite() && *v > 0.0)
         .fold(hi, f32::min)
+        .min(hi / 10.0)
         .max(hi / 10f32.powf(BAR_DECADES));
     (lo, hi)
 }
@@ -341,6 +343,8 @@ mod tests {
     #[test]
     fn bar_range_spans_at_most_four_decades() {
         assert_eq!(bar_range(&[1e-3, 1e-4, 1e-5]), (1e-5, 1e-3));
+        // Norms within a factor of 2 still get a decade, so their bars look alike.
+        assert_eq!(bar_range(&[2.0, 1.5, 1.0]), (0.2, 2.0));
         let (lo, hi) = bar_range(&[1.0, 1e-9, 0.0]);
         assert_eq!(hi, 1.0);
         assert!((lo - 1e-4).abs() < 1e-9);
