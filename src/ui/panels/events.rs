@@ -25,13 +25,17 @@ pub fn render<'a>(
     frame.render_widget(block, area);
     let rows = usize::from(inner.height);
     let width = usize::from(inner.width);
-    // Newest first until the panel is full; an event keeps all its lines or is left out.
+    // Newest first until the panel is full; an older event keeps all its lines or is left out,
+    // the newest one is cut to the panel if it must be.
     let mut groups: Vec<Vec<Line>> = Vec::new();
     let mut used = 0;
     for e in events.rev() {
-        let group = lines(e, lanes, theme, width);
+        let mut group = lines(e, lanes, theme, width);
         if used + group.len() > rows {
-            break;
+            if !groups.is_empty() {
+                break;
+            }
+            group.truncate(rows);
         }
         used += group.len();
         groups.push(group);
@@ -143,6 +147,45 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    fn event(step: u64, detail: &str) -> Event {
+        Event {
+            lane: None,
+            step,
+            t: 0.0,
+            kind: EventKind::Race,
+            detail: detail.into(),
+        }
+    }
+
+    fn shown(events: &[Event], width: u16, height: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(width, height)).unwrap();
+        let theme = Theme::new(false, false);
+        t.draw(|f| render(f, f.area(), events.iter(), 1, &theme))
+            .unwrap();
+        let buf = t.backend().buffer();
+        (0..height)
+            .map(|y| (0..width).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
+            .collect()
+    }
+
+    #[test]
+    fn the_newest_event_shows_even_when_it_is_long() {
+        let long = "race from step 300: ".to_string() + &"lodo(beta=0.9, depth=16) ".repeat(6);
+        let text = shown(&[event(1, "old"), event(300, &long)], 60, 4);
+        assert!(text.contains("300 race"), "{text}");
+        assert!(!text.contains(" old"), "{text}");
+        // Short events fill the panel newest last.
+        let text = shown(
+            &[event(1, "first"), event(2, "second"), event(3, "third")],
+            60,
+            4,
+        );
+        assert!(!text.contains("first") && text.contains("second") && text.contains("third"));
+        assert!(text.find("second") < text.find("third"));
+    }
 
     #[test]
     fn wrap_breaks_at_spaces_and_long_words() {
