@@ -5,10 +5,27 @@
 //! needs and the "same minibatch again" gradient L-BFGS/O-LBFGS need arrive through
 //! [`BuildContext`] and [`SameBatch`].
 
+pub mod adam;
+#[cfg(test)]
+mod baseline_tests;
+pub mod bfgs;
+pub mod curvature;
+pub mod hyper;
+pub mod kernels;
+pub mod lars;
+pub mod lbfgs;
+pub mod momentum;
+pub mod olbfgs;
+pub mod rmsprop;
+pub mod sgd;
+pub mod snapshot;
 pub mod spec;
 pub mod state;
 pub mod stats;
+#[cfg(test)]
+mod testkit;
 pub mod vecmath;
+pub mod yogi;
 
 use std::ops::Range;
 

@@ -10,6 +10,15 @@ use std::fmt;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
+use super::adam::{Adam, AdamConfig};
+use super::bfgs::{Bfgs, BfgsConfig};
+use super::lars::{Lars, LarsConfig};
+use super::lbfgs::{Lbfgs, LbfgsConfig};
+use super::momentum::{Momentum, MomentumConfig, Variant};
+use super::olbfgs::{Olbfgs, OlbfgsConfig};
+use super::rmsprop::{Rmsprop, RmspropConfig};
+use super::sgd::{Sgd, SgdConfig};
+use super::yogi::{Yogi, YogiConfig};
 use super::{BuildContext, Optimizer};
 
 /// Canonical optimizer names, in the order they are offered to users.
@@ -78,6 +87,9 @@ pub struct OptimizerSpec {
     /// O-LBFGS curvature regularizer λ (y ← y + λ·s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda: Option<f32>,
+    /// O-LBFGS gain decay time τ (the gain is lr·τ/(τ + t) at step t).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau: Option<f32>,
     /// Seed for the optimizer's own randomness (LODO permutations and init); defaults to the
     /// run's seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +126,7 @@ impl OptimizerSpec {
         add(self.block_size.is_some(), "block_size");
         add(self.memory.is_some(), "memory");
         add(self.lambda.is_some(), "lambda");
+        add(self.tau.is_some(), "tau");
         add(self.seed.is_some(), "seed");
         out
     }
@@ -169,6 +182,22 @@ pub fn check_name(name: &str) -> Result<()> {
 /// Builds the optimizer a spec names, validating its hyperparameters.
 pub fn build(spec: &OptimizerSpec, ctx: &BuildContext) -> Result<Box<dyn Optimizer>> {
     check_name(&spec.name)?;
-    let _ = ctx;
-    bail!("{}: not available in this build", spec.name)
+    let n = ctx.n;
+    let momentum = |variant| -> Result<Box<dyn Optimizer>> {
+        let cfg = MomentumConfig::from_spec(spec, variant)?;
+        Ok(Box::new(Momentum::new(variant, cfg, n)?))
+    };
+    Ok(match spec.name.as_str() {
+        "sgd" => Box::new(Sgd::new(SgdConfig::from_spec(spec)?, n)?),
+        "momentum" => momentum(Variant::HeavyBall)?,
+        "nesterov" => momentum(Variant::Nesterov)?,
+        "rmsprop" => Box::new(Rmsprop::new(RmspropConfig::from_spec(spec)?, n)?),
+        "adam" => Box::new(Adam::new(AdamConfig::from_spec(spec)?, n)?),
+        "yogi" => Box::new(Yogi::new(YogiConfig::from_spec(spec)?, n)?),
+        "lars" => Box::new(Lars::new(LarsConfig::from_spec(spec)?, ctx)?),
+        "lbfgs" => Box::new(Lbfgs::new(LbfgsConfig::from_spec(spec)?, n)?),
+        "olbfgs" => Box::new(Olbfgs::new(OlbfgsConfig::from_spec(spec)?, n)?),
+        "bfgs" => Box::new(Bfgs::new(BfgsConfig::from_spec(spec)?, n)?),
+        other => bail!("{other}: not available in this build"),
+    })
 }

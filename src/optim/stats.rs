@@ -41,6 +41,12 @@ impl StepStats {
             gg += g * g;
             sg += s * g;
         }
+        Self::from_sums(ss, gg, sg)
+    }
+
+    /// The statistics from the sums `Σ sᵢ²`, `Σ gᵢ²` and `Σ sᵢ·gᵢ` of a step `s` and gradient `g`,
+    /// for optimizers that accumulate them inside their own fused update pass.
+    pub fn from_sums(ss: f64, gg: f64, sg: f64) -> Self {
         let (step_norm, grad_norm) = (ss.sqrt(), gg.sqrt());
         let cos = if step_norm > 0.0 && grad_norm > 0.0 {
             -sg / (step_norm * grad_norm)

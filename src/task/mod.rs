@@ -7,6 +7,7 @@
 //! optimizers that need the same minibatch twice).
 
 pub mod mlp;
+pub mod mnist_ar;
 pub mod mnist_classify;
 pub mod quadratic;
 pub mod rng;

@@ -16,6 +16,10 @@ pub enum Purpose {
     DataOrder = 2,
     Rotation = 3,
     Centre = 4,
+    /// mnist-ar: the query pixel of each training example.
+    QueryPixels = 5,
+    /// mnist-ar: the fixed validation queries.
+    Validation = 6,
 }
 
 /// Stream `index` (e.g. the epoch) of `purpose` under the run seed.

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::Task;
+use super::mnist_ar::{self, MnistAr};
 use super::mnist_classify::{self, MnistClassify};
 use super::quadratic::{self, Quadratic};
 use super::rosenbrock::{self, Rosenbrock};
@@ -128,6 +129,16 @@ pub fn build(spec: &TaskSpec, seed: u64) -> Result<Box<dyn Task>> {
                 spec.batch_size
                     .unwrap_or(mnist_classify::DEFAULT_BATCH_SIZE),
                 spec.hidden.unwrap_or(mnist_classify::DEFAULT_HIDDEN),
+                seed,
+            )?))
+        }
+        "mnist-ar" => {
+            spec.ensure_only(&["batch_size", "data_dir", "val_queries"])?;
+            let data = load_mnist(spec)?;
+            Ok(Box::new(MnistAr::new(
+                data.train_images,
+                spec.batch_size.unwrap_or(mnist_ar::DEFAULT_BATCH_SIZE),
+                spec.val_queries.unwrap_or(mnist_ar::DEFAULT_VAL_QUERIES),
                 seed,
             )?))
         }

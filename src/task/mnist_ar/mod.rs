@@ -1,0 +1,181 @@
+//! mnist-ar: the paper's 94,696-parameter autoregressive CNN on MNIST (lodo.md §6).
+//!
+//! Each example is a training image and a query pixel drawn uniformly; the network sees the
+//! pixels before the query in raster order (5-channel input, `input.rs`) and predicts the query
+//! pixel's 8-bit intensity with a 256-way softmax. The loss is the mean cross-entropy in nats.
+//!
+//! The model runs on dfdx tensors and tape with all parameters in one flat tensor; the
+//! convolutions, activations and pooling are hand-written ops recorded on the tape (`tape.rs`),
+//! the dense head and the loss are dfdx's own ops (`head.rs`). The tape is not `Send`, so a whole
+//! forward/backward pass happens inside one `loss_and_grad` call; the task itself holds no tape
+//! and is `Send`. Kernels run on the global rayon pool.
+
+mod act;
+mod atan;
+mod block;
+mod buffers;
+mod data;
+mod depthwise;
+mod eval;
+mod generate;
+mod head;
+pub mod input;
+pub mod layout;
+mod matmul;
+pub mod model;
+mod par;
+mod pool;
+mod simd;
+mod stem;
+mod tape;
+
+#[cfg(test)]
+mod gradcheck;
+#[cfg(test)]
+mod tests;
+
+use anyhow::{Result, ensure};
+use dfdx::prelude::Cpu;
+
+use self::data::{Stream, VAL_IMAGES, validation_queries};
+use self::input::{Batch, Query};
+use self::layout::{PARAM_COUNT, PIXELS};
+use super::{Digits, EvalContext, Layer, Metrics, Task, TaskKind, TaskState};
+
+/// Default minibatch size (the paper used 256).
+pub const DEFAULT_BATCH_SIZE: usize = 64;
+/// Default number of validation queries: 64 held-out images × 16 pixels.
+pub const DEFAULT_VAL_QUERIES: usize = 1024;
+/// Upper bound on `val_queries` (an evaluation costs one forward pass per query).
+pub const MAX_VAL_QUERIES: usize = 1 << 20;
+
+/// The autoregressive CNN task over a set of 28×28 images.
+pub struct MnistAr {
+    seed: u64,
+    /// All images, training first, the last [`VAL_IMAGES`] for validation.
+    images: Vec<u8>,
+    stream: Stream,
+    batch: Batch,
+    val: Vec<(usize, Query)>,
+    dev: Cpu,
+}
+
+impl MnistAr {
+    /// A task over `images` (n·784 intensities, e.g. the 60,000 MNIST training images), whose
+    /// current minibatch is the first of the stream.
+    pub fn new(images: Vec<u8>, batch_size: usize, val_queries: usize, seed: u64) -> Result<Self> {
+        ensure!(
+            images.len().is_multiple_of(PIXELS),
+            "mnist-ar: {} bytes is not a whole number of 28×28 images",
+            images.len()
+        );
+        let n = images.len() / PIXELS;
+        ensure!(
+            n > VAL_IMAGES,
+            "mnist-ar: needs more than {VAL_IMAGES} images (they are held out), got {n}"
+        );
+        ensure!(
+            (1..=MAX_VAL_QUERIES).contains(&val_queries),
+            "mnist-ar: val_queries {val_queries} is out of range 1..={MAX_VAL_QUERIES}"
+        );
+        let stream = Stream::new(seed, batch_size, n - VAL_IMAGES)?;
+        let val = validation_queries(seed, val_queries)
+            .into_iter()
+            .map(|(i, q)| (n - VAL_IMAGES + i, q))
+            .collect();
+        let mut task = Self {
+            seed,
+            images,
+            stream,
+            batch: Batch::default(),
+            val,
+            dev: model::device(),
+        };
+        task.fill_batch();
+        Ok(task)
+    }
+
+    fn fill_batch(&mut self) {
+        let examples = self.stream.batch();
+        let items: Vec<(&[u8], Query)> = examples
+            .iter()
+            .map(|&(i, q)| (&self.images[i * PIXELS..(i + 1) * PIXELS], q))
+            .collect();
+        self.batch = Batch::new(&items);
+    }
+
+    /// The current minibatch's network inputs and targets.
+    pub fn batch(&self) -> &Batch {
+        &self.batch
+    }
+}
+
+impl Task for MnistAr {
+    fn kind(&self) -> TaskKind {
+        TaskKind::MnistAr
+    }
+
+    fn title(&self) -> String {
+        "MNIST autoregressive CNN (94,696 params)".into()
+    }
+
+    fn dim(&self) -> usize {
+        PARAM_COUNT
+    }
+
+    fn init_params(&self) -> Vec<f32> {
+        layout::init_params(self.seed)
+    }
+
+    fn layers(&self) -> Vec<Layer> {
+        layout::layers()
+    }
+
+    fn next_batch(&mut self) {
+        self.stream.advance();
+        self.fill_batch();
+    }
+
+    fn loss_and_grad(&mut self, params: &[f32], grad: &mut [f32]) -> Result<f32> {
+        model::loss_and_grad(&self.dev, params, &self.batch, grad)
+    }
+
+    /// `val_loss`: mean cross-entropy (nats) of the fixed validation queries;
+    /// `val_bits_per_pixel`: the same in bits.
+    fn evaluate(&mut self, params: &[f32], _ctx: &EvalContext) -> Result<Metrics> {
+        let nats = eval::mean_nll(&self.dev, params, &self.images, &self.val)?;
+        let mut metrics = Metrics::new();
+        metrics.insert("val_loss".into(), nats);
+        metrics.insert("val_bits_per_pixel".into(), nats / std::f64::consts::LN_2);
+        Ok(metrics)
+    }
+
+    fn can_generate(&self) -> bool {
+        true
+    }
+
+    /// Samples `count` digits pixel by pixel; `progress` is called after every pixel and may
+    /// return `false` to stop, which returns the partly drawn digits.
+    fn generate(
+        &mut self,
+        params: &[f32],
+        count: usize,
+        seed: u64,
+        progress: &mut dyn FnMut(&Digits) -> bool,
+    ) -> Result<Digits> {
+        generate::generate(&self.dev, params, count, seed, progress)
+    }
+
+    fn state(&self) -> TaskState {
+        TaskState {
+            words: self.stream.words(),
+            buffers: Vec::new(),
+        }
+    }
+
+    fn load_state(&mut self, state: &TaskState) -> Result<()> {
+        self.stream.restore(&state.words)?;
+        self.fill_batch();
+        Ok(())
+    }
+}
