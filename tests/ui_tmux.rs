@@ -64,6 +64,32 @@ impl Tmux {
         }
     }
 
+    /// The process the pane's shell started (the program under test).
+    fn program_pid(&self) -> Option<u32> {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "list-panes",
+                "-t",
+                "t",
+                "-F",
+                "#{pane_pid}",
+            ])
+            .output()
+            .ok()?;
+        let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let out = Command::new("ps")
+            .args(["-o", "pid=", "--ppid", &shell])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    }
+
     fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"])
@@ -186,6 +212,31 @@ fn dashboard_on_a_synthetic_trainer_in_tmux() {
         let tmux = Tmux::start(&program, &["quadratic", "--speed", "200"], w, h);
         drive(&tmux);
     }
+}
+
+#[test]
+fn sigterm_stops_the_trainer_and_restores_the_terminal() {
+    if !Tmux::available() {
+        eprintln!("notice: tmux is not installed; skipping the tmux end-to-end test");
+        return;
+    }
+    let Some(program) = example("dashboard") else {
+        eprintln!("notice: the dashboard example is not built; skipping");
+        return;
+    };
+    let tmux = Tmux::start(&program, &["rosenbrock", "--lanes", "lodo,adam"], 80, 24);
+    tmux.wait_for("the run to start", |s| header(s).contains("running"));
+    let pid = tmux.program_pid().expect("the dashboard's pid");
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let s = tmux.wait_for("a clean exit", |s| s.contains("exit status"));
+    assert!(s.contains("exit status 0"), "did not exit cleanly:\n{s}");
+    // The trainer was asked to stop and reported its summary (printed by the example).
+    assert!(s.contains("lane 1 adam"), "no summary:\n{s}");
+    assert!(!s.contains("Step dynamics"), "terminal not restored:\n{s}");
 }
 
 #[test]

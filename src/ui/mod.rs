@@ -20,6 +20,7 @@ pub mod terminal;
 pub mod theme;
 pub mod traces;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -80,8 +81,9 @@ pub fn run_with_summary(
 ) -> anyhow::Result<Option<Summary>> {
     let options = options.with_environment();
     let mut app = App::new(Theme::new(options.color, options.ascii));
+    let signals = terminal::termination_signals();
     let mut tui = terminal::Tui::enter()?;
-    let outcome = event_loop(&mut tui, &mut app, &handle);
+    let outcome = event_loop(&mut tui, &mut app, &handle, &signals);
     // Give the terminal back before anything else can print.
     drop(tui);
     outcome?;
@@ -103,11 +105,22 @@ fn event_loop(
     tui: &mut terminal::Tui,
     app: &mut App,
     handle: &TrainerHandle,
+    signals: &AtomicUsize,
 ) -> anyhow::Result<()> {
     let mut last_draw: Option<Instant> = None;
     let mut stop_deadline: Option<Instant> = None;
+    let mut signals_seen = 0;
     loop {
         drain(app, &handle.messages);
+        // A termination signal is a Ctrl-C from outside: stop the trainer, then leave (a second
+        // one leaves without waiting).
+        let signalled = signals.load(Ordering::SeqCst);
+        while signals_seen < signalled {
+            signals_seen += 1;
+            if let Some(command) = app.perform(keys::Action::ForceQuit) {
+                handle.send(command);
+            }
+        }
         if app.mode == app::Mode::Stopping
             && Instant::now() >= *stop_deadline.get_or_insert_with(|| Instant::now() + STOP_TIMEOUT)
         {

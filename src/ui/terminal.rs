@@ -2,6 +2,8 @@
 //! on error and on panic (ratatui's panic hook); input with a timeout; what the environment says
 //! about Unicode and colour.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ratatui::DefaultTerminal;
@@ -23,6 +25,19 @@ impl Drop for Tui {
     fn drop(&mut self) {
         ratatui::restore();
     }
+}
+
+/// Counts SIGINT/SIGTERM/SIGHUP (an SSH session that drops sends SIGHUP), so the dashboard can
+/// stop the trainer and restore the terminal instead of dying mid-frame. Keyboard Ctrl-C arrives
+/// as a key in raw mode, not as a signal. When another part of the program already handles
+/// these signals, that handler stays and the count never moves.
+pub fn termination_signals() -> Arc<AtomicUsize> {
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&count);
+    let _ = ctrlc::set_handler(move || {
+        seen.fetch_add(1, Ordering::SeqCst);
+    });
+    count
 }
 
 /// The next input event, or `None` when `timeout` passes first.
