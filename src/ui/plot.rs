@@ -68,8 +68,8 @@ pub struct Plot<'a> {
     pub traces: &'a [Trace],
     pub x_range: (f64, f64),
     pub scale: Scale,
-    /// Vertical rules (events) at these x values.
-    pub rules: &'a [f64],
+    /// Vertical rules (events) at these x values, in these colours.
+    pub rules: &'a [(f64, Color)],
     /// Fixed y bounds (in data units) instead of autoscaling, e.g. `[-1, 1]` for a cosine.
     pub y_fixed: Option<(f64, f64)>,
     /// Shown instead of the chart while there is nothing to draw.
@@ -158,10 +158,7 @@ impl Widget for &Plot<'_> {
             .paint(|ctx| {
                 if !self.rules.is_empty() {
                     ctx.marker(self.theme.rule_marker());
-                    ctx.draw(&Rules {
-                        xs: self.rules,
-                        color: self.theme.marker_color(),
-                    });
+                    ctx.draw(&Rules { rules: self.rules });
                     ctx.layer();
                 }
                 for (trace, points) in self.traces.iter().zip(&data) {
@@ -414,14 +411,13 @@ fn segment(painter: &mut Painter, (ax, ay): (usize, usize), (bx, by): (usize, us
 
 /// Full-height vertical lines.
 struct Rules<'a> {
-    xs: &'a [f64],
-    color: Color,
+    rules: &'a [(f64, Color)],
 }
 
 impl Shape for Rules<'_> {
     fn draw(&self, painter: &mut Painter) {
         let (&[x0, x1], &[y0, y1]) = painter.bounds();
-        for &x in self.xs {
+        for &(x, color) in self.rules {
             if !(x0..=x1).contains(&x) {
                 continue;
             }
@@ -432,7 +428,7 @@ impl Shape for Rules<'_> {
             };
             // Dotted, so a rule never reads as data.
             for y in (top..=bottom).step_by(2) {
-                painter.paint(px, y, self.color);
+                painter.paint(px, y, color);
             }
         }
     }
@@ -548,7 +544,7 @@ mod tests {
             Pt::at(1.0, f64::NAN),
             Pt::at(2.0, 3.0),
         ]);
-        let rules = [1.0];
+        let rules = [(1.0, Color::DarkGray)];
         let plot = Plot {
             traces: std::slice::from_ref(&trace),
             x_range: (0.0, 2.0),

@@ -3,6 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 
 use crate::ui::app::{App, smoothing_label};
@@ -56,11 +57,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let mut traces = bands;
     traces.append(&mut lines);
     traces.append(&mut dots);
-    let rules: Vec<f64> = model
+    // A lane's changes in that lane's (dim) colour; run-wide ones (a race) in grey.
+    let rules: Vec<(f64, Color)> = model
         .rules
         .iter()
-        .map(|&(_, step)| step as f64)
-        .filter(|x| (window.x.0..=window.x.1).contains(x))
+        .map(|&(lane, step)| {
+            let color = lane.map_or(theme.marker_color(), |l| theme.lane_dim(l));
+            (step as f64, color)
+        })
+        .filter(|(x, _)| (window.x.0..=window.x.1).contains(x))
         .collect();
     let legend = legend_line(app, &legend, any_val, area.width, &title);
     let block = block.title(Line::from(title)).title(legend.right_aligned());
