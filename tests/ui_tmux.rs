@@ -253,6 +253,8 @@ fn real_binary_on_the_quadratic_preset_in_tmux() {
     }
     // Long enough that the run is still going when the keys arrive.
     let args = ["--preset", "quadratic", "--steps", "100000000"];
-    let tmux = Tmux::start(&program, &args, 80, 24);
-    drive(&tmux);
+    for (w, h) in [(80, 24), (160, 48)] {
+        let tmux = Tmux::start(&program, &args, w, h);
+        drive(&tmux);
+    }
 }
