@@ -13,6 +13,7 @@ pub mod record;
 pub mod table;
 pub mod task;
 pub mod train;
+pub mod ui;
 
 #[cfg(test)]
 pub mod testkit;
@@ -38,18 +39,21 @@ pub fn run(cli: cli::Cli) -> Result<()> {
 fn train(args: &cli::RunArgs) -> Result<()> {
     let mut config = launch::prepare_run(args, Builders::default())?;
     let interactive = !args.headless && std::io::stdout().is_terminal();
-    if !interactive && args.paused {
+    if interactive {
+        // The dashboard handles its own signals and adapts the options to the locale and
+        // NO_COLOR; the summary is printed once it has given the terminal back.
+        let options = ui::UiOptions {
+            ascii: args.ascii,
+            color: true,
+        };
+        if let Some(summary) = ui::run_with_summary(train::spawn(config)?, options)? {
+            print!("{}", headless::summary_table(&summary));
+        }
+        return Ok(());
+    }
+    if args.paused {
         anyhow::bail!("--paused needs the dashboard (a terminal, without --headless)");
     }
-    // LEAD: the dashboard (`ui`) is not on main yet, so the interactive path runs headless for
-    // now. When it lands, replace this with:
-    //     if interactive {
-    //         let (ascii, color) = ui_options(args);
-    //         return ui::run(train::spawn(config)?, ui::UiOptions { ascii, color });
-    //     }
-    // and keep the two lines below for the headless path only.
-    let _ = ui_options(args);
-    config.start_paused = false;
     // Nobody can send commands to a headless run: stop when every lane has diverged.
     config.halt_when_stalled = true;
     let handle = train::spawn(config)?;
@@ -65,27 +69,9 @@ fn train(args: &cli::RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// What the dashboard needs to know about the terminal: `--ascii` (or a non-UTF-8 locale) and
-/// `NO_COLOR`.
-pub fn ui_options(args: &cli::RunArgs) -> (bool, bool) {
-    (args.ascii || !locale_is_utf8(), color_allowed())
-}
-
 /// `NO_COLOR` (any non-empty value) turns colour off, see no-color.org.
 pub fn color_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// Whether the first of LC_ALL, LC_CTYPE, LANG that is set names UTF-8.
-pub fn locale_is_utf8() -> bool {
-    ["LC_ALL", "LC_CTYPE", "LANG"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .next()
-        .is_some_and(|v| {
-            let v = v.to_lowercase();
-            v.contains("utf-8") || v.contains("utf8")
-        })
 }
 
 /// Ctrl-C / SIGTERM: the first asks the trainer to quit (final checkpoint, record flush,

@@ -1,0 +1,275 @@
+//! Number and time formatting: short, stable-width strings a researcher reads at a glance
+//! (`12,345` steps, `1.6e-5`, `0.734`, `3.2k it/s`, `01:02:03`).
+
+/// An integer with thousands separators: `12,345`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A real number in at most ~6 characters: plain with 3 significant digits between 0.01 and
+/// 10,000 (`0.734`, `12.3`, `1234`), otherwise scientific with 2 (`1.6e-5`, `8e-6`, `3.2e6`).
+pub fn num(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if (0.01..9999.5).contains(&a) {
+        let magnitude = a.log10().floor() as i32;
+        let decimals = (2 - magnitude).max(0) as usize;
+        let s = format!("{v:.decimals$}");
+        // A value that rounds up to the next decade (9.996 → "10.00") gets one decimal too many;
+        // trimming zeros handles it.
+        return trim_zeros(&s);
+    }
+    sci(v, 1)
+}
+
+/// Scientific notation with `decimals` mantissa decimals and no redundant zeros: `1.6e-5`, `8e-6`.
+pub fn sci(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => format!("{}e{exp}", trim_zeros(mantissa)),
+        None => s,
+    }
+}
+
+fn trim_zeros(s: &str) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// A count in at most 5 characters for axis labels: `950`, `12k`, `1.5k`, `3.2M`.
+pub fn compact(n: f64) -> String {
+    let a = n.abs();
+    let (value, suffix) = if a >= 1e9 {
+        (n / 1e9, "G")
+    } else if a >= 1e6 {
+        (n / 1e6, "M")
+    } else if a >= 1e3 {
+        (n / 1e3, "k")
+    } else {
+        return format!("{}", n.round() as i64);
+    };
+    if value.abs() >= 100.0 {
+        format!("{}{suffix}", value.round() as i64)
+    } else {
+        format!("{}{suffix}", trim_zeros(&format!("{value:.1}")))
+    }
+}
+
+/// Elapsed or remaining time as `hh:mm:ss` (hours grow past 99 rather than wrapping).
+pub fn duration(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "--:--:--".into();
+    }
+    let total = secs.round() as u64;
+    format!(
+        "{:02}:{:02}:{:02}",
+        total / 3600,
+        (total / 60) % 60,
+        total % 60
+    )
+}
+
+/// Training speed: `3.2 it/s`, `512 it/s`, `12.3k it/s`.
+pub fn rate(per_s: f64) -> String {
+    if !per_s.is_finite() || per_s <= 0.0 {
+        return "– it/s".into();
+    }
+    if per_s >= 1e4 {
+        format!("{} it/s", compact(per_s))
+    } else if per_s >= 100.0 {
+        format!("{} it/s", per_s.round() as u64)
+    } else {
+        format!("{per_s:.1} it/s")
+    }
+}
+
+/// A tick label for a value on an axis whose ticks are `step` apart, with just enough decimals
+/// to tell neighbouring ticks apart.
+pub fn tick(v: f64, step: f64) -> String {
+    if v == 0.0 || v.abs() < step * 1e-6 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-3..1e5).contains(&a) || step < 1e-4 {
+        return sci(v, decimals_for(step / 10f64.powf(a.log10().floor())));
+    }
+    format!("{v:.*}", decimals_for(step))
+}
+
+fn decimals_for(step: f64) -> usize {
+    if step >= 1.0 {
+        0
+    } else {
+        // 0.25 needs 2 decimals, 0.5 one, 0.05 two.
+        let mut d = 0;
+        let mut s = step;
+        while (s - s.round()).abs() > 1e-9 * s.max(1.0) && d < 9 {
+            s *= 10.0;
+            d += 1;
+        }
+        d
+    }
+}
+
+/// A value on a log axis at a decade or a 2/5 subdivision: `1e-5`, `0.01`, `1`, `200`, `1e6`.
+pub fn log_tick(v: f64) -> String {
+    let a = v.abs();
+    if (1e-2..=1e4).contains(&a) {
+        num(v)
+    } else {
+        sci(v, 0)
+    }
+}
+
+/// The hyperparameters a spec sets, formatted for reading (`lr 0.085`, `meta-lr 8e-6`, `β 0.9`),
+/// in the order `OptimizerSpec` declares them. `ascii` spells Greek letters out.
+pub fn spec_fields(spec: &crate::optim::OptimizerSpec, ascii: bool) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let mut real = |name: &'static str, v: Option<f32>| {
+        if let Some(v) = v {
+            out.push((name, num(f64::from(v))));
+        }
+    };
+    real("lr", spec.lr);
+    real("meta-lr", spec.meta_lr);
+    real(if ascii { "beta" } else { "β" }, spec.beta);
+    real(if ascii { "beta1" } else { "β1" }, spec.beta1);
+    real(if ascii { "beta2" } else { "β2" }, spec.beta2);
+    real(if ascii { "rho" } else { "ρ" }, spec.rho);
+    real(if ascii { "eps" } else { "ε" }, spec.eps);
+    real("wd", spec.weight_decay);
+    real(if ascii { "trust" } else { "η" }, spec.trust);
+    real(if ascii { "lambda" } else { "λ" }, spec.lambda);
+    let mut int = |name: &'static str, v: Option<usize>| {
+        if let Some(v) = v {
+            out.push((name, v.to_string()));
+        }
+    };
+    int("depth", spec.depth);
+    int("k", spec.block_size);
+    int("memory", spec.memory);
+    out
+}
+
+/// `adam  lr 1e-3 · β1 0.9`: a spec on one line.
+pub fn spec_line(spec: &crate::optim::OptimizerSpec, ascii: bool) -> String {
+    let sep = if ascii { " | " } else { " · " };
+    let fields: Vec<String> = spec_fields(spec, ascii)
+        .into_iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    if fields.is_empty() {
+        spec.name.clone()
+    } else {
+        format!("{}  {}", spec.name, fields.join(sep))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(12_345), "12,345");
+        assert_eq!(thousands(94_696), "94,696");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn numbers_are_short_and_readable() {
+        assert_eq!(num(0.0), "0");
+        assert_eq!(num(0.7341), "0.734");
+        assert_eq!(num(12.34), "12.3");
+        assert_eq!(num(1234.4), "1234");
+        assert_eq!(num(1.6e-5), "1.6e-5");
+        assert_eq!(num(8e-6), "8e-6");
+        assert_eq!(num(0.085), "0.085");
+        assert_eq!(num(1.0), "1");
+        assert_eq!(num(-2.5), "-2.5");
+        assert_eq!(num(3.2e6), "3.2e6");
+        assert_eq!(num(f64::NAN), "NaN");
+        assert_eq!(num(f64::INFINITY), "inf");
+        assert_eq!(num(9.9996), "10");
+    }
+
+    #[test]
+    fn compact_counts() {
+        assert_eq!(compact(0.0), "0");
+        assert_eq!(compact(950.0), "950");
+        assert_eq!(compact(1500.0), "1.5k");
+        assert_eq!(compact(2000.0), "2k");
+        assert_eq!(compact(12_000.0), "12k");
+        assert_eq!(compact(250_000.0), "250k");
+        assert_eq!(compact(3_200_000.0), "3.2M");
+    }
+
+    #[test]
+    fn durations_and_rates() {
+        assert_eq!(duration(754.0), "00:12:34");
+        assert_eq!(duration(3723.4), "01:02:03");
+        assert_eq!(duration(f64::NAN), "--:--:--");
+        assert_eq!(rate(3.21), "3.2 it/s");
+        assert_eq!(rate(512.4), "512 it/s");
+        assert_eq!(rate(12_300.0), "12.3k it/s");
+        assert_eq!(rate(0.0), "– it/s");
+    }
+
+    #[test]
+    fn ticks_have_enough_decimals() {
+        assert_eq!(tick(0.5, 0.25), "0.50");
+        assert_eq!(tick(0.75, 0.25), "0.75");
+        assert_eq!(tick(2.0, 1.0), "2");
+        assert_eq!(tick(0.0, 0.1), "0");
+        assert_eq!(tick(0.3, 0.1), "0.3");
+        assert_eq!(tick(2e-5, 1e-5), "2e-5");
+        assert_eq!(tick(200_000.0, 100_000.0), "2e5");
+        assert_eq!(log_tick(1e-5), "1e-5");
+        assert_eq!(log_tick(0.1), "0.1");
+        assert_eq!(log_tick(200.0), "200");
+        assert_eq!(log_tick(1e6), "1e6");
+    }
+
+    #[test]
+    fn specs_read_without_float_noise() {
+        let spec = crate::optim::OptimizerSpec {
+            lr: Some(0.085),
+            meta_lr: Some(8e-6),
+            beta: Some(0.9),
+            depth: Some(16),
+            ..crate::optim::OptimizerSpec::named("lodo")
+        };
+        assert_eq!(
+            spec_line(&spec, false),
+            "lodo  lr 0.085 · meta-lr 8e-6 · β 0.9 · depth 16"
+        );
+        assert_eq!(
+            spec_line(&spec, true),
+            "lodo  lr 0.085 | meta-lr 8e-6 | beta 0.9 | depth 16"
+        );
+        let plain = crate::optim::OptimizerSpec::named("sgd");
+        assert_eq!(spec_line(&plain, false), "sgd");
+    }
+}

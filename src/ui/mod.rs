@@ -1,0 +1,200 @@
+//! The live dashboard.
+//!
+//! The trainer streams [`Msg`]s; once per frame the dashboard drains them into its bounded model,
+//! redraws if anything changed (at most ~15 frames a second), and turns key presses into
+//! [`Command`]s. Nothing here computes numerics beyond presentation (EMA, log axis, min/max
+//! downsampling), and nothing is printed while the dashboard owns the terminal.
+
+pub mod app;
+pub mod draw;
+pub mod format;
+pub mod history;
+pub mod keys;
+pub mod layout;
+pub mod model;
+pub mod panels;
+pub mod plot;
+#[doc(hidden)]
+pub mod synthetic;
+pub mod terminal;
+pub mod theme;
+pub mod traces;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::Event;
+
+use crate::train::{Msg, Summary, TrainerHandle};
+
+pub use app::App;
+pub use theme::Theme;
+
+/// At most ~15 frames a second: smooth enough to watch, cheap over SSH.
+const FRAME: Duration = Duration::from_millis(66);
+/// How long to wait for the trainer to finish its step after `Quit`.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How to draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UiOptions {
+    /// No braille, half blocks or box drawing: ASCII only.
+    pub ascii: bool,
+    pub color: bool,
+}
+
+impl Default for UiOptions {
+    fn default() -> Self {
+        Self {
+            ascii: false,
+            color: true,
+        }
+    }
+}
+
+impl UiOptions {
+    /// These options adjusted to the environment: ASCII when the locale is not UTF-8, no colour
+    /// when `NO_COLOR` is set.
+    pub fn with_environment(self) -> Self {
+        self.with_env(|k| std::env::var(k).ok())
+    }
+
+    fn with_env(self, get: impl Fn(&str) -> Option<String>) -> Self {
+        Self {
+            ascii: self.ascii || !terminal::locale_is_utf8(&get),
+            color: self.color && !terminal::no_color(&get),
+        }
+    }
+}
+
+/// Runs the dashboard until the user quits; the caller prints the summary afterwards.
+pub fn run(handle: TrainerHandle, options: UiOptions) -> anyhow::Result<()> {
+    run_with_summary(handle, options).map(|_| ())
+}
+
+/// [`run`], returning the trainer's summary when it finished (`None` if it did not stop within
+/// the wait after `Quit`). A trainer failure is shown on screen and then returned as the error.
+pub fn run_with_summary(
+    handle: TrainerHandle,
+    options: UiOptions,
+) -> anyhow::Result<Option<Summary>> {
+    let options = options.with_environment();
+    let mut app = App::new(Theme::new(options.color, options.ascii));
+    let signals = terminal::termination_signals();
+    let mut tui = terminal::Tui::enter()?;
+    let outcome = event_loop(&mut tui, &mut app, &handle, &signals);
+    // Give the terminal back before anything else can print.
+    drop(tui);
+    outcome?;
+    match app.model.finished.take() {
+        Some(Ok(summary)) => {
+            handle.shutdown()?;
+            Ok(Some(summary))
+        }
+        Some(Err(e)) => {
+            handle.shutdown()?;
+            Err(anyhow::anyhow!("training failed: {e}"))
+        }
+        // The trainer is still busy: dropping the handle hangs up, which ends it on its own.
+        None => Ok(None),
+    }
+}
+
+fn event_loop(
+    tui: &mut terminal::Tui,
+    app: &mut App,
+    handle: &TrainerHandle,
+    signals: &AtomicUsize,
+) -> anyhow::Result<()> {
+    let mut last_draw: Option<Instant> = None;
+    let mut stop_deadline: Option<Instant> = None;
+    let mut signals_seen = 0;
+    loop {
+        drain(app, &handle.messages);
+        // A termination signal is a Ctrl-C from outside: stop the trainer, then leave (a second
+        // one leaves without waiting).
+        let signalled = signals.load(Ordering::SeqCst);
+        while signals_seen < signalled {
+            signals_seen += 1;
+            if let Some(command) = app.perform(keys::Action::ForceQuit) {
+                handle.send(command);
+            }
+        }
+        if app.mode == app::Mode::Stopping
+            && Instant::now() >= *stop_deadline.get_or_insert_with(|| Instant::now() + STOP_TIMEOUT)
+        {
+            app.give_up_waiting();
+        }
+        if app.exit {
+            return Ok(());
+        }
+        let since = last_draw.map_or(FRAME, |t| t.elapsed());
+        if app.dirty && since >= FRAME {
+            tui.terminal.draw(|f| draw::draw(f, app))?;
+            app.dirty = false;
+            last_draw = Some(Instant::now());
+        }
+        let wait = if app.dirty {
+            FRAME.saturating_sub(since)
+        } else {
+            FRAME
+        };
+        match terminal::next_event(wait)? {
+            Some(Event::Key(key)) => {
+                if let Some(command) = app.on_key(key) {
+                    handle.send(command);
+                }
+            }
+            Some(Event::Resize(..)) => app.dirty = true,
+            _ => {}
+        }
+    }
+}
+
+/// Applies every message waiting; notices when the trainer hung up.
+fn drain(app: &mut App, messages: &Receiver<Msg>) {
+    loop {
+        match messages.try_recv() {
+            Ok(msg) => app.apply(msg),
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => {
+                if app.model.finished.is_none() {
+                    app.disconnected();
+                }
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_forces_ascii_and_no_colour() {
+        let get = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let base = UiOptions::default();
+        let utf8 = base.with_env(get(&[("LANG", "en_US.UTF-8")]));
+        assert_eq!(utf8, base);
+        let c_locale = base.with_env(get(&[("LANG", "C")]));
+        assert!(c_locale.ascii && c_locale.color);
+        let no_color = base.with_env(get(&[("LANG", "C.UTF-8"), ("NO_COLOR", "1")]));
+        assert!(!no_color.ascii && !no_color.color);
+        // --ascii stays on whatever the locale says.
+        let forced = UiOptions {
+            ascii: true,
+            ..base
+        }
+        .with_env(get(&[("LANG", "C.UTF-8")]));
+        assert!(forced.ascii);
+    }
+}

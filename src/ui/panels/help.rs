@@ -1,0 +1,53 @@
+//! The `?` overlay: every key of the main screen (from the key table) and the current view
+//! settings.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+
+use crate::ui::app::View;
+use crate::ui::keys::NORMAL;
+use crate::ui::layout::centered;
+use crate::ui::theme::Theme;
+
+pub fn render(frame: &mut Frame, area: Rect, view: &View, theme: &Theme) {
+    if area.is_empty() {
+        return;
+    }
+    let key_width = NORMAL
+        .iter()
+        .map(|b| key_of(b, theme).chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut lines: Vec<Line> = NORMAL
+        .iter()
+        .map(|b| {
+            Line::from(vec![
+                Span::styled(format!(" {:>key_width$}  ", key_of(b, theme)), theme.key()),
+                Span::raw(b.help),
+            ])
+        })
+        .collect();
+    lines.push(Line::default());
+    lines.push(Line::from(vec![
+        Span::styled(" now: ", theme.muted()),
+        Span::raw(format!(
+            "{} {} {} {} y axis {}",
+            view.smoothing_label(),
+            theme.glyphs().sep,
+            view.window_label(),
+            theme.glyphs().sep,
+            if view.log_y { "log" } else { "linear" },
+        )),
+    ]));
+    let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3;
+    let rect = centered(area, width, lines.len() as u16 + 2);
+    let block = theme.block(Span::styled(" Keys ", theme.strong()));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+}
+
+fn key_of(b: &crate::ui::keys::Binding, theme: &Theme) -> &'static str {
+    if theme.ascii { b.ascii_keys } else { b.keys }
+}

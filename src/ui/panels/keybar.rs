@@ -1,0 +1,141 @@
+//! The key bar: the keys that do something right now, most useful first to survive narrow
+//! terminals; a notice (why the last key did nothing) takes the left end.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::task::TaskKind;
+use crate::ui::app::{App, Mode};
+use crate::ui::keys::{self, Action};
+use crate::ui::model::Phase;
+use crate::ui::theme::Theme;
+
+/// A key hint and its rank (lower survives longer).
+struct Hint {
+    key: String,
+    what: String,
+    rank: u8,
+}
+
+fn hint(rank: u8, key: impl Into<String>, what: impl Into<String>) -> Hint {
+    Hint {
+        key: key.into(),
+        what: what.into(),
+        rank,
+    }
+}
+
+/// A main-screen binding as a hint, labelled from the key table.
+fn bound(rank: u8, action: Action, theme: &Theme) -> Hint {
+    let b = keys::binding(action).expect("every main-screen action is in the key table");
+    let key = if theme.ascii { b.ascii_keys } else { b.keys };
+    hint(rank, key, b.short)
+}
+
+fn hints(app: &App) -> Vec<Hint> {
+    let theme = &app.theme;
+    let up_down = theme.glyphs().up_down;
+    match &app.mode {
+        Mode::Help => vec![hint(0, "esc", "close")],
+        Mode::Picker(_) => vec![
+            hint(1, "type", "filter"),
+            hint(0, up_down, "move"),
+            hint(0, "enter", "switch"),
+            hint(0, "esc", "cancel"),
+        ],
+        Mode::Race(_) => vec![
+            hint(2, "type", "filter"),
+            hint(1, up_down, "move"),
+            hint(0, "space", "select"),
+            hint(0, "enter", "race"),
+            hint(0, "esc", "cancel"),
+        ],
+        Mode::ConfirmQuit => vec![hint(0, "y", "quit"), hint(0, "esc", "keep training")],
+        Mode::Stopping => vec![hint(0, "ctrl-c", "quit without waiting")],
+        Mode::Normal => normal_hints(app),
+    }
+}
+
+fn normal_hints(app: &App) -> Vec<Hint> {
+    let theme = &app.theme;
+    let model = &app.model;
+    let phase = model.phase();
+    let mut out = Vec::new();
+    if phase == Phase::Waiting {
+        return vec![bound(0, Action::Help, theme), bound(0, Action::Quit, theme)];
+    }
+    if model.training_active() {
+        let pause = match phase {
+            Phase::Running => "pause",
+            _ => "resume",
+        };
+        out.push(hint(0, "space", pause));
+        if matches!(phase, Phase::Paused | Phase::Diverged) {
+            out.push(bound(1, Action::StepOnce, theme));
+        }
+        out.push(bound(1, Action::OpenPicker, theme));
+        let lodo = model.lanes.get(app.view.focus).is_some_and(|l| l.is_lodo());
+        if lodo {
+            out.push(bound(2, Action::MetaLrUp, theme));
+        }
+        out.push(bound(2, Action::LrUp, theme));
+        out.push(bound(3, Action::OpenRace, theme));
+        out.push(bound(4, Action::Checkpoint, theme));
+        if model.task() == Some(TaskKind::MnistAr) {
+            out.push(bound(3, Action::Generate, theme));
+        }
+    }
+    out.push(bound(5, Action::ToggleLogY, theme));
+    out.push(bound(6, Action::SmoothMore, theme));
+    out.push(bound(6, Action::WindowWider, theme));
+    if model.lanes.len() > 1 {
+        out.push(bound(3, Action::FocusNext, theme));
+    }
+    out.push(bound(0, Action::Help, theme));
+    out.push(bound(0, Action::Quit, theme));
+    out
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    if area.is_empty() {
+        return;
+    }
+    let theme = &app.theme;
+    let sep = format!(" {} ", theme.glyphs().sep);
+    let mut prefix = vec![Span::raw(" ")];
+    if let Some(notice) = &app.notice {
+        prefix.push(Span::styled(notice.clone(), theme.warn()));
+        prefix.push(Span::styled(sep.clone(), theme.muted()));
+    }
+    let prefix_width: usize = prefix.iter().map(|s| s.width()).sum();
+    let mut hints = hints(app);
+    let width_of = |hints: &[Hint]| -> usize {
+        hints
+            .iter()
+            .map(|h| h.key.chars().count() + 1 + h.what.chars().count())
+            .sum::<usize>()
+            + sep.chars().count() * hints.len().saturating_sub(1)
+    };
+    while prefix_width + width_of(&hints) > usize::from(area.width) {
+        let Some((at, _)) = hints
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.rank > 0)
+            .max_by_key(|(at, h)| (h.rank, *at))
+        else {
+            break;
+        };
+        hints.remove(at);
+    }
+    let mut spans = prefix;
+    for (i, h) in hints.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(sep.clone(), theme.muted()));
+        }
+        spans.push(Span::styled(h.key, theme.key()));
+        spans.push(Span::styled(format!(" {}", h.what), theme.muted()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
