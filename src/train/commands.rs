@@ -7,6 +7,7 @@ use std::sync::mpsc::TryRecvError;
 use std::time::{Duration, Instant};
 
 use crate::optim::OptimizerSpec;
+use crate::table::count;
 use crate::task::{Digits, TaskView};
 
 use super::lane::Lane;
@@ -89,7 +90,7 @@ impl Trainer {
                 None,
                 step,
                 EventKind::Pause,
-                format!("paused at step {step}"),
+                format!("paused at step {}", count(step)),
             );
             self.after_lanes_changed();
         }
@@ -104,7 +105,7 @@ impl Trainer {
                 None,
                 step,
                 EventKind::Resume,
-                format!("resumed at step {step}"),
+                format!("resumed at step {}", count(step)),
             );
             self.after_lanes_changed();
         }
@@ -244,7 +245,7 @@ impl Trainer {
             })
             .collect();
         self.pending_steps = 0;
-        let detail = format!("race from step {step}: {}", names.join(", "));
+        let detail = format!("race from step {}: {}", count(step), names.join(", "));
         self.emit.event(None, step, EventKind::Race, detail);
         let info = self.start_info();
         self.emit.start(info, None);
@@ -271,7 +272,10 @@ impl Trainer {
             .wrapping_add(self.generated);
         self.generated += 1;
         let step = self.lanes[0].step;
-        let detail = format!("generating {count} samples from lane 0 at step {step}");
+        let detail = format!(
+            "generating {count} samples from lane 0 at step {}",
+            crate::table::count(step)
+        );
         self.emit.event(Some(0), step, EventKind::Generate, detail);
 
         let start = Instant::now();

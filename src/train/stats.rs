@@ -17,7 +17,7 @@ pub struct LossHistory {
 }
 
 impl LossHistory {
-    const CAP: usize = 1 << 20;
+    const CAP: usize = 1 << 17;
 
     pub fn push(&mut self, loss: f32) {
         if self.block_len == 0 {
