@@ -5,6 +5,7 @@
 //! needs and the "same minibatch again" gradient L-BFGS/O-LBFGS need arrive through
 //! [`BuildContext`] and [`SameBatch`].
 
+pub mod lodo;
 pub mod spec;
 pub mod state;
 pub mod stats;

@@ -169,6 +169,8 @@ pub fn check_name(name: &str) -> Result<()> {
 /// Builds the optimizer a spec names, validating its hyperparameters.
 pub fn build(spec: &OptimizerSpec, ctx: &BuildContext) -> Result<Box<dyn Optimizer>> {
     check_name(&spec.name)?;
-    let _ = ctx;
-    bail!("{}: not available in this build", spec.name)
+    match spec.name.as_str() {
+        name if super::lodo::is_lodo(name) => super::lodo::build(spec, ctx),
+        _ => bail!("{}: not available in this build", spec.name),
+    }
 }

@@ -1,0 +1,257 @@
+//! Per-chunk kernels of the block-diagonal permuted network (one layer, a run of blocks).
+//!
+//! Each kernel first gathers its (permuted) inputs into thread-local scratch, then runs plain
+//! `k×k` loops over contiguous memory. The block size is a type parameter ([`BlockDim`]) so that
+//! the common sizes compile to fully unrolled loops while any other `k` still works.
+
+use std::cell::RefCell;
+
+use super::meta::{MetaStep, MetaSums, MomentsMut};
+
+/// Number of weights a chunk covers: big enough to amortise task scheduling, small enough that a
+/// chunk's weights, moments and scratch stay in L1/L2 while it is processed.
+const CHUNK_WEIGHTS: usize = 4096;
+
+/// The largest supported block size (a chunk must hold at least one block).
+pub const MAX_BLOCK_SIZE: usize = 64;
+
+/// Blocks per chunk for block size `k`.
+pub(crate) fn blocks_per_chunk(k: usize) -> usize {
+    (CHUNK_WEIGHTS / (k * k)).max(1)
+}
+
+/// The block size, as a compile-time constant ([`Fixed`]) or a runtime value ([`Runtime`]).
+pub(crate) trait BlockDim: Copy + Send + Sync {
+    fn k(self) -> usize;
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Fixed<const K: usize>;
+
+impl<const K: usize> BlockDim for Fixed<K> {
+    #[inline(always)]
+    fn k(self) -> usize {
+        K
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Runtime(pub usize);
+
+impl BlockDim for Runtime {
+    #[inline(always)]
+    fn k(self) -> usize {
+        self.0
+    }
+}
+
+/// Runs `$body` with `$d` bound to the [`BlockDim`] for block size `$k`.
+macro_rules! with_block_dim {
+    ($k:expr, |$d:ident| $body:expr) => {
+        match $k {
+            1 => {
+                let $d = $crate::optim::lodo::block_kernels::Fixed::<1>;
+                $body
+            }
+            2 => {
+                let $d = $crate::optim::lodo::block_kernels::Fixed::<2>;
+                $body
+            }
+            4 => {
+                let $d = $crate::optim::lodo::block_kernels::Fixed::<4>;
+                $body
+            }
+            8 => {
+                let $d = $crate::optim::lodo::block_kernels::Fixed::<8>;
+                $body
+            }
+            k => {
+                let $d = $crate::optim::lodo::block_kernels::Runtime(k);
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_block_dim;
+
+/// Where entry `j` of a layer's input comes from.
+#[derive(Clone, Copy)]
+pub(crate) enum Source<'a> {
+    /// `values[j]`.
+    Direct(&'a [f32]),
+    /// `values[index[j]]` (a permutation).
+    Gathered(&'a [f32], &'a [u32]),
+}
+
+impl Source<'_> {
+    /// Entries `start..start + out.len()` of the input.
+    #[inline]
+    fn read_into(self, start: usize, out: &mut [f32]) {
+        match self {
+            Source::Direct(values) => out.copy_from_slice(&values[start..start + out.len()]),
+            Source::Gathered(values, index) => {
+                let len = out.len();
+                for (o, &i) in out.iter_mut().zip(&index[start..start + len]) {
+                    *o = values[i as usize];
+                }
+            }
+        }
+    }
+}
+
+/// Per-thread scratch, so chunks neither allocate nor touch cold memory.
+#[derive(Default)]
+struct Scratch {
+    vectors: [Vec<f32>; 4],
+    grad: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with four scratch vectors of `vec_len` and one of `grad_len` entries.
+fn with_scratch<R>(
+    vec_len: usize,
+    grad_len: usize,
+    f: impl FnOnce([&mut [f32]; 4], &mut [f32]) -> R,
+) -> R {
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let Scratch { vectors, grad } = &mut *scratch;
+        // Grows once per thread to the largest chunk, then never again.
+        for v in vectors.iter_mut() {
+            if v.len() < vec_len {
+                v.resize(vec_len, 0.0);
+            }
+        }
+        if grad.len() < grad_len {
+            grad.resize(grad_len, 0.0);
+        }
+        let [a, b, c, d] = vectors;
+        f(
+            [
+                &mut a[..vec_len],
+                &mut b[..vec_len],
+                &mut c[..vec_len],
+                &mut d[..vec_len],
+            ],
+            &mut grad[..grad_len],
+        )
+    })
+}
+
+/// `out[b] = W[b]·x[b]` for the chunk's blocks, `x` read from `input` at `start`.
+pub(crate) fn forward_chunk<D: BlockDim>(
+    d: D,
+    weights: &[f32],
+    input: Source<'_>,
+    start: usize,
+    out: &mut [f32],
+) {
+    let k = d.k();
+    with_scratch(out.len(), 0, |[x, ..], _| {
+        input.read_into(start, x);
+        for ((w, x), o) in weights
+            .chunks_exact(k * k)
+            .zip(x.chunks_exact(k))
+            .zip(out.chunks_exact_mut(k))
+        {
+            for r in 0..k {
+                let row = &w[r * k..r * k + k];
+                o[r] = (0..k).map(|c| row[c] * x[c]).sum();
+            }
+        }
+    });
+}
+
+/// `out[b] = W[b]ᵀ·x[b]` for the chunk's blocks, `x` read from `input` at `start`.
+pub(crate) fn transpose_chunk<D: BlockDim>(
+    d: D,
+    weights: &[f32],
+    input: Source<'_>,
+    start: usize,
+    out: &mut [f32],
+) {
+    let k = d.k();
+    with_scratch(out.len(), 0, |[x, ..], _| {
+        input.read_into(start, x);
+        for ((w, x), o) in weights
+            .chunks_exact(k * k)
+            .zip(x.chunks_exact(k))
+            .zip(out.chunks_exact_mut(k))
+        {
+            accumulate_transposed(d, w, x, o);
+        }
+    });
+}
+
+/// `out = Wᵀ·x` for one `k×k` block `W` (row-major).
+#[inline(always)]
+fn accumulate_transposed<D: BlockDim>(d: D, w: &[f32], x: &[f32], out: &mut [f32]) {
+    let k = d.k();
+    out.fill(0.0);
+    for r in 0..k {
+        let (row, xr) = (&w[r * k..r * k + k], x[r]);
+        for c in 0..k {
+            out[c] += row[c] * xr;
+        }
+    }
+}
+
+/// Everything one layer's backward pass reads, for both paths of ⟨A·E·g, A·E·m⟩.
+#[derive(Clone, Copy)]
+pub(crate) struct BackwardLayer<'a> {
+    /// The layer's (permuted) input on the g path and on the m path.
+    pub input_g: Source<'a>,
+    pub input_m: Source<'a>,
+    /// ∂⟨·,·⟩/∂(layer output) on each path.
+    pub upstream_g: Source<'a>,
+    pub upstream_m: Source<'a>,
+    /// Factor of the hypergradient (−α0 of the step being judged).
+    pub scale: f32,
+    pub meta: MetaStep,
+}
+
+/// Backward pass of one chunk of blocks with the meta update fused in.
+///
+/// With `δ` the upstream gradient and `y` the block input on each path, the weight gradient is
+/// `scale·(δ_g y_gᵀ + δ_m y_mᵀ)` and the gradient passed down is `Wᵀδ` (computed with the weights
+/// *before* this update). The chunk's weights are updated by the meta optimizer right away.
+pub(crate) fn backward_chunk<D: BlockDim>(
+    d: D,
+    layer: &BackwardLayer<'_>,
+    start: usize,
+    weights: &mut [f32],
+    moments: MomentsMut<'_>,
+    down_g: &mut [f32],
+    down_m: &mut [f32],
+) -> MetaSums {
+    let k = d.k();
+    with_scratch(down_g.len(), weights.len(), |[yg, ym, dg, dm], grad| {
+        layer.input_g.read_into(start, yg);
+        layer.input_m.read_into(start, ym);
+        layer.upstream_g.read_into(start, dg);
+        layer.upstream_m.read_into(start, dm);
+        let vectors = yg
+            .chunks_exact(k)
+            .zip(ym.chunks_exact(k))
+            .zip(dg.chunks_exact(k).zip(dm.chunks_exact(k)));
+        let outputs = down_g.chunks_exact_mut(k).zip(down_m.chunks_exact_mut(k));
+        let blocks = weights
+            .chunks_exact(k * k)
+            .zip(grad.chunks_exact_mut(k * k));
+        for (((w, gw), (og, om)), ((yg, ym), (dg, dm))) in blocks.zip(outputs).zip(vectors) {
+            for r in 0..k {
+                let (sg, sm) = (layer.scale * dg[r], layer.scale * dm[r]);
+                let row = &mut gw[r * k..r * k + k];
+                for c in 0..k {
+                    row[c] = sg * yg[c] + sm * ym[c];
+                }
+            }
+            accumulate_transposed(d, w, dg, og);
+            accumulate_transposed(d, w, dm, om);
+        }
+        layer.meta.apply(weights, grad, moments)
+    })
+}

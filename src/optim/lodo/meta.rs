@@ -1,0 +1,338 @@
+//! The meta optimizer that trains the preconditioner's weights θ on the hypergradient.
+//!
+//! LODO uses Adam (lodo.md §3); the LODO-SGD ablation uses plain gradient descent. The update is
+//! applied chunk by chunk, as soon as a chunk of the hypergradient is known, so the full ∂f/∂θ is
+//! never materialised (θ has ~12M entries at the paper's CNN size).
+
+use serde::{Deserialize, Serialize};
+
+/// Adam's first-moment decay for the meta optimizer (lodo.md §3).
+pub const META_ADAM_BETA1: f32 = 0.9;
+/// Adam's second-moment decay for the meta optimizer (lodo.md §3).
+pub const META_ADAM_BETA2: f32 = 0.999;
+/// Adam's epsilon for the meta optimizer (lodo.md §3: "ε ≈ 1e-7").
+pub const META_ADAM_EPS: f32 = 1e-7;
+
+/// Which optimizer trains θ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MetaOptimizerKind {
+    /// Adam with bias correction (β1 0.9, β2 0.999, ε 1e-7): LODO proper.
+    Adam,
+    /// θ ← θ − meta_lr·∂f/∂θ: the LODO-SGD ablation.
+    Sgd,
+}
+
+/// Sums gathered while a chunk of θ is updated (for the step statistics).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct MetaSums {
+    /// Σ (∂f/∂θ)².
+    pub grad_sq: f64,
+    /// Σ Δθ².
+    pub step_sq: f64,
+    /// Σ θ² before the update.
+    pub theta_sq: f64,
+}
+
+impl std::ops::AddAssign for MetaSums {
+    fn add_assign(&mut self, other: Self) {
+        self.grad_sq += other.grad_sq;
+        self.step_sq += other.step_sq;
+        self.theta_sq += other.theta_sq;
+    }
+}
+
+/// Adam's two moment buffers for one chunk of θ, or `None` for plain SGD.
+pub(crate) type MomentsMut<'a> = Option<(&'a mut [f32], &'a mut [f32])>;
+
+/// The meta optimizer's state: its rate, step count and (for Adam) moments.
+#[derive(Clone, Debug)]
+pub(crate) struct MetaOptimizer {
+    kind: MetaOptimizerKind,
+    lr: f32,
+    /// Number of meta updates taken (Adam's t).
+    steps: u64,
+    first: Vec<f32>,
+    second: Vec<f32>,
+}
+
+impl MetaOptimizer {
+    pub fn new(kind: MetaOptimizerKind, lr: f32, len: usize) -> Self {
+        let moment_len = match kind {
+            MetaOptimizerKind::Adam => len,
+            MetaOptimizerKind::Sgd => 0,
+        };
+        Self {
+            kind,
+            lr,
+            steps: 0,
+            first: vec![0.0; moment_len],
+            second: vec![0.0; moment_len],
+        }
+    }
+
+    pub fn kind(&self) -> MetaOptimizerKind {
+        self.kind
+    }
+
+    pub fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Forget the moments and the step count.
+    pub fn reset(&mut self) {
+        self.steps = 0;
+        self.first.fill(0.0);
+        self.second.fill(0.0);
+    }
+
+    /// Starts one meta update: counts it and fixes its constants (Adam's bias corrections).
+    pub fn begin_step(&mut self) -> MetaStep {
+        self.steps += 1;
+        let t = i32::try_from(self.steps).unwrap_or(i32::MAX);
+        let (b1, b2) = (f64::from(META_ADAM_BETA1), f64::from(META_ADAM_BETA2));
+        MetaStep {
+            kind: self.kind,
+            lr: self.lr,
+            first_correction: (1.0 / (1.0 - b1.powi(t))) as f32,
+            second_correction: (1.0 / (1.0 - b2.powi(t))) as f32,
+        }
+    }
+
+    /// The moment buffers laid out like θ (`None` for SGD).
+    pub fn moments_mut(&mut self) -> MomentsMut<'_> {
+        match self.kind {
+            MetaOptimizerKind::Adam => Some((&mut self.first, &mut self.second)),
+            MetaOptimizerKind::Sgd => None,
+        }
+    }
+
+    /// (first, second) moments; empty for SGD.
+    pub fn moments(&self) -> (&[f32], &[f32]) {
+        (&self.first, &self.second)
+    }
+
+    /// Restores a snapshot; the caller has checked the lengths.
+    pub fn restore(&mut self, steps: u64, first: &[f32], second: &[f32]) {
+        self.steps = steps;
+        self.first.copy_from_slice(first);
+        self.second.copy_from_slice(second);
+    }
+}
+
+/// The constants of one meta update, shared by every chunk of θ.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MetaStep {
+    kind: MetaOptimizerKind,
+    lr: f32,
+    /// 1 / (1 − β1ᵗ).
+    first_correction: f32,
+    /// 1 / (1 − β2ᵗ).
+    second_correction: f32,
+}
+
+/// Lanes of the partial sums: independent accumulators let the update loops vectorize.
+const LANES: usize = 8;
+
+impl MetaStep {
+    /// Updates `theta` in place given its hypergradient `grad` and returns the chunk's sums.
+    pub fn apply(&self, theta: &mut [f32], grad: &[f32], moments: MomentsMut<'_>) -> MetaSums {
+        debug_assert_eq!(theta.len(), grad.len());
+        match moments {
+            Some((first, second)) => self.adam(theta, grad, first, second),
+            None => self.sgd(theta, grad),
+        }
+    }
+
+    /// [`MetaStep::apply`] over a long vector, a few thousand entries at a time so the partial
+    /// sums stay accurate.
+    pub fn apply_chunked(
+        &self,
+        theta: &mut [f32],
+        grad: &[f32],
+        moments: MomentsMut<'_>,
+    ) -> MetaSums {
+        const CHUNK: usize = 4096;
+        let mut sums = MetaSums::default();
+        match moments {
+            Some((first, second)) => {
+                let chunks = theta.chunks_mut(CHUNK).zip(grad.chunks(CHUNK));
+                let moments = first.chunks_mut(CHUNK).zip(second.chunks_mut(CHUNK));
+                for ((th, g), (m, v)) in chunks.zip(moments) {
+                    sums += self.adam(th, g, m, v);
+                }
+            }
+            None => {
+                for (th, g) in theta.chunks_mut(CHUNK).zip(grad.chunks(CHUNK)) {
+                    sums += self.sgd(th, g);
+                }
+            }
+        }
+        sums
+    }
+
+    fn adam(
+        &self,
+        theta: &mut [f32],
+        grad: &[f32],
+        first: &mut [f32],
+        second: &mut [f32],
+    ) -> MetaSums {
+        debug_assert_eq!(first.len(), theta.len());
+        debug_assert_eq!(second.len(), theta.len());
+        debug_assert_eq!(self.kind, MetaOptimizerKind::Adam);
+        let (b1, b2) = (META_ADAM_BETA1, META_ADAM_BETA2);
+        let (c1, c2, lr) = (self.first_correction, self.second_correction, self.lr);
+        let mut acc = [[0.0f32; LANES]; 3];
+        let update = |th: &mut f32, m: &mut f32, v: &mut f32, g: f32| -> f32 {
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            let step = lr * (*m * c1) / ((*v * c2).sqrt() + META_ADAM_EPS);
+            *th -= step;
+            step
+        };
+        let mut th_it = theta.chunks_exact_mut(LANES);
+        let mut m_it = first.chunks_exact_mut(LANES);
+        let mut v_it = second.chunks_exact_mut(LANES);
+        let mut g_it = grad.chunks_exact(LANES);
+        for (((th, m), v), g) in (&mut th_it).zip(&mut m_it).zip(&mut v_it).zip(&mut g_it) {
+            for l in 0..LANES {
+                acc[2][l] += th[l] * th[l];
+                let step = update(&mut th[l], &mut m[l], &mut v[l], g[l]);
+                acc[0][l] += g[l] * g[l];
+                acc[1][l] += step * step;
+            }
+        }
+        let mut sums = lane_sums(&acc);
+        let tails = th_it.into_remainder().iter_mut().zip(m_it.into_remainder());
+        for ((th, m), (v, &g)) in tails.zip(v_it.into_remainder().iter_mut().zip(g_it.remainder()))
+        {
+            sums.theta_sq += f64::from(*th) * f64::from(*th);
+            let step = update(th, m, v, g);
+            sums.grad_sq += f64::from(g) * f64::from(g);
+            sums.step_sq += f64::from(step) * f64::from(step);
+        }
+        sums
+    }
+
+    fn sgd(&self, theta: &mut [f32], grad: &[f32]) -> MetaSums {
+        let lr = self.lr;
+        let mut acc = [[0.0f32; LANES]; 3];
+        let mut th_it = theta.chunks_exact_mut(LANES);
+        let mut g_it = grad.chunks_exact(LANES);
+        for (th, g) in (&mut th_it).zip(&mut g_it) {
+            for l in 0..LANES {
+                acc[2][l] += th[l] * th[l];
+                let step = lr * g[l];
+                th[l] -= step;
+                acc[0][l] += g[l] * g[l];
+                acc[1][l] += step * step;
+            }
+        }
+        let mut sums = lane_sums(&acc);
+        for (th, &g) in th_it.into_remainder().iter_mut().zip(g_it.remainder()) {
+            sums.theta_sq += f64::from(*th) * f64::from(*th);
+            let step = lr * g;
+            *th -= step;
+            sums.grad_sq += f64::from(g) * f64::from(g);
+            sums.step_sq += f64::from(step) * f64::from(step);
+        }
+        sums
+    }
+}
+
+/// Folds the per-lane f32 partial sums (a chunk of at most a few thousand entries) into f64.
+fn lane_sums(acc: &[[f32; LANES]; 3]) -> MetaSums {
+    let fold = |lanes: &[f32; LANES]| lanes.iter().map(|&x| f64::from(x)).sum::<f64>();
+    MetaSums {
+        grad_sq: fold(&acc[0]),
+        step_sq: fold(&acc[1]),
+        theta_sq: fold(&acc[2]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_adam_step_moves_each_weight_by_lr_times_sign() {
+        // Kingma & Ba (2015), §2: with bias correction m̂₁ = g and v̂₁ = g², so the first step is
+        // lr·g/(|g| + ε) = ±lr up to ε/|g|.
+        let mut meta = MetaOptimizer::new(MetaOptimizerKind::Adam, 0.01, 11);
+        let grad: Vec<f32> = (0..11).map(|i| (i as f32 - 5.0) * 0.3).collect();
+        let mut theta = vec![1.0f32; 11];
+        let step = meta.begin_step();
+        let sums = step.apply(&mut theta, &grad, meta.moments_mut());
+        for (th, g) in theta.iter().zip(&grad) {
+            let expected = if *g == 0.0 {
+                1.0
+            } else {
+                1.0 - 0.01 * g.signum()
+            };
+            assert!((th - expected).abs() < 1e-6, "{th} vs {expected}");
+        }
+        let grad_sq: f64 = grad.iter().map(|&g| f64::from(g) * f64::from(g)).sum();
+        assert!((sums.grad_sq - grad_sq).abs() < 1e-5 * grad_sq);
+        assert!((sums.theta_sq - 11.0).abs() < 1e-9);
+        assert!((sums.step_sq - 10.0 * 1e-4).abs() < 1e-8);
+    }
+
+    #[test]
+    fn second_adam_step_matches_the_formula() {
+        // Two steps with gradients 1 then 3 (f64 by hand from the Adam recurrences):
+        // m = 0.09 + 0.3 = 0.39, v = 0.000999 + 0.009 = 0.009999,
+        // m̂ = 0.39/0.19, v̂ = 0.009999/0.001999; step = 0.1·m̂/(√v̂ + 1e-7).
+        let mut meta = MetaOptimizer::new(MetaOptimizerKind::Adam, 0.1, 1);
+        let mut theta = [0.0f32];
+        for g in [1.0f32, 3.0] {
+            let step = meta.begin_step();
+            step.apply(&mut theta, &[g], meta.moments_mut());
+        }
+        let first = 0.1 * 1.0 / (1.0 + 1e-7);
+        let second = 0.1 * (0.39 / 0.19) / ((0.009999f64 / 0.001999).sqrt() + 1e-7);
+        let expected = -(first + second);
+        assert!(
+            (f64::from(theta[0]) - expected).abs() < 1e-6,
+            "{}",
+            theta[0]
+        );
+        assert_eq!(meta.steps(), 2);
+    }
+
+    #[test]
+    fn sgd_step_is_lr_times_gradient() {
+        let mut meta = MetaOptimizer::new(MetaOptimizerKind::Sgd, 0.5, 9);
+        assert!(meta.moments_mut().is_none());
+        let grad: Vec<f32> = (0..9).map(|i| i as f32).collect();
+        let mut theta = vec![2.0f32; 9];
+        let step = meta.begin_step();
+        let sums = step.apply(&mut theta, &grad, meta.moments_mut());
+        for (th, g) in theta.iter().zip(&grad) {
+            assert!((th - (2.0 - 0.5 * g)).abs() < 1e-6);
+        }
+        // Σ i² for i < 9 = 204; Δθ = 0.5·g.
+        assert!((sums.grad_sq - 204.0).abs() < 1e-9);
+        assert!((sums.step_sq - 51.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn reset_forgets_moments_and_count() {
+        let mut meta = MetaOptimizer::new(MetaOptimizerKind::Adam, 0.1, 3);
+        let step = meta.begin_step();
+        step.apply(&mut [0.0; 3], &[1.0, 2.0, 3.0], meta.moments_mut());
+        meta.reset();
+        assert_eq!(meta.steps(), 0);
+        assert!(
+            meta.moments()
+                .0
+                .iter()
+                .chain(meta.moments().1)
+                .all(|&x| x == 0.0)
+        );
+    }
+}
