@@ -99,10 +99,44 @@ impl Source<'_> {
     }
 }
 
+/// Where the upstream gradients `(δ_g, δ_m)` of a layer come from in the backward pass.
+#[derive(Clone, Copy)]
+pub(crate) enum Upstream<'a> {
+    /// The top layer: `δ_g = values_g`, `δ_m = values_m`.
+    Top(&'a [f32], &'a [f32]),
+    /// Below: `(δ_g[j], δ_m[j]) = (pairs[2i], pairs[2i+1])` with `i = index[j]`. The two paths
+    /// are interleaved so that one random access fetches both.
+    Pairs(&'a [f32], &'a [u32]),
+}
+
+impl Upstream<'_> {
+    #[inline]
+    fn read_into(self, start: usize, dg: &mut [f32], dm: &mut [f32]) {
+        match self {
+            Upstream::Top(g, m) => {
+                dg.copy_from_slice(&g[start..start + dg.len()]);
+                dm.copy_from_slice(&m[start..start + dm.len()]);
+            }
+            Upstream::Pairs(pairs, index) => {
+                let len = dg.len();
+                for ((g, m), &i) in dg
+                    .iter_mut()
+                    .zip(dm.iter_mut())
+                    .zip(&index[start..start + len])
+                {
+                    let i = 2 * i as usize;
+                    *g = pairs[i];
+                    *m = pairs[i + 1];
+                }
+            }
+        }
+    }
+}
+
 /// Per-thread scratch, so chunks neither allocate nor touch cold memory.
 #[derive(Default)]
 struct Scratch {
-    vectors: [Vec<f32>; 4],
+    vectors: [Vec<f32>; 2],
     grad: Vec<f32>,
 }
 
@@ -110,11 +144,11 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// Runs `f` with four scratch vectors of `vec_len` and one of `grad_len` entries.
+/// Runs `f` with two scratch vectors of `vec_len` and one of `grad_len` entries.
 fn with_scratch<R>(
     vec_len: usize,
     grad_len: usize,
-    f: impl FnOnce([&mut [f32]; 4], &mut [f32]) -> R,
+    f: impl FnOnce([&mut [f32]; 2], &mut [f32]) -> R,
 ) -> R {
     SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
@@ -128,41 +162,36 @@ fn with_scratch<R>(
         if grad.len() < grad_len {
             grad.resize(grad_len, 0.0);
         }
-        let [a, b, c, d] = vectors;
+        let [a, b] = vectors;
         f(
-            [
-                &mut a[..vec_len],
-                &mut b[..vec_len],
-                &mut c[..vec_len],
-                &mut d[..vec_len],
-            ],
+            [&mut a[..vec_len], &mut b[..vec_len]],
             &mut grad[..grad_len],
         )
     })
 }
 
-/// `out[b] = W[b]·x[b]` for the chunk's blocks, `x` read from `input` at `start`.
+/// `out[b] = W[b]·y[b]` for the chunk's blocks, where `y` (the layer input read from `input` at
+/// `start`) is stored in `y` for the backward pass.
 pub(crate) fn forward_chunk<D: BlockDim>(
     d: D,
     weights: &[f32],
     input: Source<'_>,
     start: usize,
+    y: &mut [f32],
     out: &mut [f32],
 ) {
     let k = d.k();
-    with_scratch(out.len(), 0, |[x, ..], _| {
-        input.read_into(start, x);
-        for ((w, x), o) in weights
-            .chunks_exact(k * k)
-            .zip(x.chunks_exact(k))
-            .zip(out.chunks_exact_mut(k))
-        {
-            for r in 0..k {
-                let row = &w[r * k..r * k + k];
-                o[r] = (0..k).map(|c| row[c] * x[c]).sum();
-            }
+    input.read_into(start, y);
+    for ((w, y), o) in weights
+        .chunks_exact(k * k)
+        .zip(y.chunks_exact(k))
+        .zip(out.chunks_exact_mut(k))
+    {
+        for r in 0..k {
+            let row = &w[r * k..r * k + k];
+            o[r] = (0..k).map(|c| row[c] * y[c]).sum();
         }
-    });
+    }
 }
 
 /// `out[b] = W[b]ᵀ·x[b]` for the chunk's blocks, `x` read from `input` at `start`.
@@ -174,7 +203,7 @@ pub(crate) fn transpose_chunk<D: BlockDim>(
     out: &mut [f32],
 ) {
     let k = d.k();
-    with_scratch(out.len(), 0, |[x, ..], _| {
+    with_scratch(out.len(), 0, |[x, _], _| {
         input.read_into(start, x);
         for ((w, x), o) in weights
             .chunks_exact(k * k)
@@ -199,18 +228,26 @@ fn accumulate_transposed<D: BlockDim>(d: D, w: &[f32], x: &[f32], out: &mut [f32
     }
 }
 
-/// Everything one layer's backward pass reads, for both paths of ⟨A·E·g, A·E·m⟩.
+/// What one layer's backward pass reads besides its own chunk, for both paths of
+/// ⟨A·E·g, A·E·m⟩.
 #[derive(Clone, Copy)]
 pub(crate) struct BackwardLayer<'a> {
-    /// The layer's (permuted) input on the g path and on the m path.
-    pub input_g: Source<'a>,
-    pub input_m: Source<'a>,
     /// ∂⟨·,·⟩/∂(layer output) on each path.
-    pub upstream_g: Source<'a>,
-    pub upstream_m: Source<'a>,
+    pub upstream: Upstream<'a>,
     /// Factor of the hypergradient (−α0 of the step being judged).
     pub scale: f32,
     pub meta: MetaStep,
+}
+
+/// One chunk of a layer: its weights, their meta moments, the block inputs stored by the forward
+/// passes, and where the gradients passed down go (interleaved `(g, m)` pairs).
+pub(crate) struct BackwardChunk<'a> {
+    pub start: usize,
+    pub weights: &'a mut [f32],
+    pub moments: MomentsMut<'a>,
+    pub y_g: &'a [f32],
+    pub y_m: &'a [f32],
+    pub down: &'a mut [f32],
 }
 
 /// Backward pass of one chunk of blocks with the meta update fused in.
@@ -221,27 +258,29 @@ pub(crate) struct BackwardLayer<'a> {
 pub(crate) fn backward_chunk<D: BlockDim>(
     d: D,
     layer: &BackwardLayer<'_>,
-    start: usize,
-    weights: &mut [f32],
-    moments: MomentsMut<'_>,
-    down_g: &mut [f32],
-    down_m: &mut [f32],
+    chunk: BackwardChunk<'_>,
 ) -> MetaSums {
     let k = d.k();
-    with_scratch(down_g.len(), weights.len(), |[yg, ym, dg, dm], grad| {
-        layer.input_g.read_into(start, yg);
-        layer.input_m.read_into(start, ym);
-        layer.upstream_g.read_into(start, dg);
-        layer.upstream_m.read_into(start, dm);
-        let vectors = yg
-            .chunks_exact(k)
-            .zip(ym.chunks_exact(k))
-            .zip(dg.chunks_exact(k).zip(dm.chunks_exact(k)));
-        let outputs = down_g.chunks_exact_mut(k).zip(down_m.chunks_exact_mut(k));
+    let BackwardChunk {
+        start,
+        weights,
+        moments,
+        y_g,
+        y_m,
+        down,
+    } = chunk;
+    with_scratch(y_g.len(), weights.len(), |[dg, dm], grad| {
+        layer.upstream.read_into(start, dg, dm);
+        let inputs = y_g.chunks_exact(k).zip(y_m.chunks_exact(k));
+        let upstream = dg.chunks_exact(k).zip(dm.chunks_exact(k));
         let blocks = weights
             .chunks_exact(k * k)
             .zip(grad.chunks_exact_mut(k * k));
-        for (((w, gw), (og, om)), ((yg, ym), (dg, dm))) in blocks.zip(outputs).zip(vectors) {
+        let mut passed = [[0.0f32; MAX_BLOCK_SIZE]; 2];
+        for (((w, gw), out), ((yg, ym), (dg, dm))) in blocks
+            .zip(down.chunks_exact_mut(2 * k))
+            .zip(inputs.zip(upstream))
+        {
             for r in 0..k {
                 let (sg, sm) = (layer.scale * dg[r], layer.scale * dm[r]);
                 let row = &mut gw[r * k..r * k + k];
@@ -249,8 +288,13 @@ pub(crate) fn backward_chunk<D: BlockDim>(
                     row[c] = sg * yg[c] + sm * ym[c];
                 }
             }
-            accumulate_transposed(d, w, dg, og);
-            accumulate_transposed(d, w, dm, om);
+            let [pg, pm] = &mut passed;
+            accumulate_transposed(d, w, dg, &mut pg[..k]);
+            accumulate_transposed(d, w, dm, &mut pm[..k]);
+            for c in 0..k {
+                out[2 * c] = pg[c];
+                out[2 * c + 1] = pm[c];
+            }
         }
         layer.meta.apply(weights, grad, moments)
     })

@@ -5,22 +5,23 @@
 //! consecutive `k`-block by its own `k×k` matrix. θ holds the `N` layers one after another, each
 //! as `h/k` row-major `k×k` blocks.
 //!
-//! The forward pass of the momentum `m` made for a step is kept (all `N+1` layer vectors): the
-//! next hypergradient, `∂/∂θ ⟨A·E·g, A·E·m⟩`, needs exactly those activations with exactly that θ,
-//! so each step costs one forward pass of `g`, one fused backward + meta update, one forward of
-//! the new `m` and one transposed pass.
+//! A forward pass stores each layer's permuted input `y_i = P_i z_{i−1}` (and the output
+//! `z_N`), so the backward pass reads them sequentially. The forward pass of the momentum made
+//! for a step is kept: the next hypergradient, `∂/∂θ ⟨A·E·g, A·E·m⟩`, needs exactly those
+//! activations with exactly that θ. Each step therefore costs one forward pass of `g`, one fused
+//! backward pass + meta update, one forward pass of the new `m` and one transposed pass.
 
 use anyhow::{Result, ensure};
 use rayon::iter::Either;
 use rayon::prelude::*;
 
 use super::block_kernels::{
-    BackwardLayer, Source, backward_chunk, blocks_per_chunk, forward_chunk, transpose_chunk,
-    with_block_dim,
+    BackwardChunk, BackwardLayer, Source, Upstream, backward_chunk, blocks_per_chunk,
+    forward_chunk, transpose_chunk, with_block_dim,
 };
 use super::family::Family;
 use super::init::{permutation_rng, permutations, random_orthogonal, weight_rng};
-use super::meta::{MetaOptimizer, MetaSums, MomentsMut};
+use super::meta::{MetaOptimizer, MetaStep, MetaSums, MomentsMut};
 
 /// Hidden width for `n` parameters and block size `k`: the smallest multiple of `k` ≥ 2n.
 pub fn hidden_width(n: usize, k: usize) -> usize {
@@ -38,15 +39,16 @@ pub(crate) struct BlockNet {
     perms: Vec<u32>,
     inverses: Vec<u32>,
     theta: Vec<f32>,
-    /// Layer vectors `z_0 = E·v, …, z_N = A·E·v` of the last preconditioned momentum (`acts_m`)
-    /// and of the gradient being judged (`acts_g`), `(N+1)·width` each.
+    /// Forward passes of the last preconditioned momentum (`acts_m`) and of the gradient being
+    /// judged (`acts_g`): rows `0..N` are the layer inputs `y_1..y_N`, row `N` is `z_N = A·E·v`.
     acts_m: Vec<f32>,
     acts_g: Vec<f32>,
     /// Whether `acts_m` belongs to the current θ and momentum.
     m_cached: bool,
-    /// Ping-pong buffers of the downward passes, per path.
-    down_g: [Vec<f32>; 2],
-    down_m: [Vec<f32>; 2],
+    /// Ping-pong vectors of the single-path passes (layer outputs `z_i`, transposed pass).
+    ping_pong: [Vec<f32>; 2],
+    /// Ping-pong of the backward pass: `Wᵀδ` of both paths, interleaved `(g, m)`.
+    down: [Vec<f32>; 2],
     /// Per-chunk sums of one layer's meta update, summed in order (deterministic statistics).
     partials: Vec<MetaSums>,
 }
@@ -69,8 +71,8 @@ impl BlockNet {
             acts_m: vec![0.0; (depth + 1) * width],
             acts_g: vec![0.0; (depth + 1) * width],
             m_cached: false,
-            down_g: [vec![0.0; width], vec![0.0; width]],
-            down_m: [vec![0.0; width], vec![0.0; width]],
+            ping_pong: [vec![0.0; width], vec![0.0; width]],
+            down: [vec![0.0; 2 * width], vec![0.0; 2 * width]],
             partials: vec![MetaSums::default(); chunks],
         };
         net.reinit();
@@ -83,41 +85,52 @@ impl BlockNet {
         &self.perms[(layer - 1) * self.width..layer * self.width]
     }
 
-    fn layer_len(&self) -> usize {
-        self.width * self.k
+    fn layer_weights(&self, layer: usize) -> &[f32] {
+        let len = self.width * self.k;
+        &self.theta[(layer - 1) * len..layer * len]
     }
 
-    /// Writes `z_0 = E·v` into the first row of `acts` and runs layers `1..=N` into the others.
-    fn forward_all(&self, acts: &mut [f32], v: &[f32]) {
-        let (row0, _) = acts.split_at_mut(self.width);
-        row0[..self.n].copy_from_slice(v);
-        row0[self.n..].fill(0.0);
-        self.forward_layers(acts);
-    }
-
-    fn forward_layers(&self, acts: &mut [f32]) {
+    /// Forward pass of `E·v` (already written into `ping_pong[0]`), storing every layer input
+    /// in the rows of `acts` and the output in its last row.
+    fn forward(&self, acts: &mut [f32], ping_pong: &mut [Vec<f32>; 2]) {
         let h = self.width;
-        for layer in 1..=self.depth {
-            let (done, rest) = acts.split_at_mut(layer * h);
-            self.forward_layer(layer, &done[(layer - 1) * h..], &mut rest[..h]);
+        let (inputs, top) = acts.split_at_mut(self.depth * h);
+        for (i, y) in inputs.chunks_exact_mut(h).enumerate() {
+            let layer = i + 1;
+            let [even, odd] = &mut *ping_pong;
+            let (z_in, z_out) = if i % 2 == 0 {
+                (&*even, odd)
+            } else {
+                (&*odd, even)
+            };
+            let out = if layer == self.depth {
+                &mut *top
+            } else {
+                &mut z_out[..]
+            };
+            self.forward_layer(layer, z_in, y, out);
         }
     }
 
-    /// `out = B_layer P_layer · input`.
-    fn forward_layer(&self, layer: usize, input: &[f32], out: &mut [f32]) {
+    /// `y = P_layer·input` and `out = B_layer·y`.
+    fn forward_layer(&self, layer: usize, input: &[f32], y: &mut [f32], out: &mut [f32]) {
         let (k, cb) = (self.k, blocks_per_chunk(self.k));
-        let weights = &self.theta[(layer - 1) * self.layer_len()..layer * self.layer_len()];
+        let weights = self.layer_weights(layer);
         let source = Source::Gathered(input, &self.perms[(layer - 1) * self.width..]);
         with_block_dim!(k, |d| {
-            out.par_chunks_mut(cb * k)
-                .zip(weights.par_chunks(cb * k * k))
+            (
+                out.par_chunks_mut(cb * k),
+                y.par_chunks_mut(cb * k),
+                weights.par_chunks(cb * k * k),
+            )
+                .into_par_iter()
                 .enumerate()
-                .for_each(|(c, (o, w))| forward_chunk(d, w, source, c * cb * k, o))
+                .for_each(|(c, (o, y, w))| forward_chunk(d, w, source, c * cb * k, y, o))
         });
     }
 
     /// `out = Eᵀ Aᵀ · top`, using `bufs` as the ping-pong of the downward pass.
-    fn transpose_all(&self, top: &[f32], bufs: &mut [Vec<f32>; 2], out: &mut [f32]) {
+    fn transpose(&self, top: &[f32], bufs: &mut [Vec<f32>; 2], out: &mut [f32]) {
         let (k, cb, h) = (self.k, blocks_per_chunk(self.k), self.width);
         for layer in (1..=self.depth).rev() {
             let (read, write) = split_ping_pong(bufs, (self.depth - layer) % 2);
@@ -126,7 +139,7 @@ impl BlockNet {
             } else {
                 Source::Gathered(read, &self.inverses[layer * h..])
             };
-            let weights = &self.theta[(layer - 1) * self.layer_len()..layer * self.layer_len()];
+            let weights = self.layer_weights(layer);
             with_block_dim!(k, |d| {
                 write
                     .par_chunks_mut(cb * k)
@@ -142,30 +155,29 @@ impl BlockNet {
         }
     }
 
-    /// `out = M·v` with the cached forward pass of `v` already in `acts_m`.
-    fn finish_cached(&mut self, out: &mut [f32]) {
-        let mut bufs = std::mem::take(&mut self.down_g);
-        let top = &self.acts_m[self.depth * self.width..];
-        self.transpose_all(top, &mut bufs, out);
-        self.down_g = bufs;
+    /// Forward pass of the padded vector in `ping_pong[0]` into `acts_m`, then `out = M·v`.
+    fn precondition_padded(&mut self, out: &mut [f32]) {
+        let mut acts = std::mem::take(&mut self.acts_m);
+        let mut bufs = std::mem::take(&mut self.ping_pong);
+        self.forward(&mut acts, &mut bufs);
+        self.transpose(&acts[self.depth * self.width..], &mut bufs, out);
+        (self.acts_m, self.ping_pong) = (acts, bufs);
         self.m_cached = true;
     }
-}
 
-/// The moment buffers of one layer, split into the chunks the backward pass iterates over.
-fn moment_chunks(
-    moments: MomentsMut<'_>,
-    chunk: usize,
-    count: usize,
-) -> impl IndexedParallelIterator<Item = MomentsMut<'_>> {
-    match moments {
-        Some((first, second)) => Either::Left(
-            first
-                .par_chunks_mut(chunk)
-                .zip(second.par_chunks_mut(chunk))
-                .map(Some),
-        ),
-        None => Either::Right(rayon::iter::repeat_n((), count).map(|()| None)),
+    /// Writes `E·v` into `ping_pong[0]`.
+    fn embed(&mut self, v: &[f32]) {
+        let z0 = &mut self.ping_pong[0];
+        z0[..self.n].copy_from_slice(v);
+        z0[self.n..].fill(0.0);
+    }
+
+    /// Forward pass of `v` into `acts` (one of the two activation buffers, taken out of `self`).
+    fn forward_of(&mut self, v: &[f32], acts: &mut [f32]) {
+        self.embed(v);
+        let mut bufs = std::mem::take(&mut self.ping_pong);
+        self.forward(acts, &mut bufs);
+        self.ping_pong = bufs;
     }
 }
 
@@ -212,45 +224,35 @@ impl Family for BlockNet {
             return;
         }
         let h = self.width;
-        let mut forward = [vec![0.0; h], vec![0.0; h]];
-        forward[0][..self.n].copy_from_slice(v);
-        for layer in 1..=self.depth {
-            let [a, b] = &mut forward;
-            let (input, output) = if layer % 2 == 1 { (&*a, b) } else { (&*b, a) };
-            self.forward_layer(layer, input, output);
-        }
-        let top = &forward[self.depth % 2];
         let mut bufs = [vec![0.0; h], vec![0.0; h]];
-        self.transpose_all(top, &mut bufs, out);
+        bufs[0][..self.n].copy_from_slice(v);
+        let mut acts = vec![0.0; (self.depth + 1) * h];
+        self.forward(&mut acts, &mut bufs);
+        self.transpose(&acts[self.depth * h..], &mut bufs, out);
     }
 
     fn precondition_momentum(&mut self, m: &mut [f32], g: &[f32], beta: f32, out: &mut [f32]) {
-        // The momentum update writes straight into the padded input row of the forward pass.
-        let (row0, _) = self.acts_m.split_at_mut(self.width);
-        for ((mi, &gi), z) in m.iter_mut().zip(g).zip(row0.iter_mut()) {
+        // The momentum update writes straight into the padded input of the forward pass.
+        let z0 = &mut self.ping_pong[0];
+        for ((mi, &gi), z) in m.iter_mut().zip(g).zip(z0.iter_mut()) {
             *mi = beta * *mi + (1.0 - beta) * gi;
             *z = *mi;
         }
-        row0[self.n..].fill(0.0);
+        z0[self.n..].fill(0.0);
         if self.depth == 0 {
             out.copy_from_slice(m);
-            return;
+        } else {
+            self.precondition_padded(out);
         }
-        let mut acts = std::mem::take(&mut self.acts_m);
-        self.forward_layers(&mut acts);
-        self.acts_m = acts;
-        self.finish_cached(out);
     }
 
     fn precondition_cached(&mut self, v: &[f32], out: &mut [f32]) {
         if self.depth == 0 {
             out.copy_from_slice(v);
-            return;
+        } else {
+            self.embed(v);
+            self.precondition_padded(out);
         }
-        let mut acts = std::mem::take(&mut self.acts_m);
-        self.forward_all(&mut acts, v);
-        self.acts_m = acts;
-        self.finish_cached(out);
     }
 
     fn meta_step(
@@ -268,17 +270,16 @@ impl Family for BlockNet {
         let mut acts_m = std::mem::take(&mut self.acts_m);
         let mut acts_g = std::mem::take(&mut self.acts_g);
         if !self.m_cached {
-            self.forward_all(&mut acts_m, prev);
+            self.forward_of(prev, &mut acts_m);
         }
-        self.forward_all(&mut acts_g, g);
+        self.forward_of(g, &mut acts_g);
         let mut total = MetaSums::default();
         for layer in (1..=self.depth).rev() {
             let sums = self.backward_layer(layer, &acts_g, &acts_m, scale, step, meta);
             layer_sq[layer - 1] = sums.grad_sq;
             total += sums;
         }
-        self.acts_m = acts_m;
-        self.acts_g = acts_g;
+        (self.acts_m, self.acts_g) = (acts_m, acts_g);
         // θ changed, so the cached forward pass of `prev` is stale.
         self.m_cached = false;
         total
@@ -293,64 +294,57 @@ impl BlockNet {
         acts_g: &[f32],
         acts_m: &[f32],
         scale: f32,
-        step: super::meta::MetaStep,
+        step: MetaStep,
         meta: &mut MetaOptimizer,
     ) -> MetaSums {
         let (k, cb, h, depth) = (self.k, blocks_per_chunk(self.k), self.width, self.depth);
-        let layer_len = self.layer_len();
-        let range = (layer - 1) * layer_len..layer * layer_len;
+        let range = (layer - 1) * h * k..layer * h * k;
         let Self {
-            perms,
             inverses,
             theta,
-            down_g,
-            down_m,
+            down,
             partials,
             ..
         } = self;
-        let parity = (depth - layer) % 2;
-        let (read_g, write_g) = split_ping_pong(down_g, parity);
-        let (read_m, write_m) = split_ping_pong(down_m, parity);
-        let perm = &perms[(layer - 1) * h..layer * h];
-        // ∂⟨u, w⟩/∂u = w and ∂⟨u, w⟩/∂w = u at the top; below, what the layer above sent down
-        // (scattered back through its permutation).
-        let (upstream_g, upstream_m) = if layer == depth {
-            (
-                Source::Direct(&acts_m[depth * h..]),
-                Source::Direct(&acts_g[depth * h..]),
-            )
+        let (read, write) = split_ping_pong(down, (depth - layer) % 2);
+        // ∂⟨u, w⟩/∂u = w and ∂⟨u, w⟩/∂w = u at the top; below, what the layer above sent down,
+        // scattered back through its permutation.
+        let upstream = if layer == depth {
+            Upstream::Top(&acts_m[depth * h..], &acts_g[depth * h..])
         } else {
-            let inverse = &inverses[layer * h..(layer + 1) * h];
-            (
-                Source::Gathered(read_g, inverse),
-                Source::Gathered(read_m, inverse),
-            )
+            Upstream::Pairs(read, &inverses[layer * h..(layer + 1) * h])
         };
         let pass = BackwardLayer {
-            input_g: Source::Gathered(&acts_g[(layer - 1) * h..layer * h], perm),
-            input_m: Source::Gathered(&acts_m[(layer - 1) * h..layer * h], perm),
-            upstream_g,
-            upstream_m,
+            upstream,
             scale,
             meta: step,
         };
+        let rows = (layer - 1) * h..layer * h;
+        let (y_g, y_m) = (&acts_g[rows.clone()], &acts_m[rows]);
         let moments = meta
             .moments_mut()
             .map(|(a, b)| (&mut a[range.clone()], &mut b[range.clone()]));
-        let weights = &mut theta[range];
         let chunks = partials.len();
         with_block_dim!(k, |d| {
             (
-                weights.par_chunks_mut(cb * k * k),
+                theta[range].par_chunks_mut(cb * k * k),
                 moment_chunks(moments, cb * k * k, chunks),
-                write_g.par_chunks_mut(cb * k),
-                write_m.par_chunks_mut(cb * k),
+                (y_g.par_chunks(cb * k), y_m.par_chunks(cb * k)),
+                write.par_chunks_mut(2 * cb * k),
                 partials.par_iter_mut(),
             )
                 .into_par_iter()
                 .enumerate()
-                .for_each(|(c, (w, mom, og, om, sums))| {
-                    *sums = backward_chunk(d, &pass, c * cb * k, w, mom, og, om);
+                .for_each(|(c, (weights, moments, (y_g, y_m), down, sums))| {
+                    let chunk = BackwardChunk {
+                        start: c * cb * k,
+                        weights,
+                        moments,
+                        y_g,
+                        y_m,
+                        down,
+                    };
+                    *sums = backward_chunk(d, &pass, chunk);
                 })
         });
         let mut sums = MetaSums::default();
@@ -358,6 +352,23 @@ impl BlockNet {
             sums += p;
         }
         sums
+    }
+}
+
+/// The moment buffers of one layer, split into the chunks the backward pass iterates over.
+fn moment_chunks(
+    moments: MomentsMut<'_>,
+    chunk: usize,
+    count: usize,
+) -> impl IndexedParallelIterator<Item = MomentsMut<'_>> {
+    match moments {
+        Some((first, second)) => Either::Left(
+            first
+                .par_chunks_mut(chunk)
+                .zip(second.par_chunks_mut(chunk))
+                .map(Some),
+        ),
+        None => Either::Right(rayon::iter::repeat_n((), count).map(|()| None)),
     }
 }
 

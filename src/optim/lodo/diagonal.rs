@@ -72,7 +72,7 @@ impl Family for Diagonal {
             *d = scale * gi * mi;
         }
         let step = meta.begin_step();
-        let sums = step.apply_chunked(&mut self.theta, &self.grad, meta.moments_mut());
+        let sums = step.apply_chunked(&mut self.theta, &mut self.grad, meta.moments_mut());
         layer_sq[0] = sums.grad_sq;
         sums
     }

@@ -65,9 +65,9 @@ impl Family for Global {
         meta: &mut MetaOptimizer,
         layer_sq: &mut [f64],
     ) -> MetaSums {
-        let grad = [(f64::from(scale) * dot(g, prev)) as f32];
+        let mut grad = [(f64::from(scale) * dot(g, prev)) as f32];
         let step = meta.begin_step();
-        let sums = step.apply(&mut self.theta, &grad, meta.moments_mut());
+        let sums = step.apply(&mut self.theta, &mut grad, meta.moments_mut());
         layer_sq[0] = sums.grad_sq;
         sums
     }

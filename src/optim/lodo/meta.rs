@@ -135,16 +135,27 @@ pub(crate) struct MetaStep {
     second_correction: f32,
 }
 
-/// Lanes of the partial sums: independent accumulators let the update loops vectorize.
+/// Lanes of the partial sums: independent accumulators let the reductions vectorize.
 const LANES: usize = 8;
 
 impl MetaStep {
-    /// Updates `theta` in place given its hypergradient `grad` and returns the chunk's sums.
-    pub fn apply(&self, theta: &mut [f32], grad: &[f32], moments: MomentsMut<'_>) -> MetaSums {
+    /// Updates `theta` in place given its hypergradient in `grad`, overwriting `grad` with the
+    /// step taken (Δθ = −grad afterwards), and returns the chunk's sums.
+    ///
+    /// The sums are separate passes over the (cache-resident) chunk so that the update itself is
+    /// a plain element-wise loop the compiler vectorizes.
+    pub fn apply(&self, theta: &mut [f32], grad: &mut [f32], moments: MomentsMut<'_>) -> MetaSums {
         debug_assert_eq!(theta.len(), grad.len());
+        let grad_sq = sum_squares(grad);
+        let theta_sq = sum_squares(theta);
         match moments {
             Some((first, second)) => self.adam(theta, grad, first, second),
             None => self.sgd(theta, grad),
+        }
+        MetaSums {
+            grad_sq,
+            step_sq: sum_squares(grad),
+            theta_sq,
         }
     }
 
@@ -153,106 +164,71 @@ impl MetaStep {
     pub fn apply_chunked(
         &self,
         theta: &mut [f32],
-        grad: &[f32],
+        grad: &mut [f32],
         moments: MomentsMut<'_>,
     ) -> MetaSums {
         const CHUNK: usize = 4096;
         let mut sums = MetaSums::default();
         match moments {
             Some((first, second)) => {
-                let chunks = theta.chunks_mut(CHUNK).zip(grad.chunks(CHUNK));
+                let chunks = theta.chunks_mut(CHUNK).zip(grad.chunks_mut(CHUNK));
                 let moments = first.chunks_mut(CHUNK).zip(second.chunks_mut(CHUNK));
                 for ((th, g), (m, v)) in chunks.zip(moments) {
-                    sums += self.adam(th, g, m, v);
+                    sums += self.apply(th, g, Some((m, v)));
                 }
             }
             None => {
-                for (th, g) in theta.chunks_mut(CHUNK).zip(grad.chunks(CHUNK)) {
-                    sums += self.sgd(th, g);
+                for (th, g) in theta.chunks_mut(CHUNK).zip(grad.chunks_mut(CHUNK)) {
+                    sums += self.apply(th, g, None);
                 }
             }
         }
         sums
     }
 
-    fn adam(
-        &self,
-        theta: &mut [f32],
-        grad: &[f32],
-        first: &mut [f32],
-        second: &mut [f32],
-    ) -> MetaSums {
+    /// Bias-corrected Adam (Kingma & Ba 2015, Algorithm 1); `grad` becomes the step.
+    fn adam(&self, theta: &mut [f32], grad: &mut [f32], first: &mut [f32], second: &mut [f32]) {
         debug_assert_eq!(first.len(), theta.len());
         debug_assert_eq!(second.len(), theta.len());
         debug_assert_eq!(self.kind, MetaOptimizerKind::Adam);
         let (b1, b2) = (META_ADAM_BETA1, META_ADAM_BETA2);
         let (c1, c2, lr) = (self.first_correction, self.second_correction, self.lr);
-        let mut acc = [[0.0f32; LANES]; 3];
-        let update = |th: &mut f32, m: &mut f32, v: &mut f32, g: f32| -> f32 {
-            *m = b1 * *m + (1.0 - b1) * g;
-            *v = b2 * *v + (1.0 - b2) * g * g;
+        let moments = first.iter_mut().zip(second.iter_mut());
+        for ((th, g), (m, v)) in theta.iter_mut().zip(grad.iter_mut()).zip(moments) {
+            *m = b1 * *m + (1.0 - b1) * *g;
+            *v = b2 * *v + (1.0 - b2) * *g * *g;
             let step = lr * (*m * c1) / ((*v * c2).sqrt() + META_ADAM_EPS);
             *th -= step;
-            step
-        };
-        let mut th_it = theta.chunks_exact_mut(LANES);
-        let mut m_it = first.chunks_exact_mut(LANES);
-        let mut v_it = second.chunks_exact_mut(LANES);
-        let mut g_it = grad.chunks_exact(LANES);
-        for (((th, m), v), g) in (&mut th_it).zip(&mut m_it).zip(&mut v_it).zip(&mut g_it) {
-            for l in 0..LANES {
-                acc[2][l] += th[l] * th[l];
-                let step = update(&mut th[l], &mut m[l], &mut v[l], g[l]);
-                acc[0][l] += g[l] * g[l];
-                acc[1][l] += step * step;
-            }
+            *g = step;
         }
-        let mut sums = lane_sums(&acc);
-        let tails = th_it.into_remainder().iter_mut().zip(m_it.into_remainder());
-        for ((th, m), (v, &g)) in tails.zip(v_it.into_remainder().iter_mut().zip(g_it.remainder()))
-        {
-            sums.theta_sq += f64::from(*th) * f64::from(*th);
-            let step = update(th, m, v, g);
-            sums.grad_sq += f64::from(g) * f64::from(g);
-            sums.step_sq += f64::from(step) * f64::from(step);
-        }
-        sums
     }
 
-    fn sgd(&self, theta: &mut [f32], grad: &[f32]) -> MetaSums {
+    /// θ ← θ − lr·g; `grad` becomes the step.
+    fn sgd(&self, theta: &mut [f32], grad: &mut [f32]) {
         let lr = self.lr;
-        let mut acc = [[0.0f32; LANES]; 3];
-        let mut th_it = theta.chunks_exact_mut(LANES);
-        let mut g_it = grad.chunks_exact(LANES);
-        for (th, g) in (&mut th_it).zip(&mut g_it) {
-            for l in 0..LANES {
-                acc[2][l] += th[l] * th[l];
-                let step = lr * g[l];
-                th[l] -= step;
-                acc[0][l] += g[l] * g[l];
-                acc[1][l] += step * step;
-            }
+        for (th, g) in theta.iter_mut().zip(grad.iter_mut()) {
+            *g *= lr;
+            *th -= *g;
         }
-        let mut sums = lane_sums(&acc);
-        for (th, &g) in th_it.into_remainder().iter_mut().zip(g_it.remainder()) {
-            sums.theta_sq += f64::from(*th) * f64::from(*th);
-            let step = lr * g;
-            *th -= step;
-            sums.grad_sq += f64::from(g) * f64::from(g);
-            sums.step_sq += f64::from(step) * f64::from(step);
-        }
-        sums
     }
 }
 
-/// Folds the per-lane f32 partial sums (a chunk of at most a few thousand entries) into f64.
-fn lane_sums(acc: &[[f32; LANES]; 3]) -> MetaSums {
-    let fold = |lanes: &[f32; LANES]| lanes.iter().map(|&x| f64::from(x)).sum::<f64>();
-    MetaSums {
-        grad_sq: fold(&acc[0]),
-        step_sq: fold(&acc[1]),
-        theta_sq: fold(&acc[2]),
+/// Σ x², with per-lane f32 partial sums (fine for the few thousand entries of a chunk) folded
+/// into f64.
+fn sum_squares(x: &[f32]) -> f64 {
+    let mut lanes = [0.0f32; LANES];
+    let mut it = x.chunks_exact(LANES);
+    for chunk in &mut it {
+        for (acc, &v) in lanes.iter_mut().zip(chunk) {
+            *acc += v * v;
+        }
     }
+    let tail: f64 = it
+        .remainder()
+        .iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum();
+    lanes.iter().map(|&v| f64::from(v)).sum::<f64>() + tail
 }
 
 #[cfg(test)]
@@ -267,7 +243,7 @@ mod tests {
         let grad: Vec<f32> = (0..11).map(|i| (i as f32 - 5.0) * 0.3).collect();
         let mut theta = vec![1.0f32; 11];
         let step = meta.begin_step();
-        let sums = step.apply(&mut theta, &grad, meta.moments_mut());
+        let sums = step.apply(&mut theta, &mut grad.clone(), meta.moments_mut());
         for (th, g) in theta.iter().zip(&grad) {
             let expected = if *g == 0.0 {
                 1.0
@@ -291,7 +267,7 @@ mod tests {
         let mut theta = [0.0f32];
         for g in [1.0f32, 3.0] {
             let step = meta.begin_step();
-            step.apply(&mut theta, &[g], meta.moments_mut());
+            step.apply(&mut theta, &mut [g], meta.moments_mut());
         }
         let first = 0.1 * 1.0 / (1.0 + 1e-7);
         let second = 0.1 * (0.39 / 0.19) / ((0.009999f64 / 0.001999).sqrt() + 1e-7);
@@ -311,7 +287,7 @@ mod tests {
         let grad: Vec<f32> = (0..9).map(|i| i as f32).collect();
         let mut theta = vec![2.0f32; 9];
         let step = meta.begin_step();
-        let sums = step.apply(&mut theta, &grad, meta.moments_mut());
+        let sums = step.apply(&mut theta, &mut grad.clone(), meta.moments_mut());
         for (th, g) in theta.iter().zip(&grad) {
             assert!((th - (2.0 - 0.5 * g)).abs() < 1e-6);
         }
@@ -324,7 +300,7 @@ mod tests {
     fn reset_forgets_moments_and_count() {
         let mut meta = MetaOptimizer::new(MetaOptimizerKind::Adam, 0.1, 3);
         let step = meta.begin_step();
-        step.apply(&mut [0.0; 3], &[1.0, 2.0, 3.0], meta.moments_mut());
+        step.apply(&mut [0.0; 3], &mut [1.0, 2.0, 3.0], meta.moments_mut());
         meta.reset();
         assert_eq!(meta.steps(), 0);
         assert!(

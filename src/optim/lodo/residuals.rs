@@ -212,7 +212,7 @@ impl Residuals {
             down_g[j] = d * d * b;
             down_m[j] = d * d * a;
         }
-        let mut total = self.update_layer(depth, &grad, step, meta);
+        let mut total = self.update_layer(depth, &mut grad, step, meta);
         layer_sq[depth] = total.grad_sq;
         for layer in (1..=depth).rev() {
             let range = (layer - 1) * h..layer * h;
@@ -224,7 +224,7 @@ impl Residuals {
             }
             self.transpose_layer(layer, &mut down_g, &mut scratch);
             self.transpose_layer(layer, &mut down_m, &mut scratch);
-            let sums = self.update_layer(layer - 1, &grad, step, meta);
+            let sums = self.update_layer(layer - 1, &mut grad, step, meta);
             layer_sq[layer - 1] = sums.grad_sq;
             total += sums;
         }
@@ -236,7 +236,7 @@ impl Residuals {
     fn update_layer(
         &mut self,
         index: usize,
-        grad: &[f32],
+        grad: &mut [f32],
         step: super::meta::MetaStep,
         meta: &mut MetaOptimizer,
     ) -> MetaSums {
