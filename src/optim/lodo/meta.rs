@@ -19,7 +19,8 @@ pub const META_ADAM_EPS: f32 = 1e-7;
 pub enum MetaOptimizerKind {
     /// Adam with bias correction (β1 0.9, β2 0.999, ε 1e-7): LODO proper.
     Adam,
-    /// θ ← θ − meta_lr·∂f/∂θ: the LODO-SGD ablation.
+    /// θ ← θ − meta_lr·∂f/∂θ: the LODO-SGD ablation. Its steps scale with the hypergradient
+    /// (∝ α0·‖g‖·‖m‖), so its meta_lr must be matched to the problem; Adam's are scale-free.
     Sgd,
 }
 
