@@ -1,8 +1,8 @@
 //! Per-chunk kernels of the block-diagonal permuted network (one layer, a run of blocks).
 //!
-//! Each kernel first gathers its (permuted) inputs into thread-local scratch, then runs plain
-//! `k×k` loops over contiguous memory. The block size is a type parameter ([`BlockDim`]) so that
-//! the common sizes compile to fully unrolled loops while any other `k` still works.
+//! Each kernel first gathers its (permuted) inputs into contiguous memory, then runs plain `k×k`
+//! loops on small arrays. The block size's capacity is a const parameter ([`Cap`]) so that the
+//! common sizes compile to fully unrolled loops in registers while any other `k` still works.
 
 use std::cell::RefCell;
 
@@ -20,53 +20,51 @@ pub(crate) fn blocks_per_chunk(k: usize) -> usize {
     (CHUNK_WEIGHTS / (k * k)).max(1)
 }
 
-/// The block size, as a compile-time constant ([`Fixed`]) or a runtime value ([`Runtime`]).
-pub(crate) trait BlockDim: Copy + Send + Sync {
-    fn k(self) -> usize;
-}
-
+/// A block-size capacity as a type: `Cap<4>` compiles the kernels for `k = 4` exactly (fully
+/// unrolled, in registers); `Cap<DYNAMIC>` runs any `k ≤ MAX_BLOCK_SIZE` from a runtime value.
 #[derive(Clone, Copy)]
-pub(crate) struct Fixed<const K: usize>;
+pub(crate) struct Cap<const CAP: usize>;
 
-impl<const K: usize> BlockDim for Fixed<K> {
-    #[inline(always)]
-    fn k(self) -> usize {
-        K
+/// The capacity of the runtime-`k` kernels.
+pub(crate) const DYNAMIC: usize = MAX_BLOCK_SIZE;
+
+/// The block size the kernels of capacity `CAP` run with.
+#[inline(always)]
+fn block_size<const CAP: usize>(k: usize) -> usize {
+    if CAP == DYNAMIC {
+        debug_assert!(k <= DYNAMIC);
+        k
+    } else {
+        debug_assert_eq!(k, CAP);
+        CAP
     }
 }
 
-#[derive(Clone, Copy)]
-pub(crate) struct Runtime(pub usize);
-
-impl BlockDim for Runtime {
-    #[inline(always)]
-    fn k(self) -> usize {
-        self.0
-    }
-}
-
-/// Runs `$body` with `$d` bound to the [`BlockDim`] for block size `$k`.
+/// Runs `$body` with `$d` bound to the [`Cap`] for block size `$k`: the common sizes get their
+/// own compiled kernels, any other size the runtime-`k` ones.
 macro_rules! with_block_dim {
     ($k:expr, |$d:ident| $body:expr) => {
         match $k {
             1 => {
-                let $d = $crate::optim::lodo::block_kernels::Fixed::<1>;
+                let $d = $crate::optim::lodo::block_kernels::Cap::<1>;
                 $body
             }
             2 => {
-                let $d = $crate::optim::lodo::block_kernels::Fixed::<2>;
+                let $d = $crate::optim::lodo::block_kernels::Cap::<2>;
                 $body
             }
             4 => {
-                let $d = $crate::optim::lodo::block_kernels::Fixed::<4>;
+                let $d = $crate::optim::lodo::block_kernels::Cap::<4>;
                 $body
             }
             8 => {
-                let $d = $crate::optim::lodo::block_kernels::Fixed::<8>;
+                let $d = $crate::optim::lodo::block_kernels::Cap::<8>;
                 $body
             }
-            k => {
-                let $d = $crate::optim::lodo::block_kernels::Runtime(k);
+            _ => {
+                let $d = $crate::optim::lodo::block_kernels::Cap::<
+                    { $crate::optim::lodo::block_kernels::DYNAMIC },
+                >;
                 $body
             }
         }
@@ -170,62 +168,81 @@ fn with_scratch<R>(
     })
 }
 
+/// The first `k` entries of `s` as an array of capacity `CAP` (zeros beyond `k`).
+#[inline(always)]
+fn load<const CAP: usize>(k: usize, s: &[f32]) -> [f32; CAP] {
+    let mut out = [0.0; CAP];
+    out[..k].copy_from_slice(&s[..k]);
+    out
+}
+
+/// `W·x` for one row-major `k×k` block.
+#[inline(always)]
+fn block_times<const CAP: usize>(k: usize, w: &[f32], x: &[f32; CAP]) -> [f32; CAP] {
+    let mut out = [0.0; CAP];
+    for (r, o) in out.iter_mut().enumerate().take(k) {
+        let row = &w[r * k..r * k + k];
+        *o = (0..k).map(|c| row[c] * x[c]).sum();
+    }
+    out
+}
+
+/// `Wᵀ·x` for one row-major `k×k` block.
+#[inline(always)]
+fn block_transposed_times<const CAP: usize>(k: usize, w: &[f32], x: &[f32; CAP]) -> [f32; CAP] {
+    let mut out = [0.0; CAP];
+    for r in 0..k {
+        let row = &w[r * k..r * k + k];
+        for c in 0..k {
+            out[c] += row[c] * x[r];
+        }
+    }
+    out
+}
+
 /// `out[b] = W[b]·y[b]` for the chunk's blocks, where `y` (the layer input read from `input` at
 /// `start`) is stored in `y` for the backward pass.
-pub(crate) fn forward_chunk<D: BlockDim>(
-    d: D,
+pub(crate) fn forward_chunk<const CAP: usize>(
+    _: Cap<CAP>,
+    k: usize,
     weights: &[f32],
     input: Source<'_>,
     start: usize,
     y: &mut [f32],
     out: &mut [f32],
 ) {
-    let k = d.k();
+    let k = block_size::<CAP>(k);
     input.read_into(start, y);
     for ((w, y), o) in weights
         .chunks_exact(k * k)
         .zip(y.chunks_exact(k))
         .zip(out.chunks_exact_mut(k))
     {
-        for r in 0..k {
-            let row = &w[r * k..r * k + k];
-            o[r] = (0..k).map(|c| row[c] * y[c]).sum();
-        }
+        o.copy_from_slice(&block_times(k, w, &load::<CAP>(k, y))[..k]);
     }
 }
 
 /// `out[b] = W[b]ᵀ·x[b]` for the chunk's blocks, `x` read from `input` at `start`.
-pub(crate) fn transpose_chunk<D: BlockDim>(
-    d: D,
+pub(crate) fn transpose_chunk<const CAP: usize>(
+    _: Cap<CAP>,
+    k: usize,
     weights: &[f32],
     input: Source<'_>,
     start: usize,
     out: &mut [f32],
 ) {
-    let k = d.k();
     with_scratch(out.len(), 0, |[x, _], _| {
+        // Inside the closure so that `k` is the constant `CAP` where it is one.
+        let k = block_size::<CAP>(k);
         input.read_into(start, x);
         for ((w, x), o) in weights
             .chunks_exact(k * k)
             .zip(x.chunks_exact(k))
             .zip(out.chunks_exact_mut(k))
         {
-            accumulate_transposed(d, w, x, o);
+            o.copy_from_slice(&block_transposed_times(k, w, &load::<CAP>(k, x))[..k]);
         }
     });
-}
-
-/// `out = Wᵀ·x` for one `k×k` block `W` (row-major).
-#[inline(always)]
-fn accumulate_transposed<D: BlockDim>(d: D, w: &[f32], x: &[f32], out: &mut [f32]) {
-    let k = d.k();
-    out.fill(0.0);
-    for r in 0..k {
-        let (row, xr) = (&w[r * k..r * k + k], x[r]);
-        for c in 0..k {
-            out[c] += row[c] * xr;
-        }
-    }
 }
 
 /// What one layer's backward pass reads besides its own chunk, for both paths of
@@ -255,12 +272,12 @@ pub(crate) struct BackwardChunk<'a> {
 /// With `δ` the upstream gradient and `y` the block input on each path, the weight gradient is
 /// `scale·(δ_g y_gᵀ + δ_m y_mᵀ)` and the gradient passed down is `Wᵀδ` (computed with the weights
 /// *before* this update). The chunk's weights are updated by the meta optimizer right away.
-pub(crate) fn backward_chunk<D: BlockDim>(
-    d: D,
+pub(crate) fn backward_chunk<const CAP: usize>(
+    _: Cap<CAP>,
+    k: usize,
     layer: &BackwardLayer<'_>,
     chunk: BackwardChunk<'_>,
 ) -> MetaSums {
-    let k = d.k();
     let BackwardChunk {
         start,
         weights,
@@ -270,32 +287,41 @@ pub(crate) fn backward_chunk<D: BlockDim>(
         down,
     } = chunk;
     with_scratch(y_g.len(), weights.len(), |[dg, dm], grad| {
+        // Inside the closure so that `k` is the constant `CAP` where it is one.
+        let k = block_size::<CAP>(k);
         layer.upstream.read_into(start, dg, dm);
         let inputs = y_g.chunks_exact(k).zip(y_m.chunks_exact(k));
         let upstream = dg.chunks_exact(k).zip(dm.chunks_exact(k));
         let blocks = weights
             .chunks_exact(k * k)
             .zip(grad.chunks_exact_mut(k * k));
-        let mut passed = [[0.0f32; MAX_BLOCK_SIZE]; 2];
+        let mut grad_sq = [0.0f32; CAP];
         for (((w, gw), out), ((yg, ym), (dg, dm))) in blocks
             .zip(down.chunks_exact_mut(2 * k))
             .zip(inputs.zip(upstream))
         {
+            let (yg, ym) = (load::<CAP>(k, yg), load::<CAP>(k, ym));
+            let (dg, dm) = (load::<CAP>(k, dg), load::<CAP>(k, dm));
             for r in 0..k {
                 let (sg, sm) = (layer.scale * dg[r], layer.scale * dm[r]);
                 let row = &mut gw[r * k..r * k + k];
                 for c in 0..k {
                     row[c] = sg * yg[c] + sm * ym[c];
+                    grad_sq[c] += row[c] * row[c];
                 }
             }
-            let [pg, pm] = &mut passed;
-            accumulate_transposed(d, w, dg, &mut pg[..k]);
-            accumulate_transposed(d, w, dm, &mut pm[..k]);
+            let (pg, pm) = (
+                block_transposed_times(k, w, &dg),
+                block_transposed_times(k, w, &dm),
+            );
             for c in 0..k {
                 out[2 * c] = pg[c];
                 out[2 * c + 1] = pm[c];
             }
         }
-        layer.meta.apply(weights, grad, moments)
+        let grad_sq = grad_sq.iter().map(|&v| f64::from(v)).sum();
+        layer
+            .meta
+            .apply_with_grad_sq(weights, grad, moments, grad_sq)
     })
 }

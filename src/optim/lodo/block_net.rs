@@ -125,7 +125,7 @@ impl BlockNet {
             )
                 .into_par_iter()
                 .enumerate()
-                .for_each(|(c, (o, y, w))| forward_chunk(d, w, source, c * cb * k, y, o))
+                .for_each(|(c, (o, y, w))| forward_chunk(d, k, w, source, c * cb * k, y, o))
         });
     }
 
@@ -145,7 +145,7 @@ impl BlockNet {
                     .par_chunks_mut(cb * k)
                     .zip(weights.par_chunks(cb * k * k))
                     .enumerate()
-                    .for_each(|(c, (o, w))| transpose_chunk(d, w, source, c * cb * k, o))
+                    .for_each(|(c, (o, w))| transpose_chunk(d, k, w, source, c * cb * k, o))
             });
         }
         // Layer 1 wrote the buffer of its parity, (N − 1) mod 2.
@@ -187,6 +187,10 @@ impl Family for BlockNet {
             "block-diagonal, N={}, k={}, h={}",
             self.depth, self.k, self.width
         )
+    }
+
+    fn runs_in_parallel(&self) -> bool {
+        self.partials.len() > 1
     }
 
     fn layer_count(&self) -> usize {
@@ -344,7 +348,7 @@ impl BlockNet {
                         y_m,
                         down,
                     };
-                    *sums = backward_chunk(d, &pass, chunk);
+                    *sums = backward_chunk(d, k, &pass, chunk);
                 })
         });
         let mut sums = MetaSums::default();

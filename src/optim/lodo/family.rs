@@ -13,6 +13,12 @@ pub(crate) trait Family: Send + Sync {
     /// Short description for the UI ("block-diagonal, N=16, k=4, h=189,392").
     fn describe(&self) -> String;
 
+    /// Whether the family's passes are split over the thread pool (large problems); the step
+    /// then runs inside the pool so its many parallel passes do not each hand over to it.
+    fn runs_in_parallel(&self) -> bool {
+        false
+    }
+
     /// Number of layers reported in the per-layer hypergradient norms.
     fn layer_count(&self) -> usize;
 

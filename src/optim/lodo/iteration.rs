@@ -84,6 +84,18 @@ impl<F: Family> Lodo<F> {
         }
     }
 
+    /// Steps 1–3: the meta step, then `m_t` and `direction = M(θ)·m_t`.
+    fn precondition_step(&mut self, grad: &[f32]) -> LodoStats {
+        let hyper = self.meta_step(grad);
+        self.family.precondition_momentum(
+            &mut self.momentum,
+            grad,
+            self.config.beta,
+            &mut self.direction,
+        );
+        hyper
+    }
+
     fn check_lengths(&self, params: &[f32], grad: &[f32]) -> Result<()> {
         let n = self.momentum.len();
         ensure!(
@@ -119,13 +131,12 @@ impl<F: Family + 'static> Optimizer for Lodo<F> {
         _same_batch: &mut dyn SameBatch,
     ) -> Result<StepStats> {
         self.check_lengths(params, grad)?;
-        let hyper = self.meta_step(grad);
-        self.family.precondition_momentum(
-            &mut self.momentum,
-            grad,
-            self.config.beta,
-            &mut self.direction,
-        );
+        let hyper = if self.family.runs_in_parallel() {
+            // One hand-over to the thread pool per step instead of one per parallel pass.
+            rayon::scope(|_| self.precondition_step(grad))
+        } else {
+            self.precondition_step(grad)
+        };
         let lr = self.config.lr;
         for ((x, dx), &d) in params.iter_mut().zip(&mut self.step).zip(&self.direction) {
             *dx = -lr * d;
