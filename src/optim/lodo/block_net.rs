@@ -12,7 +12,6 @@
 //! backward pass + meta update, one forward pass of the new `m` and one transposed pass.
 
 use anyhow::{Result, ensure};
-use rayon::iter::Either;
 use rayon::prelude::*;
 
 use super::block_kernels::{
@@ -21,7 +20,7 @@ use super::block_kernels::{
 };
 use super::family::Family;
 use super::init::{permutation_rng, permutations, random_orthogonal, weight_rng};
-use super::meta::{MetaOptimizer, MetaStep, MetaSums, MomentsMut};
+use super::meta::{MetaOptimizer, MetaStep, MetaSums, moment_chunks};
 
 /// Hidden width for `n` parameters and block size `k`: the smallest multiple of `k` ≥ 2n.
 pub fn hidden_width(n: usize, k: usize) -> usize {
@@ -356,23 +355,6 @@ impl BlockNet {
             sums += p;
         }
         sums
-    }
-}
-
-/// The moment buffers of one layer, split into the chunks the backward pass iterates over.
-fn moment_chunks(
-    moments: MomentsMut<'_>,
-    chunk: usize,
-    count: usize,
-) -> impl IndexedParallelIterator<Item = MomentsMut<'_>> {
-    match moments {
-        Some((first, second)) => Either::Left(
-            first
-                .par_chunks_mut(chunk)
-                .zip(second.par_chunks_mut(chunk))
-                .map(Some),
-        ),
-        None => Either::Right(rayon::iter::repeat_n((), count).map(|()| None)),
     }
 }
 

@@ -4,6 +4,8 @@
 //! applied chunk by chunk, as soon as a chunk of the hypergradient is known, so the full ∂f/∂θ is
 //! never materialised (θ has ~12M entries at the paper's CNN size).
 
+use rayon::iter::Either;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Adam's first-moment decay for the meta optimizer (lodo.md §3).
@@ -196,6 +198,34 @@ impl MetaStep {
         sums
     }
 
+    /// [`MetaStep::apply`] over a long vector, in parallel chunks of `chunk` entries. `partials`
+    /// (one per chunk) keeps the chunks' sums so they are added in a fixed order and the
+    /// statistics do not depend on the thread schedule.
+    pub fn apply_parallel(
+        &self,
+        theta: &mut [f32],
+        grad: &mut [f32],
+        moments: MomentsMut<'_>,
+        chunk: usize,
+        partials: &mut [MetaSums],
+    ) -> MetaSums {
+        debug_assert_eq!(partials.len(), theta.len().div_ceil(chunk));
+        let count = partials.len();
+        (
+            theta.par_chunks_mut(chunk),
+            grad.par_chunks_mut(chunk),
+            moment_chunks(moments, chunk, count),
+            partials.par_iter_mut(),
+        )
+            .into_par_iter()
+            .for_each(|(th, g, m, sums)| *sums = self.apply(th, g, m));
+        let mut total = MetaSums::default();
+        for &p in partials.iter() {
+            total += p;
+        }
+        total
+    }
+
     /// Bias-corrected Adam (Kingma & Ba 2015, Algorithm 1); `grad` becomes the step.
     fn adam(&self, theta: &mut [f32], grad: &mut [f32], first: &mut [f32], second: &mut [f32]) {
         debug_assert_eq!(first.len(), theta.len());
@@ -220,6 +250,23 @@ impl MetaStep {
             *g *= lr;
             *th -= *g;
         }
+    }
+}
+
+/// Moment buffers split into the chunks a parallel pass iterates over (`None` each for SGD).
+pub(crate) fn moment_chunks(
+    moments: MomentsMut<'_>,
+    chunk: usize,
+    count: usize,
+) -> impl IndexedParallelIterator<Item = MomentsMut<'_>> {
+    match moments {
+        Some((first, second)) => Either::Left(
+            first
+                .par_chunks_mut(chunk)
+                .zip(second.par_chunks_mut(chunk))
+                .map(Some),
+        ),
+        None => Either::Right(rayon::iter::repeat_n((), count).map(|()| None)),
     }
 }
 

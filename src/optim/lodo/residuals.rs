@@ -6,13 +6,59 @@
 //! than clamping a diagonal at zero, which would stop its hypergradient). The network works in
 //! the same zero-padded width `h = 2n` as LODO, so the two differ only in the layer type.
 //! θ is laid out as `w_1, …, w_N, d`, each of length `h`.
+//!
+//! Every pass is element-wise with a gather, split into parallel chunks for large problems.
 
 use anyhow::{Result, ensure};
 use rand_distr::{Distribution, Normal};
+use rayon::prelude::*;
 
 use super::family::Family;
 use super::init::{permutation_rng, permutations, weight_rng};
-use super::meta::{MetaOptimizer, MetaSums};
+use super::meta::{MetaOptimizer, MetaStep, MetaSums};
+
+/// Entries per parallel task: a problem of at most this width runs on the calling thread.
+const CHUNK: usize = 8192;
+
+/// `out[j] = f(a[j], b[j], index[j])` for every `j`, in parallel chunks.
+fn map_indexed(
+    out: &mut [f32],
+    (a, b, index): (&[f32], &[f32], &[u32]),
+    f: impl Fn(f32, f32, usize) -> f32 + Sync,
+) {
+    (
+        out.par_chunks_mut(CHUNK),
+        a.par_chunks(CHUNK),
+        b.par_chunks(CHUNK),
+        index.par_chunks(CHUNK),
+    )
+        .into_par_iter()
+        .for_each(|(o, a, b, index)| {
+            for (((o, &a), &b), &i) in o.iter_mut().zip(a).zip(b).zip(index) {
+                *o = f(a, b, i as usize);
+            }
+        });
+}
+
+/// `out[j] = f(a[j], b[j], c[j])` for every `j`, in parallel chunks.
+fn map3(
+    out: &mut [f32],
+    (a, b, c): (&[f32], &[f32], &[f32]),
+    f: impl Fn(f32, f32, f32) -> f32 + Sync,
+) {
+    (
+        out.par_chunks_mut(CHUNK),
+        a.par_chunks(CHUNK),
+        b.par_chunks(CHUNK),
+        c.par_chunks(CHUNK),
+    )
+        .into_par_iter()
+        .for_each(|(o, a, b, c)| {
+            for (((o, &a), &b), &c) in o.iter_mut().zip(a).zip(b).zip(c) {
+                *o = f(a, b, c);
+            }
+        });
+}
 
 pub(crate) struct Residuals {
     n: usize,
@@ -26,11 +72,12 @@ pub(crate) struct Residuals {
     acts_g: Vec<f32>,
     acts_m: Vec<f32>,
     m_cached: bool,
-    /// Downward vectors of both paths, one layer's hypergradient, and scratch for transposes.
-    down_g: Vec<f32>,
-    down_m: Vec<f32>,
+    /// Ping-pong of the downward vectors of each path, and one layer's hypergradient.
+    down_g: [Vec<f32>; 2],
+    down_m: [Vec<f32>; 2],
     grad: Vec<f32>,
-    scratch: Vec<f32>,
+    /// Per-chunk sums of one layer's meta update.
+    partials: Vec<MetaSums>,
 }
 
 impl Residuals {
@@ -48,10 +95,10 @@ impl Residuals {
             acts_g: vec![0.0; (depth + 1) * width],
             acts_m: vec![0.0; (depth + 1) * width],
             m_cached: false,
-            down_g: vec![0.0; width],
-            down_m: vec![0.0; width],
+            down_g: [vec![0.0; width], vec![0.0; width]],
+            down_m: [vec![0.0; width], vec![0.0; width]],
             grad: vec![0.0; width],
-            scratch: vec![0.0; width],
+            partials: vec![MetaSums::default(); width.div_ceil(CHUNK)],
         };
         net.reinit();
         net
@@ -62,6 +109,14 @@ impl Residuals {
         &self.perms[(layer - 1) * self.width..layer * self.width]
     }
 
+    fn weights(&self, layer: usize) -> &[f32] {
+        &self.theta[(layer - 1) * self.width..layer * self.width]
+    }
+
+    fn diagonal(&self) -> &[f32] {
+        &self.theta[self.depth * self.width..]
+    }
+
     /// `z_0 = E·v`, then `z_i = R_i z_{i−1}` into the rows of `acts`.
     fn forward(&self, acts: &mut [f32], v: &[f32]) {
         let h = self.width;
@@ -70,44 +125,50 @@ impl Residuals {
         for layer in 1..=self.depth {
             let (done, rest) = acts.split_at_mut(layer * h);
             let input = &done[(layer - 1) * h..];
-            let w = &self.theta[(layer - 1) * h..layer * h];
-            let perm = &self.perms[(layer - 1) * h..layer * h];
-            for (((z, &x), &wj), &p) in rest[..h].iter_mut().zip(input).zip(w).zip(perm) {
-                *z = x + wj * input[p as usize];
-            }
+            let (w, perm) = (self.weights(layer), &self.perms[(layer - 1) * h..layer * h]);
+            map_indexed(&mut rest[..h], (input, w, perm), |x, w, p| x + w * input[p]);
         }
     }
 
-    /// `δ ← R_layerᵀ δ` using `scratch`: `δ[l] += w[π⁻¹[l]]·δ[π⁻¹[l]]`.
-    fn transpose_layer(&self, layer: usize, delta: &mut [f32], scratch: &mut [f32]) {
+    /// `out = R_layerᵀ·delta`: `out[l] = δ[l] + w[π⁻¹[l]]·δ[π⁻¹[l]]`.
+    fn transpose_layer(&self, layer: usize, delta: &[f32], out: &mut [f32]) {
         let h = self.width;
-        let w = &self.theta[(layer - 1) * h..layer * h];
-        let inverse = &self.inverses[(layer - 1) * h..layer * h];
-        scratch.copy_from_slice(delta);
-        for ((d, &x), &i) in delta.iter_mut().zip(scratch.iter()).zip(inverse) {
-            *d = x + w[i as usize] * scratch[i as usize];
-        }
+        let (w, inverse) = (
+            self.weights(layer),
+            &self.inverses[(layer - 1) * h..layer * h],
+        );
+        map_indexed(out, (delta, delta, inverse), |d, _, i| d + w[i] * delta[i]);
     }
 
-    fn diagonal(&self) -> &[f32] {
-        &self.theta[self.depth * self.width..]
-    }
-
-    /// `out = Eᵀ Rᵀ D² · top`, with `top = R·E·v`.
-    fn finish(&self, top: &[f32], delta: &mut [f32], scratch: &mut [f32], out: &mut [f32]) {
-        for ((x, &t), &d) in delta.iter_mut().zip(top).zip(self.diagonal()) {
-            *x = d * d * t;
-        }
+    /// `out = Eᵀ Rᵀ D² · top`, with `top = R·E·v`, using `bufs` as the ping-pong.
+    fn finish(&self, top: &[f32], bufs: &mut [Vec<f32>; 2], out: &mut [f32]) {
+        let d = self.diagonal();
+        map3(&mut bufs[0], (d, d, top), |d, _, t| d * d * t);
         for layer in (1..=self.depth).rev() {
-            self.transpose_layer(layer, delta, scratch);
+            let (read, write) = ping_pong(bufs, self.depth - layer);
+            self.transpose_layer(layer, read, write);
         }
-        out.copy_from_slice(&delta[..self.n]);
+        out.copy_from_slice(&bufs[self.depth % 2][..self.n]);
+    }
+}
+
+/// (the vector the previous pass wrote, the one this pass writes) for pass number `pass`.
+fn ping_pong(bufs: &mut [Vec<f32>; 2], pass: usize) -> (&[f32], &mut [f32]) {
+    let [even, odd] = bufs;
+    if pass % 2 == 0 {
+        (even, odd)
+    } else {
+        (odd, even)
     }
 }
 
 impl Family for Residuals {
     fn describe(&self) -> String {
         format!("residual, N={}, h={}", self.depth, self.width)
+    }
+
+    fn runs_in_parallel(&self) -> bool {
+        self.width > CHUNK
     }
 
     fn layer_count(&self) -> usize {
@@ -146,20 +207,18 @@ impl Family for Residuals {
         let h = self.width;
         let mut acts = vec![0.0; (self.depth + 1) * h];
         self.forward(&mut acts, v);
-        let (mut delta, mut scratch) = (vec![0.0; h], vec![0.0; h]);
-        self.finish(&acts[self.depth * h..], &mut delta, &mut scratch, out);
+        let mut bufs = [vec![0.0; h], vec![0.0; h]];
+        self.finish(&acts[self.depth * h..], &mut bufs, out);
     }
 
     fn precondition_cached(&mut self, v: &[f32], out: &mut [f32]) {
-        let h = self.width;
-        let (mut acts, mut delta, mut scratch) = (
+        let (mut acts, mut bufs) = (
             std::mem::take(&mut self.acts_m),
             std::mem::take(&mut self.down_g),
-            std::mem::take(&mut self.scratch),
         );
         self.forward(&mut acts, v);
-        self.finish(&acts[self.depth * h..], &mut delta, &mut scratch, out);
-        (self.acts_m, self.down_g, self.scratch) = (acts, delta, scratch);
+        self.finish(&acts[self.depth * self.width..], &mut bufs, out);
+        (self.acts_m, self.down_g) = (acts, bufs);
         self.m_cached = true;
     }
 
@@ -187,63 +246,66 @@ impl Family for Residuals {
 
 impl Residuals {
     /// Hypergradient of `scale·⟨R E g, D² R E m⟩`, layer by layer from the top, each layer's
-    /// weights updated as soon as its gradient is known (after its downward vectors are formed).
+    /// weights updated as soon as its gradient is known (after its downward vectors are formed
+    /// with the weights it had).
     fn backward(
         &mut self,
         acts_g: &[f32],
         acts_m: &[f32],
         scale: f32,
-        step: super::meta::MetaStep,
+        step: MetaStep,
         meta: &mut MetaOptimizer,
         layer_sq: &mut [f64],
     ) -> MetaSums {
         let (h, depth) = (self.width, self.depth);
-        let (mut down_g, mut down_m, mut grad, mut scratch) = (
-            std::mem::take(&mut self.down_g),
-            std::mem::take(&mut self.down_m),
-            std::mem::take(&mut self.grad),
-            std::mem::take(&mut self.scratch),
-        );
-        let (top_g, top_m) = (&acts_g[depth * h..], &acts_m[depth * h..]);
+        let mut down_g = std::mem::take(&mut self.down_g);
+        let mut down_m = std::mem::take(&mut self.down_m);
+        let mut grad = std::mem::take(&mut self.grad);
+        let (a, b, d) = (&acts_g[depth * h..], &acts_m[depth * h..], self.diagonal());
         // s = Σ d_j² a_j b_j: ∂s/∂d_j = 2 d_j a_j b_j, ∂s/∂a = d² ⊙ b, ∂s/∂b = d² ⊙ a.
-        for (j, &d) in self.diagonal().iter().enumerate() {
-            let (a, b) = (top_g[j], top_m[j]);
-            grad[j] = scale * 2.0 * d * a * b;
-            down_g[j] = d * d * b;
-            down_m[j] = d * d * a;
-        }
-        let mut total = self.update_layer(depth, &mut grad, step, meta);
+        map3(&mut grad, (d, a, b), |d, a, b| scale * 2.0 * d * a * b);
+        map3(&mut down_g[0], (d, d, b), |d, _, b| d * d * b);
+        map3(&mut down_m[0], (d, d, a), |d, _, a| d * d * a);
+        let mut total = self.update(depth, &mut grad, step, meta);
         layer_sq[depth] = total.grad_sq;
         for layer in (1..=depth).rev() {
-            let range = (layer - 1) * h..layer * h;
-            let perm = &self.perms[range.clone()];
-            let (zg, zm) = (&acts_g[range.clone()], &acts_m[range.clone()]);
-            for (j, &p) in perm.iter().enumerate() {
-                let p = p as usize;
-                grad[j] = scale * (down_g[j] * zg[p] + down_m[j] * zm[p]);
-            }
-            self.transpose_layer(layer, &mut down_g, &mut scratch);
-            self.transpose_layer(layer, &mut down_m, &mut scratch);
-            let sums = self.update_layer(layer - 1, &mut grad, step, meta);
+            let rows = (layer - 1) * h..layer * h;
+            let perm = &self.perms[rows.clone()];
+            let (zg, zm) = (&acts_g[rows.clone()], &acts_m[rows]);
+            let pass = depth - layer;
+            let (dg, out_g) = ping_pong(&mut down_g, pass);
+            let (dm, out_m) = ping_pong(&mut down_m, pass);
+            map_indexed(&mut grad, (dg, dm, perm), |dg, dm, p| {
+                scale * (dg * zg[p] + dm * zm[p])
+            });
+            self.transpose_layer(layer, dg, out_g);
+            self.transpose_layer(layer, dm, out_m);
+            let sums = self.update(layer - 1, &mut grad, step, meta);
             layer_sq[layer - 1] = sums.grad_sq;
             total += sums;
         }
-        (self.down_g, self.down_m, self.grad, self.scratch) = (down_g, down_m, grad, scratch);
+        (self.down_g, self.down_m, self.grad) = (down_g, down_m, grad);
         total
     }
 
     /// Meta update of the `index`-th length-`h` slice of θ (`depth` is the diagonal).
-    fn update_layer(
+    fn update(
         &mut self,
         index: usize,
         grad: &mut [f32],
-        step: super::meta::MetaStep,
+        step: MetaStep,
         meta: &mut MetaOptimizer,
     ) -> MetaSums {
         let range = index * self.width..(index + 1) * self.width;
         let moments = meta
             .moments_mut()
             .map(|(a, b)| (&mut a[range.clone()], &mut b[range.clone()]));
-        step.apply_chunked(&mut self.theta[range], grad, moments)
+        step.apply_parallel(
+            &mut self.theta[range],
+            grad,
+            moments,
+            CHUNK,
+            &mut self.partials,
+        )
     }
 }
