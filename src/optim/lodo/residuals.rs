@@ -155,7 +155,7 @@ impl Residuals {
 /// (the vector the previous pass wrote, the one this pass writes) for pass number `pass`.
 fn ping_pong(bufs: &mut [Vec<f32>; 2], pass: usize) -> (&[f32], &mut [f32]) {
     let [even, odd] = bufs;
-    if pass % 2 == 0 {
+    if pass.is_multiple_of(2) {
         (even, odd)
     } else {
         (odd, even)
