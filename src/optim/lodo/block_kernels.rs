@@ -8,9 +8,11 @@ use std::cell::RefCell;
 
 use super::meta::{MetaStep, MetaSums, MomentsMut};
 
-/// Number of weights a chunk covers: big enough to amortise task scheduling, small enough that a
-/// chunk's weights, moments and scratch stay in L1/L2 while it is processed.
-const CHUNK_WEIGHTS: usize = 4096;
+/// Number of weights a chunk covers: big enough to amortise task scheduling and let the hardware
+/// prefetchers ramp up on each stream (measured at n = 94,696: 4096 → 16384 saves ~5% of the
+/// step's CPU time), small enough that a chunk's weights, moments and scratch stay in L2 while it
+/// is processed and that a layer splits into dozens of tasks for the two threads.
+const CHUNK_WEIGHTS: usize = 16384;
 
 /// The largest supported block size (a chunk must hold at least one block).
 pub const MAX_BLOCK_SIZE: usize = 64;

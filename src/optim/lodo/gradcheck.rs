@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::block_net::{BlockNet, hidden_width};
+use super::family::Family;
 use super::meta::META_ADAM_BETA1;
 use super::residuals::Residuals;
 use crate::optim::{BuildContext, OptimizerSpec, OptimizerState, spec::build};
@@ -385,9 +386,10 @@ fn lodo_with_sgd_meta_optimizer() {
 
 #[test]
 fn lodo_many_chunks_in_parallel() {
-    // n = 700, k = 4: 350 blocks per layer, more than one chunk, so the parallel chunked path and
-    // its offsets are exercised; 24 entries spread over each layer.
-    let n = 700;
+    // n = 2500, k = 4: 1250 blocks per layer, more than one chunk (1024 blocks), so the parallel
+    // chunked path and its offsets are exercised; 24 entries spread over each layer.
+    let n = 2500;
+    assert!(BlockNet::new(n, 4, 4, SEED).runs_in_parallel());
     let s = spec("lodo", |s| s.depth = Some(4));
     check(s, Reference::block(n, 4, 4), n, Entries::Spread(24), TOL);
 }
@@ -396,6 +398,7 @@ fn lodo_many_chunks_in_parallel() {
 fn lodo_residuals_many_chunks_in_parallel() {
     // n = 5000: width 10,000 is more than one parallel chunk of the residual passes.
     let n = 5000;
+    assert!(Residuals::new(n, 3, SEED).runs_in_parallel());
     let s = spec("lodo-residuals", |s| s.depth = Some(3));
     check(s, Reference::residual(n, 3), n, Entries::Spread(16), TOL);
 }
