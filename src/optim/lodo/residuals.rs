@@ -21,10 +21,11 @@ use super::meta::{MetaOptimizer, MetaStep, MetaSums};
 const CHUNK: usize = 8192;
 
 /// `out[j] = f(a[j], b[j], index[j])` for every `j`, in parallel chunks.
+#[inline(always)]
 fn map_indexed(
     out: &mut [f32],
     (a, b, index): (&[f32], &[f32], &[u32]),
-    f: impl Fn(f32, f32, usize) -> f32 + Sync,
+    f: impl Fn(f32, f32, usize) -> f32 + Send + Sync + Copy,
 ) {
     (
         out.par_chunks_mut(CHUNK),
@@ -33,7 +34,7 @@ fn map_indexed(
         index.par_chunks(CHUNK),
     )
         .into_par_iter()
-        .for_each(|(o, a, b, index)| {
+        .for_each(move |(o, a, b, index)| {
             for (((o, &a), &b), &i) in o.iter_mut().zip(a).zip(b).zip(index) {
                 *o = f(a, b, i as usize);
             }
@@ -41,10 +42,11 @@ fn map_indexed(
 }
 
 /// `out[j] = f(a[j], b[j], c[j])` for every `j`, in parallel chunks.
+#[inline(always)]
 fn map3(
     out: &mut [f32],
     (a, b, c): (&[f32], &[f32], &[f32]),
-    f: impl Fn(f32, f32, f32) -> f32 + Sync,
+    f: impl Fn(f32, f32, f32) -> f32 + Send + Sync + Copy,
 ) {
     (
         out.par_chunks_mut(CHUNK),
@@ -53,7 +55,7 @@ fn map3(
         c.par_chunks(CHUNK),
     )
         .into_par_iter()
-        .for_each(|(o, a, b, c)| {
+        .for_each(move |(o, a, b, c)| {
             for (((o, &a), &b), &c) in o.iter_mut().zip(a).zip(b).zip(c) {
                 *o = f(a, b, c);
             }
