@@ -96,7 +96,8 @@ impl<F: Family> Lodo<F> {
         hyper
     }
 
-    fn check_lengths(&self, params: &[f32], grad: &[f32]) -> Result<()> {
+    /// Refuses mismatched lengths and non-finite gradients before any state is touched.
+    fn check_inputs(&self, params: &[f32], grad: &[f32]) -> Result<()> {
         let n = self.momentum.len();
         ensure!(
             params.len() == n && grad.len() == n,
@@ -130,7 +131,7 @@ impl<F: Family + 'static> Optimizer for Lodo<F> {
         grad: &[f32],
         _same_batch: &mut dyn SameBatch,
     ) -> Result<StepStats> {
-        self.check_lengths(params, grad)?;
+        self.check_inputs(params, grad)?;
         let hyper = if self.family.runs_in_parallel() {
             // One hand-over to the thread pool per step instead of one per parallel pass.
             rayon::scope(|_| self.precondition_step(grad))
