@@ -44,7 +44,7 @@ fn block_size<const CAP: usize>(k: usize) -> usize {
 
 /// Runs `$body` with `$d` bound to the [`Cap`] for block size `$k`: the common sizes get their
 /// own compiled kernels, any other size the runtime-`k` ones.
-macro_rules! with_block_dim {
+macro_rules! with_block_cap {
     ($k:expr, |$d:ident| $body:expr) => {
         match $k {
             1 => {
@@ -72,7 +72,7 @@ macro_rules! with_block_dim {
         }
     };
 }
-pub(crate) use with_block_dim;
+pub(crate) use with_block_cap;
 
 /// Where entry `j` of a layer's input comes from.
 #[derive(Clone, Copy)]

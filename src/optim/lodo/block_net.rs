@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::block_kernels::{
     BackwardChunk, BackwardLayer, Source, Upstream, backward_chunk, blocks_per_chunk,
-    forward_chunk, transpose_chunk, with_block_dim,
+    forward_chunk, transpose_chunk, with_block_cap,
 };
 use super::family::Family;
 use super::init::{permutation_rng, permutations, random_orthogonal, weight_rng};
@@ -116,7 +116,7 @@ impl BlockNet {
         let (k, cb) = (self.k, blocks_per_chunk(self.k));
         let weights = self.layer_weights(layer);
         let source = Source::Gathered(input, &self.perms[(layer - 1) * self.width..]);
-        with_block_dim!(k, |d| {
+        with_block_cap!(k, |d| {
             (
                 out.par_chunks_mut(cb * k),
                 y.par_chunks_mut(cb * k),
@@ -139,7 +139,7 @@ impl BlockNet {
                 Source::Gathered(read, &self.inverses[layer * h..])
             };
             let weights = self.layer_weights(layer);
-            with_block_dim!(k, |d| {
+            with_block_cap!(k, |d| {
                 write
                     .par_chunks_mut(cb * k)
                     .zip(weights.par_chunks(cb * k * k))
@@ -328,7 +328,7 @@ impl BlockNet {
             .moments_mut()
             .map(|(a, b)| (&mut a[range.clone()], &mut b[range.clone()]));
         let chunks = partials.len();
-        with_block_dim!(k, |d| {
+        with_block_cap!(k, |d| {
             (
                 theta[range].par_chunks_mut(cb * k * k),
                 moment_chunks(moments, cb * k * k, chunks),
