@@ -14,6 +14,7 @@ pub mod hyper;
 pub mod kernels;
 pub mod lars;
 pub mod lbfgs;
+pub mod lodo;
 pub mod momentum;
 pub mod olbfgs;
 pub mod rmsprop;

@@ -189,6 +189,7 @@ pub fn build(spec: &OptimizerSpec, ctx: &BuildContext) -> Result<Box<dyn Optimiz
         Ok(Box::new(Momentum::new(variant, cfg, n)?))
     };
     Ok(match spec.name.as_str() {
+        name if super::lodo::is_lodo(name) => super::lodo::build(spec, ctx)?,
         "sgd" => Box::new(Sgd::new(SgdConfig::from_spec(spec)?, n)?),
         "momentum" => momentum(Variant::HeavyBall)?,
         "nesterov" => momentum(Variant::Nesterov)?,
@@ -199,6 +200,6 @@ pub fn build(spec: &OptimizerSpec, ctx: &BuildContext) -> Result<Box<dyn Optimiz
         "lbfgs" => Box::new(Lbfgs::new(LbfgsConfig::from_spec(spec)?, n)?),
         "olbfgs" => Box::new(Olbfgs::new(OlbfgsConfig::from_spec(spec)?, n)?),
         "bfgs" => Box::new(Bfgs::new(BfgsConfig::from_spec(spec)?, n)?),
-        other => bail!("{other}: not available in this build"),
+        other => bail!("{other}: no builder registered for this optimizer"),
     })
 }
