@@ -246,15 +246,53 @@ fn real_binary_on_the_quadratic_preset_in_tmux() {
         return;
     }
     let program = PathBuf::from(env!("CARGO_BIN_EXE_lodo-tui"));
-    let help = Command::new(&program).arg("--help").output().unwrap();
-    if !String::from_utf8_lossy(&help.stdout).contains("--preset") {
-        eprintln!("notice: lodo-tui has no --preset yet (trainer not merged); skipping");
-        return;
-    }
     // Long enough that the run is still going when the keys arrive.
     let args = ["--preset", "quadratic", "--steps", "100000000"];
     for (w, h) in [(80, 24), (160, 48)] {
         let tmux = Tmux::start(&program, &args, w, h);
         drive(&tmux);
     }
+}
+
+#[test]
+fn a_terminal_that_hangs_up_ends_the_run_cleanly_and_keeps_the_record() {
+    if !Tmux::available() {
+        eprintln!("notice: tmux is not installed; skipping the tmux end-to-end test");
+        return;
+    }
+    let program = PathBuf::from(env!("CARGO_BIN_EXE_lodo-tui"));
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("run.jsonl");
+    let checkpoints = dir.path().join("ckpt");
+    let args = [
+        "--preset",
+        "quadratic",
+        "--steps",
+        "100000000",
+        "--record",
+        record.to_str().unwrap(),
+        "--checkpoint-dir",
+        checkpoints.to_str().unwrap(),
+    ];
+    let tmux = Tmux::start(&program, &args, 80, 24);
+    tmux.wait_for("the run to start", |s| header(s).contains("running"));
+    let pid = tmux.program_pid().expect("the program's pid");
+    // Killing the tmux server is what a dropped SSH session does: the tty hangs up.
+    drop(tmux);
+    let start = Instant::now();
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            start.elapsed() < PATIENCE,
+            "lodo-tui (pid {pid}) still runs after its terminal hung up"
+        );
+        sleep(Duration::from_millis(100));
+    }
+    let text = std::fs::read_to_string(&record).unwrap();
+    let last = text.lines().last().unwrap_or("");
+    assert!(
+        last.contains("\"type\":\"summary\""),
+        "the record does not end with its summary: {last}"
+    );
+    let saved = std::fs::read_dir(&checkpoints).unwrap().count();
+    assert!(saved > 0, "no final checkpoint was written");
 }

@@ -9,6 +9,7 @@ pub mod app;
 pub mod draw;
 pub mod format;
 pub mod history;
+pub mod input;
 pub mod keys;
 pub mod layout;
 pub mod model;
@@ -21,7 +22,7 @@ pub mod theme;
 pub mod traces;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::Event;
@@ -29,6 +30,7 @@ use ratatui::crossterm::event::Event;
 use crate::train::{Msg, Summary, TrainerHandle};
 
 pub use app::App;
+use input::Input;
 pub use theme::Theme;
 
 /// At most ~15 frames a second: smooth enough to watch, cheap over SSH.
@@ -83,10 +85,16 @@ pub fn run_with_summary(
     let mut app = App::new(Theme::new(options.color, options.ascii));
     let signals = terminal::termination_signals();
     let mut tui = terminal::Tui::enter()?;
-    let outcome = event_loop(&mut tui, &mut app, &handle, &signals);
+    let input = input::InputReader::spawn()?;
+    let outcome = event_loop(&mut tui, &mut app, &handle, &input, &signals);
+    drop(input);
     // Give the terminal back before anything else can print.
     drop(tui);
-    outcome?;
+    if let Err(e) = outcome {
+        // Stop the trainer properly (final checkpoint, record flushed) before leaving.
+        handle.shutdown()?;
+        return Err(e);
+    }
     match app.model.finished.take() {
         Some(Ok(summary)) => {
             handle.shutdown()?;
@@ -105,6 +113,7 @@ fn event_loop(
     tui: &mut terminal::Tui,
     app: &mut App,
     handle: &TrainerHandle,
+    input: &input::InputReader,
     signals: &AtomicUsize,
 ) -> anyhow::Result<()> {
     let mut last_draw: Option<Instant> = None;
@@ -140,14 +149,17 @@ fn event_loop(
         } else {
             FRAME
         };
-        match terminal::next_event(wait)? {
-            Some(Event::Key(key)) => {
+        match input.events.recv_timeout(wait) {
+            Ok(Input::Event(Event::Key(key))) => {
                 if let Some(command) = app.on_key(key) {
                     handle.send(command);
                 }
             }
-            Some(Event::Resize(..)) => app.dirty = true,
-            _ => {}
+            Ok(Input::Event(Event::Resize(..))) => app.dirty = true,
+            Ok(Input::Event(_)) | Err(RecvTimeoutError::Timeout) => {}
+            Ok(Input::HungUp) => anyhow::bail!("the terminal hung up"),
+            Ok(Input::Failed(e)) => anyhow::bail!(e),
+            Err(RecvTimeoutError::Disconnected) => anyhow::bail!("the input reader stopped"),
         }
     }
 }

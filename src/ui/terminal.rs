@@ -1,5 +1,5 @@
 //! The terminal while the dashboard owns it: raw mode and the alternate screen, restored on drop,
-//! on error and on panic (ratatui's panic hook); input with a timeout; what the environment says
+//! on error and on panic (ratatui's panic hook); termination signals; what the environment says
 //! about Unicode and colour.
 
 use std::sync::Arc;
@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ratatui::DefaultTerminal;
-use ratatui::crossterm::event::{self, Event};
 
 /// The terminal in dashboard mode; dropping it gives the terminal back.
 pub struct Tui {
@@ -35,19 +34,27 @@ pub fn termination_signals() -> Arc<AtomicUsize> {
     let count = Arc::new(AtomicUsize::new(0));
     let seen = Arc::clone(&count);
     let _ = ctrlc::set_handler(move || {
-        seen.fetch_add(1, Ordering::SeqCst);
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            std::thread::spawn(exit_if_stuck);
+        }
     });
     count
 }
 
-/// The next input event, or `None` when `timeout` passes first.
-pub fn next_event(timeout: Duration) -> anyhow::Result<Option<Event>> {
-    if event::poll(timeout)? {
-        Ok(Some(event::read()?))
-    } else {
-        Ok(None)
-    }
+/// The last resort after a termination signal: if the dashboard has not shut down in time (its
+/// input reader can block on a dead terminal), leave anyway. The trainer flushes its record every
+/// second, so at most that much is lost.
+fn exit_if_stuck() {
+    std::thread::sleep(SHUTDOWN_GRACE);
+    ratatui::restore();
+    std::process::exit(EXIT_SIGNALLED);
 }
+
+/// How long a signalled dashboard may take to stop the trainer (a checkpoint of LODO on the CNN is
+/// ~150 MB) before [`exit_if_stuck`] ends the process.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// The conventional status of a process ended by a signal it handled (128 + SIGTERM).
+const EXIT_SIGNALLED: i32 = 143;
 
 /// Whether the locale promises UTF-8 (the first of `LC_ALL`, `LC_CTYPE`, `LANG` that is set
 /// decides, as in POSIX); an unset locale is "C", which does not.
