@@ -92,6 +92,10 @@ pub struct RunArgs {
     /// Start the dashboard paused.
     #[arg(long)]
     pub paused: bool,
+    /// At most N steps per second (0: full speed) [default: the preset's `pace` in the
+    /// dashboard, full speed headless].
+    #[arg(long, value_name = "N")]
+    pub pace: Option<f64>,
 }
 
 /// Options of `lodo-tui compare`.

@@ -98,7 +98,7 @@ impl<'a, W: Write> Progress<'a, W> {
                 self.print_progress();
                 return Some(result);
             }
-            Msg::View { .. } | Msg::Points(_) => {}
+            Msg::View { .. } | Msg::Points(_) | Msg::Pace(_) => {}
         }
         if self
             .last_print
@@ -333,6 +333,7 @@ mod tests {
             batch_size: None,
             max_steps: Some(1000),
             eval_interval: 10,
+            pace: None,
             alternatives: vec![],
             lanes: vec![LaneStatus {
                 lane: 0,

@@ -56,6 +56,10 @@ fn train(args: &cli::RunArgs) -> Result<()> {
     }
     // Nobody can send commands to a headless run: stop when every lane has diverged.
     config.halt_when_stalled = true;
+    // A preset's pace is for watching; headless runs keep only an explicit --pace.
+    if args.pace.is_none() {
+        config.pace = None;
+    }
     let handle = train::spawn(config)?;
     on_interrupt(handle.commands.clone())?;
     let options = headless::Options {

@@ -28,6 +28,7 @@ fn generate_streams_digits_from_the_cnn() {
         eval_interval: 1000,
         loss_bound: None,
         checkpoint_interval: None,
+        pace: None,
     };
     lodo_tui::launch::use_data_dir(&mut preset, None).unwrap();
     let mut config = TrainerConfig::new(preset);

@@ -75,6 +75,13 @@ pub fn prepare_run(args: &RunArgs, builders: Builders) -> Result<TrainerConfig> 
     config.checkpoint_dir = args.checkpoint_dir.clone();
     config.resume = resume;
     config.start_paused = args.paused;
+    config.pace = match args.pace {
+        Some(p) if !(p.is_finite() && p >= 0.0) => {
+            anyhow::bail!("--pace must be a number of steps per second >= 0, got {p}")
+        }
+        Some(p) => (p > 0.0).then_some(p),
+        None => config.preset.pace,
+    };
     Ok(config)
 }
 

@@ -123,6 +123,7 @@ mod tests {
             eval_interval: 10,
             loss_bound: None,
             checkpoint_interval: None,
+            pace: None,
         }
     }
 

@@ -49,6 +49,10 @@ pub struct Preset {
     /// Write a checkpoint every this many steps (needs `--checkpoint-dir`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_interval: Option<u64>,
+    /// The dashboard's speed limit in steps per second, so that fast synthetic tasks can be
+    /// watched (`<`/`>` change it live); headless runs and `compare` run at full speed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pace: Option<f64>,
 }
 
 fn default_eval_interval() -> u64 {

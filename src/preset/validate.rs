@@ -58,6 +58,14 @@ pub fn check(preset: &Preset, builders: &Builders) -> Result<(), Invalid> {
     if preset.checkpoint_interval == Some(0) {
         return Err(Invalid::new("checkpoint_interval", "must be at least 1"));
     }
+    if let Some(pace) = preset.pace
+        && !(pace.is_finite() && pace > 0.0)
+    {
+        return Err(Invalid::new(
+            "pace",
+            format!("must be a positive number of steps per second (got {pace})"),
+        ));
+    }
     if let Some(bound) = preset.loss_bound
         && !(bound.is_finite() && bound > 0.0)
     {

@@ -169,6 +169,7 @@ mod tests {
                 eval_interval: 5,
                 loss_bound: None,
                 checkpoint_interval: None,
+                pace: None,
             },
         }
     }

@@ -16,6 +16,7 @@ pub fn start_info(start: &StartLine) -> StartInfo {
         batch_size: start.batch_size,
         max_steps: start.max_steps,
         eval_interval: start.eval_interval,
+        pace: None,
         alternatives: start.config.alternatives.clone(),
         lanes: start
             .optimizers

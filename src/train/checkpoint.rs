@@ -236,6 +236,7 @@ mod tests {
             eval_interval: 10,
             loss_bound: Some(5.0),
             checkpoint_interval: None,
+            pace: None,
         };
         let saved = Saved {
             origin: OptimizerSpec {

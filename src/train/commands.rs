@@ -42,6 +42,7 @@ impl Trainer {
             Command::SetMetaLr { lane, value } => self.set_meta_lr(lane, |_| value),
             Command::ScaleMetaLr { lane, factor } => self.set_meta_lr(lane, |old| old * factor),
             Command::Race { specs } => self.race(&specs),
+            Command::ScalePace { factor } => self.scale_pace(factor),
             Command::Checkpoint => {
                 let dir = self
                     .settings
@@ -54,6 +55,25 @@ impl Trainer {
             Command::Quit => return Flow::Stop,
         }
         Flow::Continue
+    }
+
+    fn scale_pace(&mut self, factor: f64) {
+        if !(factor.is_finite() && factor > 0.0) {
+            return self.error(None, format!("pace factor must be positive, got {factor}"));
+        }
+        let old = self.pacer.limit();
+        let new = self.pacer.scale(factor);
+        if old == new {
+            return;
+        }
+        let show = |p: Option<f64>| match p {
+            Some(p) => format!("{} steps/s", num(p as f32)),
+            None => "full speed".to_string(),
+        };
+        let detail = format!("pace {} -> {}", show(old), show(new));
+        let step = self.step();
+        self.emit.event(None, step, EventKind::Info, detail);
+        self.emit.pace(new);
     }
 
     fn error(&mut self, lane: Option<LaneId>, detail: String) {

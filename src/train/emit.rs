@@ -118,6 +118,10 @@ impl Emitter {
         self.outbox.send(Msg::Lanes(lanes));
     }
 
+    pub fn pace(&mut self, pace: Option<f64>) {
+        self.outbox.send(Msg::Pace(pace));
+    }
+
     pub fn view(&mut self, lane: Option<LaneId>, view: TaskView) {
         self.outbox.send(Msg::View { lane, view });
     }

@@ -9,6 +9,7 @@ pub mod guard;
 pub mod handle;
 pub mod lane;
 pub mod msg;
+pub mod pace;
 pub mod setup;
 pub mod slot;
 pub mod spawn;

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 use crate::optim::{OptimizerSpec, StepStats};
 use crate::task::{Metrics, TaskKind, TaskView};
 
+/// Speed limits above this many steps per second mean "no limit".
+pub const MAX_PACE: f64 = 1e6;
+
 /// Index of a lane (0 is the main run; races add more).
 pub type LaneId = usize;
 
@@ -21,6 +24,9 @@ pub struct StartInfo {
     pub batch_size: Option<usize>,
     pub max_steps: Option<u64>,
     pub eval_interval: u64,
+    /// The dashboard's speed limit in steps per second (`None`: full speed).
+    #[serde(default)]
+    pub pace: Option<f64>,
     /// The optimizers the preset offers for hot-swapping and racing.
     pub alternatives: Vec<OptimizerSpec>,
     pub lanes: Vec<LaneStatus>,
@@ -143,6 +149,8 @@ pub enum Msg {
     /// The per-step point of each lane for 2-D tasks (Rosenbrock trajectory).
     Points(Vec<(LaneId, u64, [f32; 2])>),
     Event(Event),
+    /// The speed limit changed (steps per second; `None`: full speed).
+    Pace(Option<f64>),
     /// Lane states after anything changed them (command applied, divergence, finish).
     Lanes(Vec<LaneStatus>),
     Finished(Result<Summary, String>),
@@ -184,6 +192,11 @@ pub enum Command {
     /// Fork the current parameters of lane 0 into one lane per spec, all on the same minibatches.
     Race {
         specs: Vec<OptimizerSpec>,
+    },
+    /// Multiply the speed limit (steps per second) by `factor`; slowing down a run at full speed
+    /// starts from its current rate, speeding up past [`MAX_PACE`] removes the limit.
+    ScalePace {
+        factor: f64,
     },
     /// Write a checkpoint now.
     Checkpoint,

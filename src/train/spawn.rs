@@ -36,6 +36,8 @@ pub struct TrainerConfig {
     pub message_interval: Duration,
     /// Start with every lane paused (the first steps come from `Step` or `Resume`).
     pub start_paused: bool,
+    /// See [`Settings::pace`].
+    pub pace: Option<f64>,
 }
 
 impl TrainerConfig {
@@ -50,6 +52,7 @@ impl TrainerConfig {
             halt_when_stalled: false,
             message_interval: throttle::INTERVAL,
             start_paused: false,
+            pace: None,
         }
     }
 }
@@ -80,6 +83,7 @@ pub fn spawn(config: TrainerConfig) -> Result<TrainerHandle> {
                     checkpoint_dir: config.checkpoint_dir,
                     halt_when_stalled: config.halt_when_stalled,
                     start_paused: config.start_paused,
+                    pace: config.pace,
                 };
                 pool.install(move || {
                     let setup =

@@ -34,6 +34,7 @@ fn preset(optimizer: OptimizerSpec, max_steps: Option<u64>) -> Preset {
         eval_interval: 5,
         loss_bound: None,
         checkpoint_interval: None,
+        pace: None,
     }
 }
 
@@ -615,6 +616,59 @@ fn a_record_sees_every_step_and_ends_with_the_summary() {
 }
 
 /// Compile-time: what crosses into and out of the trainer thread is `Send`.
+#[test]
+fn a_pace_limits_steps_per_second_and_can_be_changed_live() {
+    // 20 steps at 100 steps/s cannot take less than 19 intervals of 10 ms (a lower bound only,
+    // so a busy machine cannot make it fail).
+    let mut cfg = config(preset(spec("lodo", 0.5), Some(20)));
+    cfg.pace = Some(100.0);
+    let start = std::time::Instant::now();
+    let h = spawn(cfg).unwrap();
+    let mut seen = Seen::default();
+    seen.read_until(&h, |m| matches!(m, Msg::Started(_)));
+    match &seen.msgs[0] {
+        Msg::Started(info) => assert_eq!(info.pace, Some(100.0)),
+        other => panic!("expected Started, got {other:?}"),
+    }
+    h.send(Command::ScalePace { factor: 2.0 });
+    seen.until_finished(&h);
+    h.shutdown().unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(19 * 5));
+    assert_eq!(seen.losses(0).len(), 20);
+    let e = seen.event(EventKind::Info);
+    assert_eq!(e.detail, "pace 100 steps/s -> 200 steps/s");
+    assert!(seen.msgs.contains(&Msg::Pace(Some(200.0))));
+}
+
+#[test]
+fn pausing_a_run_at_full_speed_then_slowing_it_starts_from_its_rate() {
+    let mut cfg = config(preset(spec("lodo", 0.5), None));
+    cfg.start_paused = true;
+    let h = spawn(cfg).unwrap();
+    let mut seen = Seen::default();
+    h.send(Command::ScalePace { factor: 2.0 });
+    h.send(Command::Step(50));
+    seen.until_step(&h, 0, 50);
+    // Full speed cannot go faster: no event, no Pace message.
+    assert!(!seen.msgs.iter().any(|m| matches!(m, Msg::Pace(_))));
+    h.send(Command::ScalePace { factor: 0.5 });
+    h.send(Command::ScalePace { factor: 0.0 });
+    h.send(Command::Quit);
+    seen.until_finished(&h);
+    h.shutdown().unwrap();
+    let limit = seen.msgs.iter().find_map(|m| match m {
+        Msg::Pace(p) => Some(*p),
+        _ => None,
+    });
+    assert!(matches!(limit, Some(Some(p)) if p > 0.0), "{limit:?}");
+    let errors: Vec<&Event> = seen
+        .events()
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Error)
+        .collect();
+    assert_eq!(errors[0].detail, "pace factor must be positive, got 0");
+}
+
 #[test]
 fn types_crossing_threads_are_send() {
     fn is_send<T: Send>() {}

@@ -17,6 +17,7 @@ use super::emit::Emitter;
 use super::guard::{ADVICE, Guard, Trip};
 use super::lane::{Lane, Outcome};
 use super::msg::{Command, EventKind, LaneStatus, RunState, StartInfo, StepRecord};
+use super::pace::Pacer;
 use super::setup::Setup;
 use super::slot::Factory;
 
@@ -29,6 +30,8 @@ pub struct Settings {
     pub halt_when_stalled: bool,
     /// Start with the running lanes paused.
     pub start_paused: bool,
+    /// At most this many steps a second (the dashboard's speed limit); `None`: full speed.
+    pub pace: Option<f64>,
 }
 
 /// Whether to keep going after a command.
@@ -56,6 +59,7 @@ pub struct Trainer {
     pub(super) resumed_from: Option<u64>,
     /// Periodic checkpoints written so far (the oldest are deleted).
     pub(super) periodic: VecDeque<PathBuf>,
+    pub(super) pacer: Pacer,
 }
 
 impl Trainer {
@@ -72,6 +76,7 @@ impl Trainer {
                 }
             }
         }
+        let pacer = Pacer::new(settings.pace);
         Self {
             guard: Guard {
                 bound: settings.preset.loss_bound,
@@ -88,6 +93,7 @@ impl Trainer {
             generated: setup.generated,
             resumed_from: setup.resumed_from,
             periodic: VecDeque::new(),
+            pacer,
         }
     }
 
@@ -129,6 +135,15 @@ impl Trainer {
                 }
                 continue;
             }
+            if self.pending_steps == 0
+                && let Some(wait) = self.pacer.wait(Instant::now())
+            {
+                if !self.wait_for_command_up_to(wait) {
+                    return self.stopped("the observer hung up");
+                }
+                continue;
+            }
+            self.pacer.started(Instant::now());
             self.iterate()?;
             if self.emit.hung_up() {
                 return self.stopped("the observer hung up");
@@ -159,6 +174,7 @@ impl Trainer {
             batch_size: preset.task.batch_size,
             max_steps: preset.max_steps,
             eval_interval: preset.eval_interval,
+            pace: self.pacer.limit(),
             alternatives: preset.alternatives.clone(),
             lanes: self.statuses(),
         }
@@ -255,6 +271,21 @@ impl Trainer {
                 }
                 Err(RecvTimeoutError::Disconnected) => return false,
             }
+        }
+    }
+
+    /// Waits at most `wait` for a command (keeping the pace); `false` if the observer is gone.
+    fn wait_for_command_up_to(&mut self, wait: Duration) -> bool {
+        match self.commands.recv_timeout(wait) {
+            Ok(command) => {
+                self.queued.push_back(command);
+                true
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                self.emit.tick();
+                !self.emit.hung_up()
+            }
+            Err(RecvTimeoutError::Disconnected) => false,
         }
     }
 

@@ -269,6 +269,8 @@ impl App {
             }
             Action::LrUp => self.when_active(Command::ScaleLr { lane, factor: 2.0 }),
             Action::LrDown => self.when_active(Command::ScaleLr { lane, factor: 0.5 }),
+            Action::PaceUp => self.when_active(Command::ScalePace { factor: 2.0 }),
+            Action::PaceDown => self.when_active(Command::ScalePace { factor: 0.5 }),
             Action::Checkpoint => self.when_active(Command::Checkpoint),
             Action::Generate => {
                 if self.model.task() == Some(TaskKind::MnistAr) {
@@ -572,6 +574,21 @@ mod tests {
                 factor: 2.0
             })
         );
+    }
+
+    #[test]
+    fn pace_keys_halve_and_double_the_speed_limit() {
+        let mut a = app(TaskKind::Rosenbrock);
+        assert_eq!(ch(&mut a, '<'), Some(Command::ScalePace { factor: 0.5 }));
+        assert_eq!(ch(&mut a, '>'), Some(Command::ScalePace { factor: 2.0 }));
+        // The unshifted keys of the same pair work too.
+        assert_eq!(ch(&mut a, ','), Some(Command::ScalePace { factor: 0.5 }));
+        assert_eq!(ch(&mut a, '.'), Some(Command::ScalePace { factor: 2.0 }));
+        // The header shows the limit the trainer reports.
+        a.apply(Msg::Pace(Some(250.0)));
+        assert_eq!(a.model.pace, Some(250.0));
+        a.apply(Msg::Pace(None));
+        assert_eq!(a.model.pace, None);
     }
 
     #[test]

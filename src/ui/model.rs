@@ -143,6 +143,8 @@ pub struct RunModel {
     pub finished: Option<Result<Summary, String>>,
     /// Latest trainer time seen (seconds since the run started).
     pub t: f64,
+    /// The trainer's speed limit in steps per second (`None`: full speed).
+    pub pace: Option<f64>,
 }
 
 impl RunModel {
@@ -189,6 +191,7 @@ impl RunModel {
                     lane.status = s;
                 }
             }
+            Msg::Pace(pace) => self.pace = pace,
             Msg::Finished(result) => self.finish(result),
         }
     }
@@ -204,6 +207,7 @@ impl RunModel {
             lane.status = s.clone();
             lane.pending = None;
         }
+        self.pace = info.pace;
         self.start = Some(info);
     }
 

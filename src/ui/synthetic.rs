@@ -99,6 +99,7 @@ pub fn start_info(task: TaskKind, lanes: Vec<LaneStatus>) -> StartInfo {
         batch_size: matches!(task, TaskKind::MnistAr | TaskKind::MnistClassify).then_some(64),
         max_steps: Some(10_000),
         eval_interval: 250,
+        pace: None,
         alternatives: alternatives(),
         lanes,
     }
@@ -591,6 +592,7 @@ impl Fake {
                 let detail = format!("meta_lr {old:e} -> {:e}", old * factor);
                 self.event(Some(lane), EventKind::MetaLr, detail)
             }
+            Command::ScalePace { .. } => true,
             Command::Race { specs } => {
                 let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
                 self.specs.truncate(1);

@@ -85,7 +85,18 @@ fn summary_line(app: &App, width: u16) -> Line<'static> {
     items.push(item(0, vec![Span::raw(step_text)]));
     let running = model.phase() == Phase::Running;
     if let Some(rate) = model.steps_per_s().filter(|_| running) {
-        items.push(item(1, vec![Span::raw(format::rate(rate))]));
+        let mut spans = vec![Span::raw(format::rate(rate))];
+        if let Some(pace) = model.pace {
+            spans.push(Span::styled(
+                format!(" (max {})", format::rate(pace)),
+                theme.muted(),
+            ));
+        }
+        items.push(Item {
+            short: Some(vec![Span::raw(format::rate(rate))]),
+            drop_rank: 1,
+            spans,
+        });
         if let Some(max) = start.max_steps {
             let eta = max.saturating_sub(step) as f64 / rate;
             items.push(item(
