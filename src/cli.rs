@@ -6,6 +6,7 @@
 //!          [--data-dir DIR] …
 //! lodo-tui presets [NAME]
 //! lodo-tui compare --preset NAME --optimizers SPEC,SPEC,… [--steps N] [--seeds S] …
+//! lodo-tui plot RECORD.jsonl… -o FILE.png [--log-y] [--smooth N] [--metric NAME] …
 //! ```
 
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ pub enum Command {
     },
     /// Run optimizers × seeds headlessly from the same start and tabulate the results.
     Compare(CompareArgs),
+    /// Draw run records as a PNG: loss or metric curves, or 2-D trajectories on the heat map.
+    Plot(PlotArgs),
 }
 
 /// Options of a training run.
@@ -99,7 +102,7 @@ pub struct RunArgs {
 }
 
 /// Options of `lodo-tui compare`.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct CompareArgs {
     /// Built-in preset name or path to a .ron file.
     #[arg(long, value_name = "NAME|PATH")]
@@ -120,6 +123,9 @@ pub struct CompareArgs {
     /// Write the results as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Draw the loss curves of every run into a PNG, one colour per optimizer entry.
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
     /// Write a JSONL record of every run into this directory.
     #[arg(long, value_name = "DIR")]
     pub record_dir: Option<PathBuf>,
@@ -132,6 +138,39 @@ pub struct CompareArgs {
     /// Worker threads for the model [default: all cores].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+}
+
+/// Options of `lodo-tui plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// Run records (`--record` / `compare --record-dir` files).
+    #[arg(value_name = "RECORD.jsonl", required = true)]
+    pub records: Vec<PathBuf>,
+    /// The PNG file to write.
+    #[arg(short, long, value_name = "FILE.png")]
+    pub output: PathBuf,
+    /// Logarithmic y axis (values <= 0 are left out).
+    #[arg(long)]
+    pub log_y: bool,
+    /// Moving average over N points (steps for the loss, evaluations for a metric); the raw
+    /// curve stays behind, faint.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub smooth: Option<u32>,
+    /// Plot this evaluation metric (e.g. hessian_error, val_loss) instead of the training loss.
+    #[arg(long, value_name = "NAME")]
+    pub metric: Option<String>,
+    /// Title above the chart [default: the task and what is plotted].
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+    /// Draw each lane's path over the task's heat map of log10 f (2-D tasks: rosenbrock).
+    #[arg(long, conflicts_with_all = ["metric", "log_y", "smooth"])]
+    pub trajectories: bool,
+    /// One colour per seed instead of one per optimizer.
+    #[arg(long)]
+    pub separate_seeds: bool,
+    /// Picture size in pixels.
+    #[arg(long, value_name = "WxH", default_value = "1200x700", value_parser = crate::plot::parse_size)]
+    pub size: (u32, u32),
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::cli::CompareArgs;
 use crate::headless;
 use crate::launch::{self, spec_arg::SpecArg};
 use crate::optim::OptimizerSpec;
+use crate::plot;
 use crate::preset::Preset;
 use crate::record::Recorder;
 use crate::table::{markdown, num};
@@ -102,10 +103,26 @@ pub fn run(args: &CompareArgs, builders: Builders) -> Result<()> {
         eprintln!("interrupted: finishing the current run (again to exit at once)");
     })
     .context("cannot install the Ctrl-C handler")?;
-    let report = compare(args, builders, &interrupt)?;
+    // The plot is drawn from the records: without --record-dir they go to a scratch directory.
+    let scratch = match (&args.plot, &args.record_dir) {
+        (Some(_), None) => Some(ScratchDir::create()?),
+        _ => None,
+    };
+    let mut args = args.clone();
+    if let Some(dir) = &scratch {
+        args.record_dir = Some(dir.path.clone());
+    }
+    let mut report = compare(&args, builders, &interrupt)?;
     print!("{}", tables(&report));
     if interrupt.stopped() {
         eprintln!("interrupted: the tables show the runs so far");
+    }
+    if let Some(png) = &args.plot {
+        let drawn = plot_runs(&report, png)?;
+        eprintln!("wrote {} ({} curves)", png.display(), drawn.series);
+    }
+    if scratch.is_some() {
+        report.runs.iter_mut().for_each(|r| r.record = None);
     }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)?;
@@ -113,6 +130,76 @@ pub fn run(args: &CompareArgs, builders: Builders) -> Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+/// A directory for records nobody asked to keep, removed when dropped.
+struct ScratchDir {
+    path: PathBuf,
+}
+
+impl ScratchDir {
+    fn create() -> Result<Self> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("lodo-tui-compare-{}-{nanos}", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create {} for the plot's records", path.display()))?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Runs of at least this many steps are drawn smoothed (see [`plot_runs`]).
+const SMOOTH_FROM_STEPS: u64 = 1000;
+/// Losses spanning more than this ratio are drawn on a log axis.
+const LOG_FROM_RATIO: f64 = 1e3;
+
+/// The loss curves of every run with a record, one colour per optimizer entry (its seeds share
+/// it). Long runs are smoothed over 1% of the steps, raw curves faint behind; losses spanning
+/// more than three decades go on a log axis. `lodo-tui plot` redraws the records otherwise.
+pub fn plot_runs(report: &Report, png: &Path) -> Result<plot::Drawn> {
+    let mut inputs = Vec::new();
+    for run in &report.runs {
+        if let Some(path) = &run.record {
+            inputs.push(plot::Input {
+                path: path.clone(),
+                record: crate::record::read(path)?,
+                label: Some(run.optimizer.clone()),
+            });
+        }
+    }
+    if inputs.is_empty() {
+        bail!("no run finished, so there is nothing to plot");
+    }
+    let losses = inputs
+        .iter()
+        .flat_map(|i| i.record.steps.iter().map(|s| f64::from(s.loss)));
+    let (lo, hi) = losses.fold((f64::INFINITY, 0.0f64), |(lo, hi), l| {
+        (lo.min(l), hi.max(l))
+    });
+    let mut options = plot::Options::curves(png);
+    options.log_y = lo > 0.0 && hi / lo > LOG_FROM_RATIO;
+    if report.steps >= SMOOTH_FROM_STEPS {
+        options.smooth = Some((report.steps / 100) as usize);
+    }
+    options.title = Some(format!(
+        "{}: training loss, {} steps{}",
+        report.preset,
+        crate::table::count(report.steps),
+        if report.seeds > 1 {
+            format!(", seeds 0..{}", report.seeds)
+        } else {
+            String::new()
+        }
+    ));
+    plot::plot(&inputs, &options)
 }
 
 /// Every run, without printing the tables.
@@ -389,6 +476,7 @@ mod tests {
             seeds,
             batch_size: None,
             json: None,
+            plot: None,
             record_dir: Some(dir.join("records")),
             data_dir: None,
             eval_interval: None,

@@ -8,6 +8,7 @@ pub mod headless;
 pub mod jsonfloat;
 pub mod launch;
 pub mod optim;
+pub mod plot;
 pub mod preset;
 pub mod record;
 pub mod table;
@@ -32,6 +33,7 @@ pub fn run(cli: cli::Cli) -> Result<()> {
     match cli.command {
         Some(cli::Command::Presets { name }) => list_presets(name.as_deref()),
         Some(cli::Command::Compare(args)) => compare::run(&args, Builders::default()),
+        Some(cli::Command::Plot(args)) => plot::run(&args),
         None => train(&cli.run),
     }
 }

@@ -5,10 +5,13 @@
 //! {"type":"step","lane":0,"step":12,"t":3.21,"optimizer":"lodo","loss":2.31,"grad_norm":…}
 //! {"type":"eval","lane":0,"step":500,"t":…,"metrics":{"val_loss":0.91}}
 //! {"type":"event","lane":0,"step":5000,"t":…,"kind":"switch","detail":"lodo -> adam"}
+//! {"type":"point","lane":0,"step":12,"xy":[0.41,1.3]}
 //! {"type":"summary","lanes":[{"optimizer":"lodo","steps":10000,"final_loss":…,…}],…}
 //! ```
 //! The first line is always a `start` line. A resumed run appending to its record adds another
-//! `start` line with `resumed_from_step`. Non-finite numbers are written as `null`.
+//! `start` line with `resumed_from_step`. Non-finite numbers are written as `null`. Two-dimensional
+//! tasks (Rosenbrock) add a `point` line per step with the lane's position after it, and one for
+//! each lane's position when it starts (step 0, or the step a race forked it at).
 
 pub mod reader;
 pub mod replay;
@@ -32,6 +35,7 @@ pub enum Line {
     Step(StepLine),
     Eval(EvalLine),
     Event(Event),
+    Point(PointLine),
     Summary(Summary),
 }
 
@@ -91,6 +95,15 @@ pub struct EvalLine {
     pub t: f64,
     #[serde(deserialize_with = "crate::jsonfloat::metrics")]
     pub metrics: Metrics,
+}
+
+/// Where a lane of a 2-D task is after `step` (its trajectory, one line per step).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PointLine {
+    pub lane: LaneId,
+    pub step: u64,
+    #[serde(deserialize_with = "crate::jsonfloat::pair_or_nan")]
+    pub xy: [f32; 2],
 }
 
 impl From<&StepRecord> for StepLine {
@@ -326,6 +339,36 @@ mod tests {
         assert!(matches!(&msgs[2], Msg::Eval { step: 1, .. }));
         assert!(matches!(&msgs[3], Msg::Event(e) if e.kind == EventKind::MetaLr));
         assert!(matches!(&msgs[4], Msg::Finished(Ok(s)) if s.lanes[0].steps == 1));
+    }
+
+    #[test]
+    fn point_lines_round_trip_and_replay_as_one_batch() {
+        use crate::train::msg::Msg;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let point = |step, xy| Line::Point(PointLine { lane: 0, step, xy });
+        let all = lines();
+        let with_points = vec![
+            all[0].clone(),
+            point(0, [-0.5, 2.0]),
+            all[1].clone(),
+            point(1, [0.25, f32::NAN]),
+            all[2].clone(),
+        ];
+        write(&path, &with_points);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains(r#"{"type":"point","lane":0,"step":0,"xy":[-0.5,2.0]}"#),
+            "{text}"
+        );
+        let record = read(&path).unwrap();
+        assert_eq!(record.points.len(), 2);
+        assert_eq!(record.points[0].xy, [-0.5, 2.0]);
+        assert!(record.points[1].xy[1].is_nan(), "null reads back as NaN");
+        let msgs = replay::messages(&read_lines(&path).unwrap().0);
+        assert!(matches!(&msgs[1], Msg::Steps(v) if v.len() == 1));
+        assert!(matches!(&msgs[2], Msg::Points(v) if v.len() == 2 && v[1].1 == 1));
+        assert!(matches!(&msgs[3], Msg::Eval { .. }));
     }
 
     #[test]

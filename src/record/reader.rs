@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use super::{EvalLine, Line, StartLine, StepLine};
+use super::{EvalLine, Line, PointLine, StartLine, StepLine};
 use crate::train::msg::{Event, Summary};
 
 /// A record grouped by line type, each group in file order.
@@ -16,6 +16,8 @@ pub struct Record {
     pub steps: Vec<StepLine>,
     pub evals: Vec<EvalLine>,
     pub events: Vec<Event>,
+    /// Positions of 2-D tasks (empty for others).
+    pub points: Vec<PointLine>,
     /// The last summary line (absent if the run was killed).
     pub summary: Option<Summary>,
     /// The file ended in a partly written line, which was skipped.
@@ -61,6 +63,7 @@ pub fn read(path: &Path) -> Result<Record> {
         steps: Vec::new(),
         evals: Vec::new(),
         events: Vec::new(),
+        points: Vec::new(),
         summary: None,
         truncated,
     };
@@ -70,6 +73,7 @@ pub fn read(path: &Path) -> Result<Record> {
             Line::Step(s) => record.steps.push(s),
             Line::Eval(e) => record.evals.push(e),
             Line::Event(e) => record.events.push(e),
+            Line::Point(p) => record.points.push(p),
             Line::Summary(s) => record.summary = Some(s),
         }
     }

@@ -1,7 +1,9 @@
 //! A record turned back into the trainer's messages, so a finished run can be replayed by anything
 //! that observes a live one (the dashboard).
 
-use crate::train::msg::{EventKind, LaneStatus, Msg, RunState, StartInfo};
+use crate::train::msg::{EventKind, LaneId, LaneStatus, Msg, RunState, StartInfo, StepRecord};
+
+type Point = (LaneId, u64, [f32; 2]);
 
 use super::{Line, StartLine};
 
@@ -33,13 +35,26 @@ pub fn start_info(start: &StartLine) -> StartInfo {
     }
 }
 
-/// The messages of a record in order: `Started`, consecutive steps batched into one `Steps`,
-/// evaluations, events (a resumed continuation becomes an info event), and `Finished` for the
-/// summary.
+/// The messages of a record in order: `Started`; a run of consecutive step and point lines as one
+/// `Steps` followed by one `Points` (as the trainer batches them); evaluations, events (a resumed
+/// continuation becomes an info event), and `Finished` for the summary.
 pub fn messages(lines: &[Line]) -> Vec<Msg> {
     let mut out: Vec<Msg> = Vec::new();
+    let mut steps = Vec::new();
+    let mut points = Vec::new();
     let mut started = false;
     for line in lines {
+        match line {
+            Line::Step(s) => {
+                steps.push(s.to_record());
+                continue;
+            }
+            Line::Point(p) => {
+                points.push((p.lane, p.step, p.xy));
+                continue;
+            }
+            _ => flush(&mut out, &mut steps, &mut points),
+        }
         match line {
             Line::Start(start) if !started => {
                 started = true;
@@ -55,10 +70,6 @@ pub fn messages(lines: &[Line]) -> Vec<Msg> {
                     detail: format!("resumed from a checkpoint at step {step}"),
                 }));
             }
-            Line::Step(s) => match out.last_mut() {
-                Some(Msg::Steps(batch)) => batch.push(s.to_record()),
-                _ => out.push(Msg::Steps(vec![s.to_record()])),
-            },
             Line::Eval(e) => out.push(Msg::Eval {
                 lane: e.lane,
                 step: e.step,
@@ -67,7 +78,19 @@ pub fn messages(lines: &[Line]) -> Vec<Msg> {
             }),
             Line::Event(e) => out.push(Msg::Event(e.clone())),
             Line::Summary(s) => out.push(Msg::Finished(Ok(s.clone()))),
+            Line::Step(_) | Line::Point(_) => {}
         }
     }
+    flush(&mut out, &mut steps, &mut points);
     out
+}
+
+/// Appends the pending steps and points as one message each.
+fn flush(out: &mut Vec<Msg>, steps: &mut Vec<StepRecord>, points: &mut Vec<Point>) {
+    if !steps.is_empty() {
+        out.push(Msg::Steps(std::mem::take(steps)));
+    }
+    if !points.is_empty() {
+        out.push(Msg::Points(std::mem::take(points)));
+    }
 }

@@ -21,6 +21,19 @@ pub const DEFAULT_NOISE: f32 = 1.0;
 /// `H` is dense and built in `O(n³)`; beyond this the construction takes seconds.
 pub const MAX_DIM: usize = 1024;
 
+/// How close a preconditioner `G` is to `H⁻¹`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fit {
+    /// `‖I − G H‖_F / √n`: 0 for `G = H⁻¹`, `|1 − c|` for `G = c·H⁻¹`.
+    pub error: f64,
+    /// `min_s ‖I − s·G H‖_F / √n`: the error of `G`'s shape whatever its scale, 0 for any
+    /// `G = c·H⁻¹`. With momentum β, LODO's meta objective is best served by `G ≈ (1 + β)·H⁻¹`
+    /// on this task (docs/results.md §1), which `error` counts as off by β.
+    pub best_scale_error: f64,
+    /// The minimising `s`.
+    pub best_scale: f64,
+}
+
 pub struct Quadratic {
     n: usize,
     seed: u64,
@@ -76,6 +89,12 @@ impl Quadratic {
         &self.eigenvalues
     }
 
+    /// The eigenvectors of `H` as the rows of an `n × n` row-major matrix, in the order of
+    /// [`Quadratic::eigenvalues`].
+    pub fn eigenvectors(&self) -> &[f64] {
+        &self.rotation
+    }
+
     /// The exact Hessian, `n × n` row-major.
     pub fn hessian(&self) -> &[f32] {
         &self.hessian
@@ -114,16 +133,35 @@ impl Quadratic {
 
     /// `‖I − G H‖_F / √n`, applying `G` to each column of `H`.
     pub fn hessian_error(&self, g: &dyn Preconditioner) -> f64 {
+        self.preconditioner_fit(g).error
+    }
+
+    /// How well `G` inverts `H`, as is and up to a scalar factor (one pass over `H`'s columns).
+    pub fn preconditioner_fit(&self, g: &dyn Preconditioner) -> Fit {
         let mut out = vec![0.0; self.n];
-        let mut sum = 0.0;
+        let (mut error_sq, mut trace, mut frob_sq) = (0.0, 0.0, 0.0);
         for (j, column) in self.hessian.chunks_exact(self.n).enumerate() {
             g.apply(column, &mut out);
             for (i, &v) in out.iter().enumerate() {
-                let e = if i == j { 1.0 } else { 0.0 } - f64::from(v);
-                sum += e * e;
+                let v = f64::from(v);
+                let e = if i == j { 1.0 } else { 0.0 } - v;
+                error_sq += e * e;
+                frob_sq += v * v;
             }
+            trace += f64::from(out[j]);
         }
-        (sum / self.n as f64).sqrt()
+        let n = self.n as f64;
+        // ‖I − s·GH‖² = n − 2s·tr(GH) + s²·‖GH‖², least at s = tr(GH)/‖GH‖².
+        let (scale, best_sq) = if frob_sq > 0.0 {
+            (trace / frob_sq, (n - trace * trace / frob_sq).max(0.0))
+        } else {
+            (0.0, n)
+        };
+        Fit {
+            error: (error_sq / n).sqrt(),
+            best_scale_error: (best_sq / n).sqrt(),
+            best_scale: scale,
+        }
     }
 
     fn check_len(&self, what: &str, len: usize) -> Result<()> {
@@ -189,7 +227,9 @@ impl Task for Quadratic {
     /// training loss without the centre's next random move (the expected next training loss is
     /// this plus `noise_floor`). `distance_to_centre`: `‖x − c‖`. `noise_floor`: `½ σ² tr H`, the
     /// expected loss of the next minibatch even for `x` exactly at the current centre.
-    /// `hessian_error`: `‖I − G H‖_F / √n` when the optimizer has a preconditioner `G`.
+    /// `hessian_error`: `‖I − G H‖_F / √n` when the optimizer has a preconditioner `G`, and
+    /// `hessian_error_best_scale`: `min_s ‖I − s·G H‖_F / √n`, the error of its shape alone
+    /// (see [`Fit`]).
     fn evaluate(&mut self, params: &[f32], ctx: &EvalContext) -> Result<Metrics> {
         self.check_len("params", params.len())?;
         let mut grad = vec![0.0; self.n];
@@ -204,7 +244,9 @@ impl Task for Quadratic {
             0.5 * f64::from(self.noise).powi(2) * trace,
         );
         if let Some(g) = ctx.preconditioner {
-            metrics.insert("hessian_error".into(), self.hessian_error(g));
+            let fit = self.preconditioner_fit(g);
+            metrics.insert("hessian_error".into(), fit.error);
+            metrics.insert("hessian_error_best_scale".into(), fit.best_scale_error);
         }
         Ok(metrics)
     }

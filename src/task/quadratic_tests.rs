@@ -90,7 +90,7 @@ fn loss_is_zero_at_the_centre_and_matches_the_hessian_along_eigenvectors() {
     // Along eigenvector k, f(c + t q_k) = ½ t² λ_k exactly.
     for k in [0, 50, 99] {
         let x: Vec<f32> = (0..q.n)
-            .map(|i| c[i] + 2.0 * q.rotation[k * q.n + i] as f32)
+            .map(|i| c[i] + 2.0 * q.eigenvectors()[k * q.n + i] as f32)
             .collect();
         let f = q.loss_and_grad(&x, &mut g).unwrap();
         let want = 2.0 * q.eigenvalues()[k] as f32;
@@ -131,11 +131,42 @@ fn hessian_error_has_known_values() {
     };
     let got = ctx_error(&mut q, &inverse);
     assert!(got < 1e-3, "exact inverse gives {got}");
+    // G = 1.9·H⁻¹ is off by 0.9 as is, and exact up to its scale.
+    let scaled = Dense {
+        n: dim,
+        m: inverse.m.iter().map(|v| 1.9 * v).collect(),
+    };
+    let fit = q.preconditioner_fit(&scaled);
+    assert!((fit.error - 0.9).abs() < 1e-3, "{fit:?}");
+    assert!(fit.best_scale_error < 1e-3, "{fit:?}");
+    assert!((fit.best_scale - 1.0 / 1.9).abs() < 1e-3, "{fit:?}");
+    // G = αI: the best multiple of I, s·α = tr H/‖H‖_F², leaves √(1 − (tr H)²/(n‖H‖_F²)).
+    let (tr, frob) = (
+        lam.iter().sum::<f64>(),
+        lam.iter().map(|l| l * l).sum::<f64>(),
+    );
+    let want = (1.0 - tr * tr / (n * frob)).sqrt();
+    for alpha in [1.0f32, 3.0] {
+        let m = q
+            .evaluate(
+                &q.init_params(),
+                &EvalContext {
+                    preconditioner: Some(&scaled_identity(dim, alpha)),
+                },
+            )
+            .unwrap();
+        let got = m["hessian_error_best_scale"];
+        assert!((got - want).abs() < 1e-5, "α={alpha}: {got} vs {want}");
+    }
+    // The zero matrix has no best scale: the error is that of G = 0.
+    let zero = q.preconditioner_fit(&scaled_identity(dim, 0.0));
+    assert_eq!((zero.best_scale_error, zero.best_scale), (1.0, 0.0));
     // Without a preconditioner there is no hessian_error.
     let m = q
         .evaluate(&q.init_params(), &EvalContext::default())
         .unwrap();
     assert!(!m.contains_key("hessian_error"));
+    assert!(!m.contains_key("hessian_error_best_scale"));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::record::{EvalLine, Line, Recorder, StartLine, StepLine};
+use crate::record::{EvalLine, Line, PointLine, Recorder, StartLine, StepLine};
 use crate::task::{Metrics, TaskView};
 
 use super::msg::{Event, EventKind, LaneId, LaneStatus, Msg, StartInfo, StepRecord, Summary};
@@ -79,6 +79,9 @@ impl Emitter {
     }
 
     pub fn point(&mut self, lane: LaneId, step: u64, xy: [f32; 2]) {
+        if self.recorder.is_some() {
+            self.record(&Line::Point(PointLine { lane, step, xy }));
+        }
         self.outbox.point(lane, step, xy);
     }
 

@@ -552,6 +552,24 @@ fn two_dimensional_tasks_stream_points_from_the_start() {
 }
 
 #[test]
+fn a_record_of_a_two_dimensional_task_holds_the_trajectory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.jsonl");
+    let mut p = preset(spec("sgd", 0.1), Some(5));
+    p.task.dim = Some(2);
+    let mut cfg = config(p);
+    cfg.record = Some(crate::record::Recorder::create(&path, false).unwrap());
+    let h = spawn(cfg).unwrap();
+    Seen::default().until_finished(&h);
+    h.join().unwrap();
+    let record = crate::record::read(&path).unwrap();
+    let steps: Vec<u64> = record.points.iter().map(|p| p.step).collect();
+    assert_eq!(steps, vec![0, 1, 2, 3, 4, 5]);
+    // The starting point is where the task starts; the others differ as SGD moves.
+    assert_ne!(record.points[0].xy, record.points[5].xy);
+}
+
+#[test]
 fn generation_streams_digits_and_queues_other_commands() {
     let cfg = config(preset(spec("sgd", 0.1), None));
     let commands = vec![Command::Generate { count: 3 }];

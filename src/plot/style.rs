@@ -1,0 +1,142 @@
+//! Fonts, colours and number labels shared by every picture.
+
+use std::sync::OnceLock;
+
+use anyhow::{Result, anyhow};
+use plotters::style::{FontStyle, RGBColor, register_font};
+
+/// DejaVu Sans, embedded so that plotting needs no system fonts (headless servers have none).
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+/// Registers the embedded font under every family name plotters may ask for. Plotters' font
+/// table is global, so this runs once per process.
+pub fn register_fonts() -> Result<()> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        for family in ["sans-serif", "serif", "monospace"] {
+            register_font(family, FontStyle::Normal, FONT)
+                .map_err(|_| "the embedded font DejaVuSans.ttf cannot be parsed".to_string())?;
+        }
+        Ok(())
+    })
+    .clone()
+    .map_err(|e| anyhow!(e))
+}
+
+/// Line colours, one per legend entry in order: saturated, distinguishable on white and on the
+/// heat map, and the first few distinguishable by most colour-blind readers.
+pub const PALETTE: [RGBColor; 10] = [
+    RGBColor(214, 39, 40),   // red
+    RGBColor(31, 119, 180),  // blue
+    RGBColor(44, 160, 44),   // green
+    RGBColor(255, 127, 14),  // orange
+    RGBColor(148, 103, 189), // purple
+    RGBColor(23, 190, 207),  // cyan
+    RGBColor(140, 86, 75),   // brown
+    RGBColor(227, 119, 194), // pink
+    RGBColor(127, 127, 127), // grey
+    RGBColor(188, 189, 34),  // olive
+];
+
+pub fn colour(index: usize) -> RGBColor {
+    PALETTE[index % PALETTE.len()]
+}
+
+/// The heat map's colour ramp, from low to high: near-black slate to near-white. Without hue, so
+/// that the coloured paths drawn over it keep their colours; low (the valley) is dark.
+const HEAT: [(f64, RGBColor); 4] = [
+    (0.0, RGBColor(22, 27, 45)),
+    (0.35, RGBColor(78, 92, 118)),
+    (0.7, RGBColor(170, 178, 190)),
+    (1.0, RGBColor(246, 246, 240)),
+];
+
+/// The ramp colour at `t ∈ [0, 1]` (clamped), interpolated linearly between its stops.
+pub fn heat(t: f64) -> RGBColor {
+    let t = if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) };
+    for pair in HEAT.windows(2) {
+        let ((t0, c0), (t1, c1)) = (pair[0], pair[1]);
+        if t <= t1 {
+            let u = (t - t0) / (t1 - t0);
+            let mix =
+                |a: u8, b: u8| (f64::from(a) + u * (f64::from(b) - f64::from(a))).round() as u8;
+            return RGBColor(mix(c0.0, c1.0), mix(c0.1, c1.1), mix(c0.2, c1.2));
+        }
+    }
+    HEAT[HEAT.len() - 1].1
+}
+
+/// A tick label: up to 4 significant digits without trailing zeros, `1e-3`-style beyond
+/// [1e-3, 1e5).
+pub fn tick(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return if v == 0.0 { "0".into() } else { v.to_string() };
+    }
+    let a = v.abs();
+    if (1e-3..1e5).contains(&a) {
+        let digits = (3 - a.log10().floor() as i32).clamp(0, 6) as usize;
+        let s = format!("{v:.digits$}");
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    } else {
+        let exp = a.log10().floor() as i32;
+        let mantissa = v / 10f64.powi(exp);
+        if (mantissa.abs() - 1.0).abs() < 1e-9 {
+            format!("{}1e{exp}", if v < 0.0 { "-" } else { "" })
+        } else {
+            format!("{}e{exp}", tick(mantissa))
+        }
+    }
+}
+
+/// A step count for the x axis: `500`, `2k`, `1.5M`.
+pub fn steps(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{}M", tick(v / 1e6))
+    } else if a >= 1e3 {
+        format!("{}k", tick(v / 1e3))
+    } else {
+        tick(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_font_registers() {
+        register_fonts().unwrap();
+        register_fonts().unwrap();
+    }
+
+    #[test]
+    fn ticks_are_short() {
+        assert_eq!(tick(0.0), "0");
+        assert_eq!(tick(2.5), "2.5");
+        assert_eq!(tick(10.0), "10");
+        assert_eq!(tick(0.125), "0.125");
+        assert_eq!(tick(1e-4), "1e-4");
+        assert_eq!(tick(2e-6), "2e-6");
+        assert_eq!(tick(1e6), "1e6");
+        assert_eq!(tick(-0.5), "-0.5");
+        assert_eq!(steps(20000.0), "20k");
+        assert_eq!(steps(2500.0), "2.5k");
+        assert_eq!(steps(500.0), "500");
+        assert_eq!(steps(1.5e6), "1.5M");
+    }
+
+    #[test]
+    fn the_heat_ramp_runs_from_its_first_to_its_last_stop() {
+        assert_eq!(heat(0.0), HEAT[0].1);
+        assert_eq!(heat(1.0), HEAT[3].1);
+        assert_eq!(heat(-3.0), HEAT[0].1);
+        assert_eq!(heat(f64::NAN), HEAT[0].1);
+        // Halfway between the first two stops.
+        assert_eq!(heat(0.175), RGBColor(50, 60, 82));
+    }
+}
