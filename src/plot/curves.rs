@@ -122,9 +122,10 @@ where
             .draw(),
     )?;
     let faint = prepared.iter().any(|p| p.smoothed.is_some());
+    let alpha = raw_alpha(prepared.len());
     for p in prepared {
         let raw_style = if faint {
-            p.colour.mix(0.22).stroke_width(1)
+            p.colour.mix(alpha).stroke_width(1)
         } else {
             p.colour.stroke_width(2)
         };
@@ -160,6 +161,12 @@ where
             .draw(),
     )?;
     Ok(())
+}
+
+/// Opacity of the raw curves behind smoothed ones: 0.22 for up to four series, less for more
+/// (as 1/√count), so that overlapping bands stay a light wash instead of a dark block.
+fn raw_alpha(series: usize) -> f64 {
+    0.22 * (4.0 / series.max(4) as f64).sqrt()
 }
 
 /// The steps covered by any series (a unit range around a single step).
@@ -201,6 +208,13 @@ pub fn padded_range(values: impl Iterator<Item = f64>, log: bool) -> Option<(f64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_curves_fade_as_they_multiply() {
+        assert_eq!(raw_alpha(1), 0.22);
+        assert_eq!(raw_alpha(4), 0.22);
+        assert!((raw_alpha(16) - 0.11).abs() < 1e-12);
+    }
 
     #[test]
     fn ranges_pad_by_a_share_of_the_span() {

@@ -24,8 +24,9 @@ pub fn register_fonts() -> Result<()> {
 }
 
 /// Line colours, one per legend entry in order: saturated, distinguishable on white and on the
-/// heat map, and the first few distinguishable by most colour-blind readers.
-pub const PALETTE: [RGBColor; 10] = [
+/// heat map, and the first few distinguishable by most colour-blind readers. After 14 entries
+/// the colours repeat.
+pub const PALETTE: [RGBColor; 14] = [
     RGBColor(214, 39, 40),   // red
     RGBColor(31, 119, 180),  // blue
     RGBColor(44, 160, 44),   // green
@@ -36,6 +37,10 @@ pub const PALETTE: [RGBColor; 10] = [
     RGBColor(227, 119, 194), // pink
     RGBColor(127, 127, 127), // grey
     RGBColor(188, 189, 34),  // olive
+    RGBColor(0, 0, 0),       // black
+    RGBColor(0, 60, 120),    // navy
+    RGBColor(120, 0, 40),    // maroon
+    RGBColor(0, 110, 90),    // teal
 ];
 
 pub fn colour(index: usize) -> RGBColor {
