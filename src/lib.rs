@@ -10,6 +10,7 @@ pub mod launch;
 pub mod optim;
 pub mod preset;
 pub mod record;
+pub mod sample;
 pub mod table;
 pub mod task;
 pub mod train;
@@ -32,6 +33,7 @@ pub fn run(cli: cli::Cli) -> Result<()> {
     match cli.command {
         Some(cli::Command::Presets { name }) => list_presets(name.as_deref()),
         Some(cli::Command::Compare(args)) => compare::run(&args, Builders::default()),
+        Some(cli::Command::Sample(args)) => sample::run(&args),
         None => train(&cli.run),
     }
 }
