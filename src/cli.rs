@@ -7,6 +7,7 @@
 //! lodo-tui presets [NAME]
 //! lodo-tui compare --preset NAME --optimizers SPEC,SPEC,… [--steps N] [--seeds S] …
 //! lodo-tui plot RECORD.jsonl… -o FILE.png [--log-y] [--smooth N] [--metric NAME] …
+//! lodo-tui sample --resume CHECKPOINT [--count N] [--seed S] -o FILE.png
 //! ```
 
 use std::path::PathBuf;
@@ -44,6 +45,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Draw run records as a PNG: loss or metric curves, or 2-D trajectories on the heat map.
     Plot(PlotArgs),
+    /// Draw digits with a trained mnist-ar model from a checkpoint and save them as a PNG grid.
+    Sample(SampleArgs),
 }
 
 /// Options of a training run.
@@ -129,6 +132,10 @@ pub struct CompareArgs {
     /// Write a JSONL record of every run into this directory.
     #[arg(long, value_name = "DIR")]
     pub record_dir: Option<PathBuf>,
+    /// Write every run's final checkpoint into its own subdirectory of DIR, named like its
+    /// record (`PRESET-ENTRY-seedS/`).
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
     /// Directory with the four MNIST files.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -171,6 +178,35 @@ pub struct PlotArgs {
     /// Picture size in pixels.
     #[arg(long, value_name = "WxH", default_value = "1200x700", value_parser = crate::plot::parse_size)]
     pub size: (u32, u32),
+}
+
+/// Options of `lodo-tui sample`.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// An mnist-ar checkpoint file, or a directory (its newest checkpoint).
+    #[arg(long, visible_alias = "checkpoint", value_name = "FILE|DIR")]
+    pub resume: PathBuf,
+    /// The PNG file to write.
+    #[arg(short, long, value_name = "FILE.png")]
+    pub output: PathBuf,
+    /// Number of digits.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub count: usize,
+    /// Seed of the sampling.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Digits per row of the grid [default: ⌈√count⌉].
+    #[arg(long, value_name = "C")]
+    pub cols: Option<usize>,
+    /// Screen pixels per digit pixel.
+    #[arg(long, value_name = "K", default_value_t = 3)]
+    pub scale: usize,
+    /// Which lane of the checkpoint (0 = the first).
+    #[arg(long, value_name = "L", default_value_t = 0)]
+    pub lane: usize,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[cfg(test)]
@@ -235,6 +271,18 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let cli = Cli::try_parse_from([
+            "lodo-tui", "sample", "--resume", "ck", "-o", "d.png", "--count", "4", "--seed", "7",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Sample(s)) => {
+                assert_eq!((s.count, s.seed, s.scale, s.lane), (4, 7, 3, 0));
+                assert_eq!(s.output, PathBuf::from("d.png"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["lodo-tui", "sample", "--resume", "ck"]).is_err());
         assert!(Cli::try_parse_from(["lodo-tui", "--steps", "5", "presets"]).is_err());
         assert!(Cli::try_parse_from(["lodo-tui", "--checkpoint-every", "5"]).is_err());
     }

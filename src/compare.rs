@@ -20,7 +20,7 @@ use crate::preset::Preset;
 use crate::record::Recorder;
 use crate::table::{markdown, num};
 use crate::task::Metrics;
-use crate::train::{self, Command, TrainerConfig};
+use crate::train::{self, Checkpoint, Command, TrainerConfig};
 
 /// The JSON written by `--json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,6 +59,9 @@ pub struct RunResult {
     pub metrics: Metrics,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<PathBuf>,
+    /// The run's final checkpoint (with `--checkpoint-dir`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<PathBuf>,
 }
 
 /// Lets Ctrl-C stop the run in progress and skip the rest, keeping the results so far.
@@ -270,10 +273,15 @@ fn run_one(
         .record_dir
         .as_ref()
         .map(|dir| dir.join(record_name(&base.name, &entry.label, seed)));
-    let mut config = TrainerConfig::new(preset);
+    let checkpoint_dir = args
+        .checkpoint_dir
+        .as_ref()
+        .map(|dir| dir.join(run_name(&base.name, &entry.label, seed)));
+    let mut config = TrainerConfig::new(preset.clone());
     config.builders = builders;
     config.threads = args.threads;
     config.halt_when_stalled = true;
+    config.checkpoint_dir = checkpoint_dir.clone();
     config.record = match &record {
         Some(path) => Some(Recorder::create(path, false)?),
         None => None,
@@ -293,6 +301,10 @@ fn run_one(
         .into_iter()
         .next()
         .context("the run reported no lane")?;
+    // The final checkpoint is named after the step the run stopped at.
+    let checkpoint = checkpoint_dir
+        .map(|dir| dir.join(Checkpoint::file_name(&preset, lane.steps)))
+        .filter(|path| path.is_file());
     Ok(RunResult {
         optimizer: entry.label.clone(),
         spec: entry.spec.clone(),
@@ -307,11 +319,18 @@ fn run_one(
         optimizer_ms_median: lane.optimizer_ms_median,
         metrics: lane.metrics,
         record,
+        checkpoint,
     })
 }
 
-/// `PRESET-ENTRY-seedS.jsonl`, with the entry's `:` and `,` made file-name friendly.
+/// `PRESET-ENTRY-seedS.jsonl`, see [`run_name`].
 pub fn record_name(preset: &str, label: &str, seed: u64) -> String {
+    format!("{}.jsonl", run_name(preset, label, seed))
+}
+
+/// `PRESET-ENTRY-seedS`, with the entry's `:` and `,` made file-name friendly: the name of a
+/// run's record and of its checkpoint directory.
+pub fn run_name(preset: &str, label: &str, seed: u64) -> String {
     let entry: String = label
         .chars()
         .map(|c| {
@@ -322,7 +341,7 @@ pub fn record_name(preset: &str, label: &str, seed: u64) -> String {
             }
         })
         .collect();
-    format!("{preset}-{entry}-seed{seed}.jsonl")
+    format!("{preset}-{entry}-seed{seed}")
 }
 
 /// The per-run table, and a per-optimizer one (mean ± sd over seeds) when there are several.
@@ -478,6 +497,7 @@ mod tests {
             json: None,
             plot: None,
             record_dir: Some(dir.join("records")),
+            checkpoint_dir: None,
             data_dir: None,
             eval_interval: None,
             threads: Some(1),
@@ -530,6 +550,48 @@ mod tests {
         let back: Report = serde_json::from_str(&text).unwrap();
         assert_eq!(back.runs[0].steps, run.steps);
         assert!(tables(&report).contains(&format!("yes (at {})", run.steps)));
+    }
+
+    #[test]
+    fn every_run_leaves_its_own_final_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = args(dir.path(), "lodo,momentum,sgd:lr=3", 1);
+        a.checkpoint_dir = Some(dir.path().join("ck"));
+        let report = compare(&a, testkit::builders(), &Interrupt::default()).unwrap();
+        let mut params = Vec::new();
+        for (r, name) in report.runs.iter().zip(["lodo", "momentum", "sgd"]) {
+            let path = r.checkpoint.as_ref().unwrap();
+            assert_eq!(
+                path.parent().unwrap(),
+                dir.path()
+                    .join("ck")
+                    .join(run_name("bowl", &r.optimizer, 0))
+            );
+            let ck = Checkpoint::load(path).unwrap();
+            assert_eq!(ck.step(), r.steps, "{}", r.optimizer);
+            assert_eq!(ck.preset().unwrap().optimizer.name, name);
+            assert_eq!(ck.lanes[0].optimizers().unwrap()[0].origin.name, name);
+            params.push(ck.lanes[0].params.clone());
+        }
+        // The diverged run's checkpoint is there too, at the step it stopped.
+        assert!(report.runs[2].diverged && report.runs[2].steps < 30);
+        assert_ne!(params[0], params[1]);
+        let text = serde_json::to_string(&report).unwrap();
+        let back: Report = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.runs[1].checkpoint, report.runs[1].checkpoint);
+        // Without the flag nothing is written and the JSON has no `checkpoint` field.
+        let plain = compare(
+            &args(dir.path(), "momentum", 1),
+            testkit::builders(),
+            &Interrupt::default(),
+        )
+        .unwrap();
+        assert_eq!(plain.runs[0].checkpoint, None);
+        assert!(
+            !serde_json::to_string(&plain)
+                .unwrap()
+                .contains("checkpoint")
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod optim;
 pub mod plot;
 pub mod preset;
 pub mod record;
+pub mod sample;
 pub mod table;
 pub mod task;
 pub mod train;
@@ -34,6 +35,7 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         Some(cli::Command::Presets { name }) => list_presets(name.as_deref()),
         Some(cli::Command::Compare(args)) => compare::run(&args, Builders::default()),
         Some(cli::Command::Plot(args)) => plot::run(&args),
+        Some(cli::Command::Sample(args)) => sample::run(&args),
         None => train(&cli.run),
     }
 }

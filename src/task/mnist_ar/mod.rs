@@ -49,6 +49,22 @@ pub const DEFAULT_VAL_QUERIES: usize = 1024;
 /// Upper bound on `val_queries` (an evaluation costs one forward pass per query).
 pub const MAX_VAL_QUERIES: usize = 1 << 20;
 
+/// Samples `count` digits from the model at `params` pixel by pixel, as [`Task::generate`] does,
+/// without a task: generation needs no data. `lodo-tui sample` uses it on checkpoints.
+pub fn generate_digits(
+    params: &[f32],
+    count: usize,
+    seed: u64,
+    progress: &mut dyn FnMut(&Digits) -> bool,
+) -> Result<Digits> {
+    ensure!(
+        params.len() == PARAM_COUNT,
+        "mnist-ar: expected {PARAM_COUNT} parameters, got {}",
+        params.len()
+    );
+    generate::generate(&model::device(), params, count, seed, progress)
+}
+
 /// The autoregressive CNN task over a set of 28×28 images.
 pub struct MnistAr {
     seed: u64,
