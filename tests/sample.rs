@@ -30,6 +30,7 @@ fn checkpoint(task: &str, params: Vec<f32>, step: u64) -> Checkpoint {
         eval_interval: 100,
         loss_bound: None,
         checkpoint_interval: None,
+        pace: None,
     };
     let saved = Saved {
         origin: spec.clone(),

@@ -48,6 +48,26 @@ impl TrainerHandle {
         join(thread)
     }
 
+    /// Like [`shutdown`](Self::shutdown), but waits at most `patience`; a trainer still busy
+    /// after that (in a long step or checkpoint) is left to end with the process.
+    pub fn shutdown_within(self, patience: std::time::Duration) -> anyhow::Result<()> {
+        let TrainerHandle {
+            commands,
+            messages,
+            thread,
+        } = self;
+        let _ = commands.send(Command::Quit);
+        drop(messages);
+        let deadline = std::time::Instant::now() + patience;
+        while thread.as_ref().is_some_and(|t| !t.is_finished()) {
+            if std::time::Instant::now() >= deadline {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        join(thread)
+    }
+
     /// Waits for a trainer that ends by itself (max steps reached, observer gone) without asking
     /// it to quit.
     pub fn join(mut self) -> anyhow::Result<()> {

@@ -37,6 +37,10 @@ pub use theme::Theme;
 const FRAME: Duration = Duration::from_millis(66);
 /// How long to wait for the trainer to finish its step after `Quit`.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Termination signals closer together than this are one request to stop, not a second one.
+const SIGNAL_BURST: Duration = Duration::from_secs(1);
+/// How long a dashboard that leaves without waiting still gives the trainer to finish its record.
+const LAST_WORDS: Duration = Duration::from_secs(2);
 
 /// How to draw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,8 +108,12 @@ pub fn run_with_summary(
             handle.shutdown()?;
             Err(anyhow::anyhow!("training failed: {e}"))
         }
-        // The trainer is still busy: dropping the handle hangs up, which ends it on its own.
-        None => Ok(None),
+        // Leaving without waiting (a second Ctrl-C, or the trainer did not answer in time): still
+        // give it a moment to write its summary and flush the record before the process ends.
+        None => {
+            handle.shutdown_within(LAST_WORDS)?;
+            Ok(None)
+        }
     }
 }
 
@@ -119,15 +127,20 @@ fn event_loop(
     let mut last_draw: Option<Instant> = None;
     let mut stop_deadline: Option<Instant> = None;
     let mut signals_seen = 0;
+    let mut last_signal = None;
     loop {
         drain(app, &handle.messages);
         // A termination signal is a Ctrl-C from outside: stop the trainer, then leave (a second
         // one leaves without waiting).
+        // Signals that come in one burst (a hang-up can bring SIGHUP more than once) count once.
         let signalled = signals.load(Ordering::SeqCst);
-        while signals_seen < signalled {
-            signals_seen += 1;
-            if let Some(command) = app.perform(keys::Action::ForceQuit) {
-                handle.send(command);
+        if signalled > signals_seen {
+            signals_seen = signalled;
+            if last_signal.is_none_or(|t: Instant| t.elapsed() >= SIGNAL_BURST) {
+                last_signal = Some(Instant::now());
+                if let Some(command) = app.perform(keys::Action::ForceQuit) {
+                    handle.send(command);
+                }
             }
         }
         if app.mode == app::Mode::Stopping
