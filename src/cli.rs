@@ -163,6 +163,9 @@ pub struct PlotArgs {
     /// curve stays behind, faint.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub smooth: Option<u32>,
+    /// With --smooth: draw only the smoothed curves, not the faint raw ones behind them.
+    #[arg(long, requires = "smooth")]
+    pub no_raw: bool,
     /// Plot this evaluation metric (e.g. hessian_error, val_loss) instead of the training loss.
     #[arg(long, value_name = "NAME")]
     pub metric: Option<String>,

@@ -17,6 +17,8 @@ pub struct CurveStyle {
     pub log_y: bool,
     /// Moving-average window in points; the raw curve stays behind, faint.
     pub smooth: Option<usize>,
+    /// Leave the raw curves out when smoothed ones are drawn.
+    pub hide_raw: bool,
 }
 
 /// One series ready to draw: its colour and its thinned raw and smoothed points.
@@ -42,9 +44,14 @@ pub fn draw(path: &Path, size: (u32, u32), series: &[Series], style: &CurveStyle
             let points: Vec<(f64, f64)> = s.points.iter().copied().filter(keep).collect();
             let entry = entries.iter().position(|e| e.label == s.label).unwrap_or(0);
             let first = series[..i].iter().all(|o| o.label != s.label);
+            let hidden = style.hide_raw && style.smooth.is_some();
             Prepared {
                 colour: style::colour(entry),
-                raw: min_max_per_column(&points, x_range, columns),
+                raw: if hidden {
+                    Vec::new()
+                } else {
+                    min_max_per_column(&points, x_range, columns)
+                },
                 smoothed: style
                     .smooth
                     .map(|w| mean_per_column(&moving_average(&points, w), x_range, columns)),

@@ -32,6 +32,8 @@ pub struct Options {
     pub log_y: bool,
     /// Moving-average window in points (steps for the loss, evaluations for a metric).
     pub smooth: Option<usize>,
+    /// With smoothing, leave the raw curves out (many overlaid noisy runs make a solid band).
+    pub hide_raw: bool,
     /// Defaults to the task's title and what is plotted.
     pub title: Option<String>,
     /// Paths on the heat map instead of curves.
@@ -49,6 +51,7 @@ impl Options {
             quantity: Quantity::Loss,
             log_y: false,
             smooth: None,
+            hide_raw: false,
             title: None,
             trajectories: false,
             separate_seeds: false,
@@ -127,6 +130,7 @@ pub fn run(args: &PlotArgs) -> Result<()> {
         },
         log_y: args.log_y,
         smooth: args.smooth.map(|n| n as usize),
+        hide_raw: args.no_raw,
         title: args.title.clone(),
         trajectories: args.trajectories,
         separate_seeds: args.separate_seeds,
@@ -178,6 +182,7 @@ pub fn plot(inputs: &[Input], options: &Options) -> Result<Drawn> {
         y_label: what,
         log_y: options.log_y,
         smooth: options.smooth,
+        hide_raw: options.hide_raw,
     };
     curves::draw(&options.output, options.size, &series, &style)
         .with_context(|| format!("cannot draw {}", options.output.display()))

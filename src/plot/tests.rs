@@ -261,3 +261,24 @@ fn compare_plots_every_run_in_the_colour_of_its_entry() {
     assert_eq!(drawn.series, 6);
     assert_eq!(png_size(&png), DEFAULT_SIZE);
 }
+
+#[test]
+fn hiding_the_raw_curves_leaves_only_the_smoothed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = records(dir.path(), QUADRATIC, "sgd:lr=0.5", 1, 400);
+    let inputs = read_inputs(&files).unwrap();
+    let inked = |hide_raw: bool| {
+        let mut options = Options::curves(&dir.path().join(format!("raw-{hide_raw}.png")));
+        options.size = (600, 400);
+        options.smooth = Some(40);
+        options.hide_raw = hide_raw;
+        plot(&inputs, &options).unwrap();
+        let picture = image::open(&options.output).unwrap().to_rgb8();
+        picture.pixels().filter(|p| p.0 != [255, 255, 255]).count()
+    };
+    let (with_raw, without_raw) = (inked(false), inked(true));
+    assert!(
+        without_raw < with_raw,
+        "hiding the raw curve should leave less ink: {without_raw} vs {with_raw} pixels"
+    );
+}
