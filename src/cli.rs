@@ -166,6 +166,9 @@ pub struct PlotArgs {
     /// With --smooth: draw only the smoothed curves, not the faint raw ones behind them.
     #[arg(long, requires = "smooth")]
     pub no_raw: bool,
+    /// Corner of the legend box.
+    #[arg(long, value_enum, value_name = "CORNER", default_value = "upper-right")]
+    pub legend: crate::plot::curves::LegendCorner,
     /// Plot this evaluation metric (e.g. hessian_error, val_loss) instead of the training loss.
     #[arg(long, value_name = "NAME")]
     pub metric: Option<String>,

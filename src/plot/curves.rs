@@ -19,6 +19,28 @@ pub struct CurveStyle {
     pub smooth: Option<usize>,
     /// Leave the raw curves out when smoothed ones are drawn.
     pub hide_raw: bool,
+    pub legend: LegendCorner,
+}
+
+/// Where the legend box goes: the corner the curves leave free.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LegendCorner {
+    #[default]
+    UpperRight,
+    UpperLeft,
+    LowerLeft,
+    LowerRight,
+}
+
+impl LegendCorner {
+    fn position(self) -> SeriesLabelPosition {
+        match self {
+            Self::UpperRight => SeriesLabelPosition::UpperRight,
+            Self::UpperLeft => SeriesLabelPosition::UpperLeft,
+            Self::LowerLeft => SeriesLabelPosition::LowerLeft,
+            Self::LowerRight => SeriesLabelPosition::LowerRight,
+        }
+    }
 }
 
 /// One series ready to draw: its colour and its thinned raw and smoothed points.
@@ -84,9 +106,10 @@ pub fn draw(path: &Path, size: (u32, u32), series: &[Series], style: &CurveStyle
     };
     if style.log_y {
         let y = (y_range.0..y_range.1).log_scale();
-        draw_chart(&root, &frame, x_range, y, &prepared)?;
+        draw_chart(&root, &frame, x_range, y, &prepared, style.legend)?;
     } else {
-        draw_chart(&root, &frame, x_range, y_range.0..y_range.1, &prepared)?;
+        let y = y_range.0..y_range.1;
+        draw_chart(&root, &frame, x_range, y, &prepared, style.legend)?;
     }
     plotting(root.present())?;
     Ok(Drawn {
@@ -102,6 +125,7 @@ fn draw_chart<Y>(
     x_range: (f64, f64),
     y: Y,
     prepared: &[Prepared],
+    legend: LegendCorner,
 ) -> Result<()>
 where
     Y: AsRangedCoord<Value = f64>,
@@ -161,7 +185,7 @@ where
     plotting(
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(legend.position())
             .label_font(("sans-serif", 15))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(160, 160, 160))

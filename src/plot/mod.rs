@@ -34,6 +34,7 @@ pub struct Options {
     pub smooth: Option<usize>,
     /// With smoothing, leave the raw curves out (many overlaid noisy runs make a solid band).
     pub hide_raw: bool,
+    pub legend: curves::LegendCorner,
     /// Defaults to the task's title and what is plotted.
     pub title: Option<String>,
     /// Paths on the heat map instead of curves.
@@ -52,6 +53,7 @@ impl Options {
             log_y: false,
             smooth: None,
             hide_raw: false,
+            legend: curves::LegendCorner::default(),
             title: None,
             trajectories: false,
             separate_seeds: false,
@@ -131,6 +133,7 @@ pub fn run(args: &PlotArgs) -> Result<()> {
         log_y: args.log_y,
         smooth: args.smooth.map(|n| n as usize),
         hide_raw: args.no_raw,
+        legend: args.legend,
         title: args.title.clone(),
         trajectories: args.trajectories,
         separate_seeds: args.separate_seeds,
@@ -183,6 +186,7 @@ pub fn plot(inputs: &[Input], options: &Options) -> Result<Drawn> {
         log_y: options.log_y,
         smooth: options.smooth,
         hide_raw: options.hide_raw,
+        legend: options.legend,
     };
     curves::draw(&options.output, options.size, &series, &style)
         .with_context(|| format!("cannot draw {}", options.output.display()))

@@ -59,18 +59,20 @@ pub fn draw(
         drawn_series += 1;
         let entry = entries.iter().position(|e| e.label == s.label).unwrap_or(0);
         let c = style::colour(entry);
+        let width = path_width(entry, entries.len());
         let points: Vec<(f64, f64)> = s
             .path
             .iter()
             .filter(|p| p[0].is_finite() && p[1].is_finite())
             .map(|p| (f64::from(p[0]), f64::from(p[1])))
             .collect();
-        let line = plotting(
-            chart.draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2))),
-        )?;
+        let line = plotting(chart.draw_series(LineSeries::new(
+            points.iter().copied(),
+            c.stroke_width(width),
+        )))?;
         if series[..i].iter().all(|o| o.label != s.label) {
             line.label(&entries[entry].text).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(3))
+                PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(width.max(3)))
             });
         }
         if let Some(&end) = points.last() {
@@ -197,4 +199,10 @@ fn colour_bar(area: &DrawingArea<BitMapBackend, Shift>, scale: (f64, f64)) -> Re
         )
     })))?;
     Ok(())
+}
+/// Line width of legend entry `entry` of `entries`: earlier entries are drawn wider, so a path
+/// that runs exactly along another (LODO along momentum on Rosenbrock) still shows as a border.
+fn path_width(entry: usize, entries: usize) -> u32 {
+    let below = entries.saturating_sub(entry + 1).min(6) as u32;
+    2 + 2 * below
 }
