@@ -264,6 +264,12 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
+/// The widest summary table printed as one table; wider ones (many task metrics) list the metrics
+/// under the table instead, so an 80-column terminal does not wrap every row.
+const SUMMARY_WIDTH: usize = 100;
+/// Metric lines under a wide summary wrap at this width.
+const METRIC_LINE: usize = 78;
+
 /// The end-of-run summary, one row per lane.
 pub fn summary_table(summary: &Summary) -> String {
     let mut metric_names: Vec<&String> = summary
@@ -309,11 +315,32 @@ pub fn summary_table(summary: &Summary) -> String {
             row
         })
         .collect();
-    format!(
-        "finished after {}\n{}",
-        duration(summary.elapsed_s),
-        crate::table::plain(&headers, &rows)
-    )
+    let table = crate::table::plain(&headers, &rows);
+    let fits = table.lines().all(|l| l.chars().count() <= SUMMARY_WIDTH);
+    let body = if fits || metric_names.is_empty() {
+        table
+    } else {
+        let fixed = headers.len() - metric_names.len();
+        let rows_fixed: Vec<Vec<String>> = rows.iter().map(|r| r[..fixed].to_vec()).collect();
+        let mut text = crate::table::plain(&headers[..fixed], &rows_fixed);
+        for (lane, row) in summary.lanes.iter().zip(&rows) {
+            let mut line = format!("lane {}:", lane.lane);
+            for (name, value) in metric_names.iter().zip(&row[fixed..]) {
+                let item = format!("{name} {value}");
+                if line.chars().count() + item.chars().count() + 1 > METRIC_LINE {
+                    text.push_str(&line);
+                    text.push('\n');
+                    line = "  ".to_string();
+                }
+                line.push(' ');
+                line.push_str(&item);
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    };
+    format!("finished after {}\n{body}", duration(summary.elapsed_s))
 }
 
 #[cfg(test)]
@@ -438,5 +465,45 @@ mod tests {
         assert!(t.contains("0     lodo       20,000  0.1250"), "{t}");
         assert!(t.contains("hessian_error"), "{t}");
         assert_eq!(duration(3725.0), "1h02m");
+    }
+
+    #[test]
+    fn a_summary_with_many_metrics_lists_them_under_the_table() {
+        let metrics = [
+            "distance_to_centre",
+            "hessian_error",
+            "hessian_error_best_scale",
+            "loss_at_centre",
+        ];
+        let s = Summary {
+            lanes: vec![LaneSummary {
+                lane: 0,
+                optimizer: "lodo".into(),
+                steps: 100000,
+                final_loss: 8.5,
+                best_loss: 3.2,
+                steps_per_s: 21000.0,
+                diverged: false,
+                metrics: metrics.iter().map(|m| (m.to_string(), 0.5)).collect(),
+                mean_loss_last_10pct: 8.9,
+                task_ms_median: 0.001,
+                optimizer_ms_median: 0.03,
+            }],
+            elapsed_s: 5.0,
+        };
+        let t = summary_table(&s);
+        assert!(t.lines().all(|l| l.chars().count() <= 100), "{t}");
+        let metric_lines = t.lines().skip_while(|l| !l.starts_with("lane 0:"));
+        assert!(metric_lines.clone().count() == 2, "{t}");
+        assert!(
+            metric_lines.into_iter().all(|l| l.chars().count() <= 78),
+            "{t}"
+        );
+        assert!(t.contains("0     lodo       100,000"), "{t}");
+        assert!(
+            t.contains("lane 0: distance_to_centre 0.5000 hessian_error 0.5000"),
+            "{t}"
+        );
+        assert!(t.contains("\n   hessian_error_best_scale 0.5000"), "{t}");
     }
 }
