@@ -51,7 +51,7 @@ fn train(args: &cli::RunArgs) -> Result<()> {
             color: true,
         };
         if let Some(summary) = ui::run_with_summary(train::spawn(config)?, options)? {
-            print!("{}", headless::summary_table(&summary));
+            print_quietly(&headless::summary_table(&summary));
         }
         return Ok(());
     }
@@ -73,8 +73,16 @@ fn train(args: &cli::RunArgs) -> Result<()> {
     let result = headless::run(&handle, &options);
     handle.shutdown()?;
     let summary = result?;
-    print!("{}", headless::summary_table(&summary));
+    print_quietly(&headless::summary_table(&summary));
     Ok(())
+}
+
+/// Prints to stdout without panicking when it is gone (a terminal that hung up, a closed pipe):
+/// the run is over by then and its record is complete.
+fn print_quietly(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// `NO_COLOR` (any non-empty value) turns colour off, see no-color.org.

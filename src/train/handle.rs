@@ -38,6 +38,11 @@ impl TrainerHandle {
     /// The message receiver is dropped first, so a trainer waiting for room in a full channel
     /// sees the hang-up instead of waiting forever.
     pub fn shutdown(self) -> anyhow::Result<()> {
+        join(self.hang_up())
+    }
+
+    /// Sends `Quit`, drops the receiver and hands back the thread to wait for.
+    fn hang_up(self) -> Option<JoinHandle<()>> {
         let TrainerHandle {
             commands,
             messages,
@@ -45,19 +50,13 @@ impl TrainerHandle {
         } = self;
         let _ = commands.send(Command::Quit);
         drop(messages);
-        join(thread)
+        thread
     }
 
     /// Like [`shutdown`](Self::shutdown), but waits at most `patience`; a trainer still busy
     /// after that (in a long step or checkpoint) is left to end with the process.
     pub fn shutdown_within(self, patience: std::time::Duration) -> anyhow::Result<()> {
-        let TrainerHandle {
-            commands,
-            messages,
-            thread,
-        } = self;
-        let _ = commands.send(Command::Quit);
-        drop(messages);
+        let thread = self.hang_up();
         let deadline = std::time::Instant::now() + patience;
         while thread.as_ref().is_some_and(|t| !t.is_finished()) {
             if std::time::Instant::now() >= deadline {

@@ -92,13 +92,16 @@ pub fn run_with_summary(
     let input = input::InputReader::spawn()?;
     let outcome = event_loop(&mut tui, &mut app, &handle, &input, &signals);
     drop(input);
-    // Give the terminal back before anything else can print.
-    drop(tui);
     if let Err(e) = outcome {
-        // Stop the trainer properly (final checkpoint, record flushed) before leaving.
-        handle.shutdown()?;
+        // Stop the trainer properly (final checkpoint, record flushed) before anything else:
+        // the error may be a terminal that hung up, where even giving it back can fail.
+        let stopped = handle.shutdown();
+        drop(tui);
+        stopped?;
         return Err(e);
     }
+    // Give the terminal back before anything else can print.
+    drop(tui);
     match app.model.finished.take() {
         Some(Ok(summary)) => {
             handle.shutdown()?;
@@ -153,7 +156,7 @@ fn event_loop(
         }
         let since = last_draw.map_or(FRAME, |t| t.elapsed());
         if app.dirty && since >= FRAME {
-            tui.terminal.draw(|f| draw::draw(f, app))?;
+            tui.draw(|f| draw::draw(f, app))?;
             app.dirty = false;
             last_draw = Some(Instant::now());
         }

@@ -10,19 +10,36 @@ use ratatui::DefaultTerminal;
 
 /// The terminal in dashboard mode; dropping it gives the terminal back.
 pub struct Tui {
-    pub terminal: DefaultTerminal,
+    terminal: Option<DefaultTerminal>,
 }
 
 impl Tui {
     pub fn enter() -> anyhow::Result<Self> {
         let terminal = ratatui::try_init().inspect_err(|_| ratatui::restore())?;
-        Ok(Self { terminal })
+        Ok(Self {
+            terminal: Some(terminal),
+        })
+    }
+
+    pub fn draw(&mut self, frame: impl FnOnce(&mut ratatui::Frame)) -> std::io::Result<()> {
+        match &mut self.terminal {
+            Some(terminal) => terminal.draw(frame).map(|_| ()),
+            None => Ok(()),
+        }
     }
 }
 
 impl Drop for Tui {
+    /// Never prints: after a hang-up the terminal is gone, and a failed `eprintln!` panics.
     fn drop(&mut self) {
-        ratatui::restore();
+        if let Some(mut terminal) = self.terminal.take()
+            && terminal.show_cursor().is_err()
+        {
+            // Its own drop would try again and report the failure on stderr, the dead
+            // terminal; there is nothing left to give back.
+            std::mem::forget(terminal);
+        }
+        let _ = ratatui::try_restore();
     }
 }
 
@@ -46,7 +63,7 @@ pub fn termination_signals() -> Arc<AtomicUsize> {
 /// second, so at most that much is lost.
 fn exit_if_stuck() {
     std::thread::sleep(SHUTDOWN_GRACE);
-    ratatui::restore();
+    let _ = ratatui::try_restore();
     std::process::exit(EXIT_SIGNALLED);
 }
 
