@@ -105,7 +105,9 @@ pub fn draw(path: &Path, size: (u32, u32), series: &[Series], style: &CurveStyle
         y_label: &style.y_label,
     };
     if style.log_y {
-        let y = (y_range.0..y_range.1).log_scale();
+        let y = (y_range.0..y_range.1)
+            .log_scale()
+            .with_key_points(log_ticks(y_range.0, y_range.1));
         draw_chart(&root, &frame, x_range, y, &prepared, style.legend)?;
     } else {
         let y = y_range.0..y_range.1;
@@ -236,9 +238,53 @@ pub fn padded_range(values: impl Iterator<Item = f64>, log: bool) -> Option<(f64
     }
 }
 
+/// Labelled values of a log axis: 1, 2, 5 × each power of ten in range, only the powers when
+/// that makes too many, and every integer multiple when the range is too narrow for two.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let within = |mantissas: &[f64]| -> Vec<f64> {
+        let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+        (first..=last)
+            .flat_map(|e| mantissas.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(|v| (lo..=hi).contains(v))
+            .collect()
+    };
+    let ticks = within(&[1.0, 2.0, 5.0]);
+    if ticks.len() > 12 {
+        within(&[1.0])
+    } else if ticks.len() < 3 {
+        within(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+    } else {
+        ticks
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_axes_get_enough_labels() {
+        let close = |got: Vec<f64>, want: &[f64]| {
+            got.len() == want.len()
+                && got
+                    .iter()
+                    .zip(want)
+                    .all(|(g, w)| (g / w - 1.0).abs() < 1e-9)
+        };
+        // 1-2-5 within 1.4..14.
+        assert!(close(log_ticks(1.4, 14.0), &[2.0, 5.0, 10.0]));
+        // Nine decades: only the powers of ten.
+        let wide = log_ticks(1e-3, 1e6);
+        assert!(close(
+            wide,
+            &[1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6]
+        ));
+        // Too narrow for 1-2-5: every integer multiple.
+        assert!(close(
+            log_ticks(3.0, 9.0),
+            &[3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+        ));
+    }
 
     #[test]
     fn raw_curves_fade_as_they_multiply() {
