@@ -44,6 +44,13 @@ impl Columns {
     }
 }
 
+impl Columns {
+    /// The runs of consecutive points that fall in the same column.
+    fn runs<'a>(&'a self, points: &'a [(f64, f64)]) -> impl Iterator<Item = &'a [(f64, f64)]> {
+        points.chunk_by(move |a, b| self.of(a.0) == self.of(b.0))
+    }
+}
+
 /// At most two points per column: the lowest and the highest, in step order. Series with no more
 /// points than columns are returned as they are.
 pub fn min_max_per_column(
@@ -56,30 +63,19 @@ pub fn min_max_per_column(
     }
     let cols = Columns::new(x_range, columns);
     let mut out = Vec::with_capacity(2 * columns);
-    let mut i = 0;
-    while i < points.len() {
-        let col = cols.of(points[i].0);
-        let (mut lo, mut hi) = (points[i], points[i]);
-        let mut j = i + 1;
-        while j < points.len() && cols.of(points[j].0) == col {
-            if points[j].1 < lo.1 {
-                lo = points[j];
-            }
-            if points[j].1 > hi.1 {
-                hi = points[j];
-            }
-            j += 1;
+    for run in cols.runs(points) {
+        // The first of equal extremes, so a flat run thins to one point.
+        let lo = run
+            .iter()
+            .fold(run[0], |m, &p| if p.1 < m.1 { p } else { m });
+        let hi = run
+            .iter()
+            .fold(run[0], |m, &p| if p.1 > m.1 { p } else { m });
+        let (first, second) = if lo.0 <= hi.0 { (lo, hi) } else { (hi, lo) };
+        out.push(first);
+        if second != first {
+            out.push(second);
         }
-        if lo.0 <= hi.0 {
-            out.push(lo);
-            if hi != lo {
-                out.push(hi);
-            }
-        } else {
-            out.push(hi);
-            out.push(lo);
-        }
-        i = j;
     }
     out
 }
@@ -94,22 +90,15 @@ pub fn mean_per_column(
         return points.to_vec();
     }
     let cols = Columns::new(x_range, columns);
-    let mut out = Vec::with_capacity(columns);
-    let mut i = 0;
-    while i < points.len() {
-        let col = cols.of(points[i].0);
-        let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
-        let mut j = i;
-        while j < points.len() && cols.of(points[j].0) == col {
-            sx += points[j].0;
-            sy += points[j].1;
-            n += 1.0;
-            j += 1;
-        }
-        out.push((sx / n, sy / n));
-        i = j;
-    }
-    out
+    cols.runs(points)
+        .map(|run| {
+            let n = run.len() as f64;
+            let (sx, sy) = run
+                .iter()
+                .fold((0.0, 0.0), |(sx, sy), p| (sx + p.0, sy + p.1));
+            (sx / n, sy / n)
+        })
+        .collect()
 }
 
 #[cfg(test)]
