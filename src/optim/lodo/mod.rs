@@ -1,5 +1,5 @@
 //! The LODO family: learned quasi-Newton preconditioners trained online by hypergradient descent
-//! (Liao et al., "Learning to Optimize Quasi-Newton Methods"; see docs/lodo.md).
+//! (Liao et al., "Learning to Optimize Quasi-Newton Methods"; the project notes, lodo.md).
 //!
 //! | name               | preconditioner `G(θ) = α0·M(θ)`                 | meta optimizer |
 //! |--------------------|-------------------------------------------------|----------------|
