@@ -20,40 +20,39 @@ use super::{Optimizer, OptimizerSpec, OptimizerState, SameBatch, StepStats, hype
 
 pub const NAME: &str = "adam";
 
-/// Adam hyperparameters; defaults are the paper's (also PyTorch's).
+/// Hyperparameters of the optimizers built on Adam's two moments (Adam, Yogi); each keeps its
+/// own defaults ([`DEFAULTS`], [`super::yogi::DEFAULTS`]) and names itself in errors.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AdamConfig {
-    /// Learning rate α; default 1e-3.
+#[serde(deny_unknown_fields)]
+pub struct MomentConfig {
+    /// Learning rate α.
     pub lr: f32,
-    /// First-moment decay; default 0.9.
+    /// First-moment decay.
     pub beta1: f32,
-    /// Second-moment decay; default 0.999.
+    /// Second-moment decay (Adam) or rate (Yogi).
     pub beta2: f32,
-    /// Added to √v̂; default 1e-8.
+    /// Added to √v̂.
     pub eps: f32,
-    /// L2 weight decay (see [`hyper::weight_decay`]); default 0.
+    /// L2 weight decay (see [`hyper::weight_decay`]).
     pub weight_decay: f32,
 }
 
-impl Default for AdamConfig {
-    fn default() -> Self {
-        Self {
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.0,
-        }
-    }
-}
+/// Adam's defaults, the paper's (also PyTorch's): lr 1e-3, β1 0.9, β2 0.999, ε 1e-8, no decay.
+pub const DEFAULTS: MomentConfig = MomentConfig {
+    lr: 1e-3,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    weight_decay: 0.0,
+};
 
-impl AdamConfig {
+impl MomentConfig {
     pub const FIELDS: &[&str] = &["lr", "beta1", "beta2", "eps", "weight_decay"];
 
-    pub fn from_spec(spec: &OptimizerSpec) -> Result<Self> {
+    /// The config `spec` asks for, `defaults` where it is silent; errors name `spec.name`.
+    pub fn from_spec(spec: &OptimizerSpec, defaults: &Self) -> Result<Self> {
         spec.ensure_only(Self::FIELDS)?;
-        let d = Self::default();
+        let d = defaults;
         let cfg = Self {
             lr: spec.lr.unwrap_or(d.lr),
             beta1: spec.beta1.unwrap_or(d.beta1),
@@ -61,26 +60,26 @@ impl AdamConfig {
             eps: spec.eps.unwrap_or(d.eps),
             weight_decay: spec.weight_decay.unwrap_or(d.weight_decay),
         };
-        cfg.validate()?;
+        cfg.validate(&spec.name)?;
         Ok(cfg)
     }
 
-    pub fn validate(&self) -> Result<()> {
-        hyper::lr(NAME, self.lr)?;
-        hyper::unit(NAME, "beta1", self.beta1)?;
-        hyper::unit(NAME, "beta2", self.beta2)?;
-        hyper::positive(NAME, "eps", self.eps)?;
-        hyper::weight_decay(NAME, self.weight_decay)
+    pub fn validate(&self, name: &str) -> Result<()> {
+        hyper::lr(name, self.lr)?;
+        hyper::unit(name, "beta1", self.beta1)?;
+        hyper::unit(name, "beta2", self.beta2)?;
+        hyper::positive(name, "eps", self.eps)?;
+        hyper::weight_decay(name, self.weight_decay)
     }
 
-    pub fn to_spec(&self) -> OptimizerSpec {
+    pub fn to_spec(&self, name: &str) -> OptimizerSpec {
         OptimizerSpec {
             lr: Some(self.lr),
             beta1: Some(self.beta1),
             beta2: Some(self.beta2),
             eps: Some(self.eps),
             weight_decay: Some(self.weight_decay),
-            ..OptimizerSpec::named(NAME)
+            ..OptimizerSpec::named(name)
         }
     }
 }
@@ -92,15 +91,15 @@ pub fn bias_correction(beta: f32, t: u64) -> f64 {
 }
 
 pub struct Adam {
-    cfg: AdamConfig,
+    cfg: MomentConfig,
     t: u64,
     m: Vec<f32>,
     v: Vec<f32>,
 }
 
 impl Adam {
-    pub fn new(cfg: AdamConfig, n: usize) -> Result<Self> {
-        cfg.validate()?;
+    pub fn new(cfg: MomentConfig, n: usize) -> Result<Self> {
+        cfg.validate(NAME)?;
         Ok(Self {
             cfg,
             t: 0,
@@ -116,7 +115,7 @@ impl Optimizer for Adam {
     }
 
     fn spec(&self) -> OptimizerSpec {
-        self.cfg.to_spec()
+        self.cfg.to_spec(NAME)
     }
 
     fn step(
@@ -126,7 +125,7 @@ impl Optimizer for Adam {
         _same_batch: &mut dyn SameBatch,
     ) -> Result<StepStats> {
         check_dims(NAME, self.m.len(), params, grad)?;
-        let AdamConfig {
+        let MomentConfig {
             lr,
             beta1,
             beta2,
@@ -180,7 +179,7 @@ impl Optimizer for Adam {
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
         check_owner(state, NAME)?;
-        let cfg = AdamConfig::from_spec(&state.spec)?;
+        let cfg = MomentConfig::from_spec(&state.spec, &DEFAULTS)?;
         let m = buffer(state, "m", self.m.len())?;
         let v = buffer(state, "v", self.v.len())?;
         (self.cfg, self.t, self.m, self.v) = (cfg, state.step, m, v);
@@ -228,9 +227,9 @@ mod tests {
         //      m̂ = m/0.19 = 1.894736843, v̂ = v/0.001999 = 3.619809907, √v̂ = 1.902579803,
         //      Δx = −0.1·1.894736843/(1.902579803 + 1e-8) = −0.0995877718 → x2 = 0.8004122287
         let mut opt = Adam::new(
-            AdamConfig {
+            MomentConfig {
                 lr: 0.1,
-                ..AdamConfig::default()
+                ..DEFAULTS
             },
             1,
         )
@@ -251,7 +250,7 @@ mod tests {
     fn first_step_is_lr_times_sign_of_g_whatever_the_scale() {
         // m̂1 = g and v̂1 = g², so Δx1 = −lr·g/(|g| + ε) = −lr·sign(g) to a relative 1e-5 when
         // |g| ≥ 1e-3 = 1e5·ε.
-        let mut opt = Adam::new(AdamConfig::default(), 3).unwrap();
+        let mut opt = Adam::new(DEFAULTS, 3).unwrap();
         let mut x = [0.0f32; 3];
         opt.step(&mut x, &[1e6, -1e-3, 5.0], &mut no_same_batch())
             .unwrap();

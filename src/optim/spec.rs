@@ -10,7 +10,7 @@ use std::fmt;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-use super::adam::{Adam, AdamConfig};
+use super::adam::{self, Adam, MomentConfig};
 use super::bfgs::{Bfgs, BfgsConfig};
 use super::lars::{Lars, LarsConfig};
 use super::lbfgs::{Lbfgs, LbfgsConfig};
@@ -18,7 +18,7 @@ use super::momentum::{Momentum, MomentumConfig, Variant};
 use super::olbfgs::{Olbfgs, OlbfgsConfig};
 use super::rmsprop::{Rmsprop, RmspropConfig};
 use super::sgd::{Sgd, SgdConfig};
-use super::yogi::{Yogi, YogiConfig};
+use super::yogi::{self, Yogi};
 use super::{BuildContext, Optimizer};
 
 /// Canonical optimizer names, in the order they are offered to users.
@@ -194,8 +194,14 @@ pub fn build(spec: &OptimizerSpec, ctx: &BuildContext) -> Result<Box<dyn Optimiz
         "momentum" => momentum(Variant::HeavyBall)?,
         "nesterov" => momentum(Variant::Nesterov)?,
         "rmsprop" => Box::new(Rmsprop::new(RmspropConfig::from_spec(spec)?, n)?),
-        "adam" => Box::new(Adam::new(AdamConfig::from_spec(spec)?, n)?),
-        "yogi" => Box::new(Yogi::new(YogiConfig::from_spec(spec)?, n)?),
+        "adam" => Box::new(Adam::new(
+            MomentConfig::from_spec(spec, &adam::DEFAULTS)?,
+            n,
+        )?),
+        "yogi" => Box::new(Yogi::new(
+            MomentConfig::from_spec(spec, &yogi::DEFAULTS)?,
+            n,
+        )?),
         "lars" => Box::new(Lars::new(LarsConfig::from_spec(spec)?, ctx)?),
         "lbfgs" => Box::new(Lbfgs::new(LbfgsConfig::from_spec(spec)?, n)?),
         "olbfgs" => Box::new(Olbfgs::new(OlbfgsConfig::from_spec(spec)?, n)?),

@@ -15,9 +15,8 @@
 //! asks for a larger ε than Adam's 1e-8, and both are TF-Addons' defaults.
 
 use anyhow::Result;
-use serde::{Deserialize, Serialize};
 
-use super::adam::{bias_correction, moment_summary};
+use super::adam::{MomentConfig, bias_correction, moment_summary};
 use super::kernels::{check_dims, fused_step};
 use super::snapshot::{buffer, check_owner};
 use super::{Optimizer, OptimizerSpec, OptimizerState, SameBatch, StepStats, hyper};
@@ -27,81 +26,26 @@ pub const NAME: &str = "yogi";
 /// Initial value of v (TF-Addons and Optax `initial_accumulator_value`).
 pub const V0: f32 = 1e-6;
 
-/// Yogi hyperparameters; defaults from the paper.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct YogiConfig {
-    /// Learning rate; default 1e-2.
-    pub lr: f32,
-    /// First-moment decay; default 0.9.
-    pub beta1: f32,
-    /// Second-moment rate; default 0.999.
-    pub beta2: f32,
-    /// Added to √v̂; default 1e-3 (larger than Adam's, as the paper recommends).
-    pub eps: f32,
-    /// L2 weight decay (see [`hyper::weight_decay`]); default 0.
-    pub weight_decay: f32,
-}
-
-impl Default for YogiConfig {
-    fn default() -> Self {
-        Self {
-            lr: 1e-2,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-3,
-            weight_decay: 0.0,
-        }
-    }
-}
-
-impl YogiConfig {
-    pub const FIELDS: &[&str] = &["lr", "beta1", "beta2", "eps", "weight_decay"];
-
-    pub fn from_spec(spec: &OptimizerSpec) -> Result<Self> {
-        spec.ensure_only(Self::FIELDS)?;
-        let d = Self::default();
-        let cfg = Self {
-            lr: spec.lr.unwrap_or(d.lr),
-            beta1: spec.beta1.unwrap_or(d.beta1),
-            beta2: spec.beta2.unwrap_or(d.beta2),
-            eps: spec.eps.unwrap_or(d.eps),
-            weight_decay: spec.weight_decay.unwrap_or(d.weight_decay),
-        };
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
-    pub fn validate(&self) -> Result<()> {
-        hyper::lr(NAME, self.lr)?;
-        hyper::unit(NAME, "beta1", self.beta1)?;
-        hyper::unit(NAME, "beta2", self.beta2)?;
-        hyper::positive(NAME, "eps", self.eps)?;
-        hyper::weight_decay(NAME, self.weight_decay)
-    }
-
-    pub fn to_spec(&self) -> OptimizerSpec {
-        OptimizerSpec {
-            lr: Some(self.lr),
-            beta1: Some(self.beta1),
-            beta2: Some(self.beta2),
-            eps: Some(self.eps),
-            weight_decay: Some(self.weight_decay),
-            ..OptimizerSpec::named(NAME)
-        }
-    }
-}
+/// Yogi's defaults (TF-Addons'): lr 1e-2, β1 0.9, β2 0.999, ε 1e-3 (larger than Adam's, as the
+/// paper recommends), no decay.
+pub const DEFAULTS: MomentConfig = MomentConfig {
+    lr: 1e-2,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-3,
+    weight_decay: 0.0,
+};
 
 pub struct Yogi {
-    cfg: YogiConfig,
+    cfg: MomentConfig,
     t: u64,
     m: Vec<f32>,
     v: Vec<f32>,
 }
 
 impl Yogi {
-    pub fn new(cfg: YogiConfig, n: usize) -> Result<Self> {
-        cfg.validate()?;
+    pub fn new(cfg: MomentConfig, n: usize) -> Result<Self> {
+        cfg.validate(NAME)?;
         Ok(Self {
             cfg,
             t: 0,
@@ -117,7 +61,7 @@ impl Optimizer for Yogi {
     }
 
     fn spec(&self) -> OptimizerSpec {
-        self.cfg.to_spec()
+        self.cfg.to_spec(NAME)
     }
 
     fn step(
@@ -127,7 +71,7 @@ impl Optimizer for Yogi {
         _same_batch: &mut dyn SameBatch,
     ) -> Result<StepStats> {
         check_dims(NAME, self.m.len(), params, grad)?;
-        let YogiConfig {
+        let MomentConfig {
             lr,
             beta1,
             beta2,
@@ -190,7 +134,7 @@ impl Optimizer for Yogi {
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
         check_owner(state, NAME)?;
-        let cfg = YogiConfig::from_spec(&state.spec)?;
+        let cfg = MomentConfig::from_spec(&state.spec, &DEFAULTS)?;
         let m = buffer(state, "m", self.m.len())?;
         let v = buffer(state, "v", self.v.len())?;
         (self.cfg, self.t, self.m, self.v) = (cfg, state.step, m, v);
@@ -218,9 +162,9 @@ mod tests {
         //      = −0.0672892441; x2 = −0.167226784.
         // Tolerances: β2 is f32, 1 − f32(0.999) = 0.00099998713, which moves v by ~1.3e-5 relative.
         let mut opt = Yogi::new(
-            YogiConfig {
+            MomentConfig {
                 lr: 0.1,
-                ..YogiConfig::default()
+                ..DEFAULTS
             },
             1,
         )
@@ -236,7 +180,7 @@ mod tests {
 
     #[test]
     fn reset_restores_the_initial_accumulator() {
-        let mut opt = Yogi::new(YogiConfig::default(), 2).unwrap();
+        let mut opt = Yogi::new(DEFAULTS, 2).unwrap();
         opt.step(&mut [1.0, 2.0], &[3.0, 4.0], &mut no_same_batch())
             .unwrap();
         opt.reset();
