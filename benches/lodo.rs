@@ -1,4 +1,4 @@
-//! Speed of one LODO step (lodo.md §2–3) at the paper's CNN size and at the quadratic task's size.
+//! Speed of one LODO step (docs/algorithm.md §2–3) at the paper's CNN size and the quadratic's.
 //!
 //! `cargo bench --bench lodo`. Targets (issue 2): ≤ 40 ms median per step at n = 94,696 (N = 16,
 //! k = 4, θ ≈ 12.1M entries) and ≥ 20,000 steps/s at n = 100, on the 2-core build machine.
@@ -14,7 +14,7 @@ use lodo_tui::optim::{BuildContext, OptimizerSpec};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// Parameters of the paper's MNIST autoregression CNN (lodo.md §6).
+/// Parameters of the paper's MNIST autoregression CNN (docs/algorithm.md §8.3).
 const CNN_PARAMS: usize = 94_696;
 
 fn random(n: usize, scale: f32, seed: u64) -> Vec<f32> {
@@ -22,7 +22,7 @@ fn random(n: usize, scale: f32, seed: u64) -> Vec<f32> {
     (0..n).map(|_| rng.gen_range(-scale..scale)).collect()
 }
 
-/// The paper's tuned MNIST hyperparameters (lodo.md §3), with `tweak` applied.
+/// The paper's tuned MNIST hyperparameters (docs/algorithm.md §5), with `tweak` applied.
 fn spec(name: &str, tweak: impl Fn(&mut OptimizerSpec)) -> OptimizerSpec {
     let mut spec = OptimizerSpec::named(name);
     spec.lr = Some(0.085);

@@ -73,7 +73,7 @@ fn norm(a: &[f32]) -> f64 {
 
 #[test]
 fn g_is_alpha_times_identity_at_init() {
-    // Orthogonal blocks make AᵀA = I (lodo.md §2); n = 37 also exercises the zero padding.
+    // Orthogonal blocks make AᵀA = I (docs/algorithm.md §2); n = 37 exercises the zero padding too.
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let cases = [
         spec("lodo", |s| s.lr = Some(0.3)),
@@ -182,7 +182,7 @@ fn first_step_is_momentum_sgd_with_zero_hypergradient() {
 
 #[test]
 fn depth_zero_is_momentum_sgd() {
-    // With N = 0, A = I and every step is m ← βm + (1−β)g, x ← x − α0·m (lodo.md §4), computed
+    // With N = 0, A = I and every step is m ← βm + (1−β)g, x ← x − α0·m (docs/algorithm.md §4.6), computed
     // here in f64 alongside.
     let s = spec("lodo", |s| {
         s.depth = Some(0);

@@ -29,7 +29,7 @@ fn with(name: &str, tweak: impl Fn(&mut OptimizerSpec)) -> OptimizerSpec {
 
 #[test]
 fn defaults_are_the_documented_ones() {
-    // lodo.md §3: α0 = 1, meta_lr = 1e-3, β = 0.9, N = 16, k = 4; §4: 64 residual layers.
+    // docs/algorithm.md §3: α0 = 1, meta_lr = 1e-3, β = 0.9, N = 16, k = 4; §4.3: 64 layers.
     let fields = |name: &str| {
         let s = build(&OptimizerSpec::named(name), &ctx(10)).unwrap().spec();
         (s.lr, s.meta_lr, s.beta, s.depth, s.block_size, s.seed)

@@ -1,5 +1,5 @@
 //! LODO learns the inverse Hessian: on a fixed, noise-free, ill-conditioned quadratic its
-//! Hessian error ‖I − G·H‖_F/√n (lodo.md §6) falls substantially.
+//! Hessian error ‖I − G·H‖_F/√n (docs/algorithm.md §9) falls substantially.
 //!
 //! The quadratic is fixed and every gradient is exact. The starting point is re-drawn every
 //! 20 steps: on a quadratic the iterates converge geometrically, so without restarts the

@@ -282,7 +282,7 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        // design.md: the first line is the start line and carries n_params.
+        // the module doc: the first line is the start line and carries n_params.
         assert_eq!(json[0]["type"], "start");
         assert_eq!(json[0]["n_params"], 3);
         assert_eq!(json[0]["task"], "quadratic");

@@ -1,4 +1,4 @@
-//! The noisy quadratic bowl (lodo.md §6): `f(x) = ½ (x − c)ᵀ H (x − c)` with
+//! The noisy quadratic bowl (docs/algorithm.md §8.1): `f(x) = ½ (x − c)ᵀ H (x − c)` with
 //! `H = Q diag(λ) Qᵀ`, `λ` log-spaced, `Q` a random rotation, and a centre `c` that takes a
 //! Gaussian random-walk step at every minibatch.
 //!
@@ -14,7 +14,7 @@ use super::rng::{self, Purpose};
 use super::{EvalContext, Layer, Metrics, Task, TaskKind, TaskState};
 use crate::optim::Preconditioner;
 
-/// Defaults from lodo.md §6.
+/// Defaults from docs/algorithm.md §8.1.
 pub const DEFAULT_DIM: usize = 100;
 pub const DEFAULT_EIGENVALUES: (f32, f32) = (0.001, 1.0);
 pub const DEFAULT_NOISE: f32 = 1.0;
@@ -196,7 +196,7 @@ impl Task for Quadratic {
         self.n
     }
 
-    /// `x0 = 0` (lodo.md §6).
+    /// `x0 = 0` (docs/algorithm.md §8.1).
     fn init_params(&self) -> Vec<f32> {
         vec![0.0; self.n]
     }

@@ -1,4 +1,4 @@
-//! Rosenbrock's banana valley in the paper's scaling (lodo.md §6):
+//! Rosenbrock's banana valley in the paper's scaling (docs/algorithm.md §8.2):
 //! `f(x, y) = 0.01 (1 − x)² + (y − x²)²`, start `(−0.5, 2)`, minimum `f(1, 1) = 0`.
 //!
 //! The 0.01 makes the floor of the valley `y = x²` almost flat, so reaching the minimum means

@@ -1,4 +1,4 @@
-//! LODO's preconditioner network: `M(θ) = EᵀAᵀAE` with `A = B_N P_N ⋯ B_1 P_1` (lodo.md §2).
+//! LODO's preconditioner `M(θ) = EᵀAᵀAE`, `A = B_N P_N ⋯ B_1 P_1` (docs/algorithm.md §2).
 //!
 //! `E` zero-pads `R^n` into the hidden width `h` (the smallest multiple of `k` that is ≥ 2n),
 //! `P_i` is a fixed random permutation (`(P_i z)[j] = z[π_i[j]]`) and `B_i` multiplies each

@@ -8,17 +8,17 @@ use super::block_net::hidden_width;
 use super::meta::MetaOptimizerKind;
 use crate::optim::{BuildContext, OptimizerSpec};
 
-/// Default α0, the initial step scale (lodo.md §3).
+/// Default α0, the initial step scale (docs/algorithm.md §3).
 pub const DEFAULT_LR: f32 = 1.0;
-/// Default meta learning rate (lodo.md §3).
+/// Default meta learning rate (docs/algorithm.md §3).
 pub const DEFAULT_META_LR: f32 = 1e-3;
-/// Default momentum β (lodo.md §3).
+/// Default momentum β (docs/algorithm.md §3).
 pub const DEFAULT_BETA: f32 = 0.9;
-/// Default depth N of LODO's block-diagonal network (lodo.md §3).
+/// Default depth N of LODO's block-diagonal network (docs/algorithm.md §3).
 pub const DEFAULT_DEPTH: usize = 16;
-/// Default block size k (lodo.md §3).
+/// Default block size k (docs/algorithm.md §3).
 pub const DEFAULT_BLOCK_SIZE: usize = 4;
-/// Default number of residual layers of LODO-Residuals (lodo.md §4).
+/// Default number of residual layers of LODO-Residuals (docs/algorithm.md §4.3).
 pub const DEFAULT_RESIDUAL_DEPTH: usize = 64;
 /// The most meta parameters (entries of θ) a network may have: θ and its two Adam moments take
 /// 12 bytes per entry, so this caps the meta optimizer at about 6 GB.
@@ -28,7 +28,7 @@ pub const MAX_META_PARAMS: usize = 1 << 29;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum FamilyConfig {
-    /// LODO proper: `N` layers of `k×k` blocks behind fixed random permutations (lodo.md §2).
+    /// LODO: `N` layers of `k×k` blocks behind fixed random permutations (docs/algorithm.md §2).
     BlockDiagonal { depth: usize, block_size: usize },
     /// LODO-Diagonal: a learned diagonal.
     Diagonal,

@@ -1,4 +1,4 @@
-//! LODO-Diagonal: `M(θ) = diag(θ)`, θ initialised to ones (lodo.md §4).
+//! LODO-Diagonal: `M(θ) = diag(θ)`, θ initialised to ones (docs/algorithm.md §4.1).
 //!
 //! As in the paper, θ is not constrained: an entry the hypergradient drives below zero makes `G`
 //! indefinite along that coordinate. The hypergradient of `⟨g, diag(θ)·m⟩` is `g ⊙ m`.

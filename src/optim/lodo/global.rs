@@ -1,4 +1,4 @@
-//! LODO-Global: `M(θ) = θ·I`, one learned scalar initialised to one (lodo.md §4).
+//! LODO-Global: `M(θ) = θ·I`, one learned scalar initialised to one (docs/algorithm.md §4.2).
 //!
 //! This is hypergradient descent on a single learning-rate multiplier: the hypergradient of
 //! `⟨g, θ·m⟩` is `⟨g, m⟩`. As in the paper, θ is not constrained to stay positive.

@@ -1,7 +1,7 @@
 //! The hand-written hypergradients against central finite differences, for every learned family.
 //!
 //! The reference is independent of the production passes: each family's `M(θ)` is rebuilt from
-//! its definition (lodo.md §2, §4) in f64 — transposes written as the transposes of the forward
+//! its definition (docs/algorithm.md §2, §4) in f64 — transposes written as the transposes of the forward
 //! maps (a permutation's transpose scatters, where production gathers by the inverse) — and
 //! `θ ↦ f(x_{t−1} − α0'·M(θ)·m_{t−1})` is differentiated by central differences in f64. The production hypergradient is read back
 //! from Adam's first moment after one meta step from zeroed moments (`m₁ = (1−β1)·∂f/∂θ`), so the
@@ -16,7 +16,7 @@ use super::meta::META_ADAM_BETA1;
 use super::residuals::Residuals;
 use crate::optim::{BuildContext, OptimizerSpec, OptimizerState, spec::build};
 
-/// The small problem size of most checks (lodo.md §3: "n ≈ 10").
+/// The small problem size of most checks (docs/algorithm.md §3: "n ≈ 10").
 const N: usize = 10;
 const SEED: u64 = 42;
 
@@ -68,7 +68,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// `(P z)[j] = z[π[j]]`, the convention of lodo.md §2 ("permute by π").
+/// `(P z)[j] = z[π[j]]`, the convention of docs/algorithm.md §2 ("permutes by π_i").
 fn permute(perm: &[u32], z: &[f64]) -> Vec<f64> {
     perm.iter().map(|&p| z[p as usize]).collect()
 }

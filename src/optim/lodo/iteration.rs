@@ -1,4 +1,4 @@
-//! The LODO iteration (lodo.md §3), written once for every preconditioner family.
+//! The LODO iteration (docs/algorithm.md §3), written once for every preconditioner family.
 //!
 //! On receiving `g_t = ∇f(x_t)`:
 //! 1. meta step: the hypergradient `∂f(x_t)/∂θ = −α0'·∂/∂θ ⟨g_t, M(θ)·m_{t−1}⟩` of the step that

@@ -1,6 +1,6 @@
 //! The meta optimizer that trains the preconditioner's weights θ on the hypergradient.
 //!
-//! LODO uses Adam (lodo.md §3); the LODO-SGD ablation uses plain gradient descent. The update is
+//! LODO uses Adam (docs/algorithm.md §3); LODO-SGD uses plain gradient descent. The update is
 //! applied chunk by chunk, as soon as a chunk of the hypergradient is known, so the full ∂f/∂θ is
 //! never materialised (θ has ~12M entries at the paper's CNN size).
 
@@ -8,11 +8,11 @@ use rayon::iter::Either;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// Adam's first-moment decay for the meta optimizer (lodo.md §3).
+/// Adam's first-moment decay for the meta optimizer (docs/algorithm.md §3).
 pub const META_ADAM_BETA1: f32 = 0.9;
-/// Adam's second-moment decay for the meta optimizer (lodo.md §3).
+/// Adam's second-moment decay for the meta optimizer (docs/algorithm.md §3).
 pub const META_ADAM_BETA2: f32 = 0.999;
-/// Adam's epsilon for the meta optimizer (lodo.md §3: "ε ≈ 1e-7").
+/// Adam's epsilon for the meta optimizer (docs/algorithm.md §3: ε = 1e-7).
 pub const META_ADAM_EPS: f32 = 1e-7;
 
 /// Which optimizer trains θ.

@@ -1,5 +1,5 @@
 //! The LODO family: learned quasi-Newton preconditioners trained online by hypergradient descent
-//! (Liao et al., "Learning to Optimize Quasi-Newton Methods"; the project notes, lodo.md).
+//! (Liao et al., "Learning to Optimize Quasi-Newton Methods"; docs/algorithm.md).
 //!
 //! | name               | preconditioner `G(θ) = α0·M(θ)`                 | meta optimizer |
 //! |--------------------|-------------------------------------------------|----------------|

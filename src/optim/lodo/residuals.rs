@@ -1,4 +1,4 @@
-//! LODO-Residuals (lodo.md §4): `M(θ) = Eᵀ R_1ᵀ⋯R_Nᵀ D² R_N⋯R_1 E`.
+//! LODO-Residuals (docs/algorithm.md §4.3): `M(θ) = Eᵀ R_1ᵀ⋯R_Nᵀ D² R_N⋯R_1 E`.
 //!
 //! Each residual layer is `R_i z = z + w_i ⊙ (P_i z)`, i.e. `z[j] += w_i[j]·z[π_i[j]]`, with a
 //! learned vector `w_i ~ N(0, 1/N)`; `D = diag(d)` is a learned diagonal initialised to ones.

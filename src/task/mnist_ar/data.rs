@@ -1,7 +1,7 @@
 //! The mnist-ar data: which images train and validate, the order minibatches visit them, and the
 //! query pixel of every example.
 //!
-//! The last [`VAL_IMAGES`] training images are held out for validation (lodo.md §6); the rest
+//! The last [`VAL_IMAGES`] training images are for validation (docs/algorithm.md §8.3); the rest
 //! train. Minibatches are drawn without replacement from a seeded shuffle of the training images,
 //! a new shuffle each epoch, dropping the incomplete last batch. The query pixel of the example
 //! at position `k` of epoch `e` is the `k`-th draw of stream `e` of [`Purpose::QueryPixels`];

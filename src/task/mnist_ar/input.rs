@@ -1,4 +1,4 @@
-//! The network's 5-channel input for one image and one query pixel (lodo.md §6).
+//! The network's 5-channel input for one image and one query pixel (docs/algorithm.md §8.3).
 //!
 //! The query pixel `(r, c)` is to be predicted from the pixels before it in raster order: pixel
 //! `(i, j)` is visible iff `i < r`, or `i == r` and `j < c`. Per pixel, NHWC, the channels are
@@ -96,7 +96,7 @@ mod tests {
     }
 
     /// Image with intensity (i·28 + j) mod 256; query (1, 2). Expected values worked out by hand
-    /// from the channel definitions in lodo.md §6.
+    /// from the channel definitions in docs/algorithm.md §8.3.
     #[test]
     fn hand_checked_example() {
         let image: Vec<u8> = (0..PIXELS).map(|p| (p % 256) as u8).collect();

@@ -122,7 +122,7 @@ pub fn layers() -> Vec<Layer> {
 }
 
 /// Seeded initialization: every weight and bias normal with std 1/√(fan_in + 1) (the +1 counts
-/// the bias as one more input), as lodo.md §6 prescribes.
+/// the bias as one more input), as docs/algorithm.md §8.3 prescribes.
 pub fn init_params(seed: u64) -> Vec<f32> {
     let mut rng = rng::stream(seed, Purpose::InitParams, 0);
     let mut params = vec![0.0f32; PARAM_COUNT];

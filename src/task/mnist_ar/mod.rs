@@ -1,4 +1,4 @@
-//! mnist-ar: the paper's 94,696-parameter autoregressive CNN on MNIST (lodo.md §6).
+//! mnist-ar: the paper's 94,696-parameter autoregressive CNN on MNIST (docs/algorithm.md §8.3).
 //!
 //! Each example is a training image and a query pixel drawn uniformly; the network sees the
 //! pixels before the query in raster order (5-channel input, `input.rs`) and predicts the query

@@ -1,5 +1,5 @@
 //! The stem: 1×1 convolution 5→20 with bias on the 5-channel input (no activation after it,
-//! lodo.md §6). The input is data, so only the parameter gradient is computed.
+//! docs/algorithm.md §8.3). The input is data, so only the parameter gradient is computed.
 
 use anyhow::Result;
 use dfdx::prelude::{Cpu, Tape};
