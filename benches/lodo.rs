@@ -22,7 +22,7 @@ fn random(n: usize, scale: f32, seed: u64) -> Vec<f32> {
     (0..n).map(|_| rng.gen_range(-scale..scale)).collect()
 }
 
-/// The paper's tuned MNIST hyperparameters (docs/algorithm.md §5), with `tweak` applied.
+/// The MNIST presets' LODO hyperparameters (docs/algorithm.md §5), with `tweak` applied.
 fn spec(name: &str, tweak: impl Fn(&mut OptimizerSpec)) -> OptimizerSpec {
     let mut spec = OptimizerSpec::named(name);
     spec.lr = Some(0.085);
