@@ -558,7 +558,9 @@ fn a_record_of_a_two_dimensional_task_holds_the_trajectory() {
     let mut p = preset(spec("sgd", 0.1), Some(5));
     p.task.dim = Some(2);
     let mut cfg = config(p);
-    cfg.record = Some(crate::record::Recorder::create(&path, false).unwrap());
+    cfg.record = Some(
+        crate::record::Recorder::create(&path, crate::record::Open::New { force: false }).unwrap(),
+    );
     let h = spawn(cfg).unwrap();
     Seen::default().until_finished(&h);
     h.join().unwrap();
@@ -617,7 +619,9 @@ fn a_record_sees_every_step_and_ends_with_the_summary() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.jsonl");
     let mut cfg = config(preset(spec("lodo", 0.5), Some(50)));
-    cfg.record = Some(crate::record::Recorder::create(&path, false).unwrap());
+    cfg.record = Some(
+        crate::record::Recorder::create(&path, crate::record::Open::New { force: false }).unwrap(),
+    );
     let h = spawn(cfg).unwrap();
     let mut seen = Seen::default();
     seen.until_finished(&h);
