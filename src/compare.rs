@@ -678,6 +678,83 @@ mod tests {
     }
 
     #[test]
+    fn zero_steps_and_unwritable_outputs_are_refused_before_any_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = args(dir.path(), "lodo", 1);
+        a.steps = Some(0);
+        let e = compare(&a, testkit::builders(), &Interrupt::default()).unwrap_err();
+        assert_eq!(e.to_string(), "--steps must be at least 1");
+        for (json, plot) in [(Some("nope/out.json"), None), (None, Some("nope/out.png"))] {
+            let mut a = args(dir.path(), "lodo", 1);
+            a.json = json.map(|j| dir.path().join(j));
+            a.plot = plot.map(|p| dir.path().join(p));
+            let e = format!(
+                "{:#}",
+                compare(&a, testkit::builders(), &Interrupt::default()).unwrap_err()
+            );
+            let flag = if json.is_some() { "--json" } else { "--plot" };
+            assert!(e.starts_with(&format!("{flag}: cannot write")), "{e}");
+            assert!(e.contains("does not exist"), "{e}");
+            assert!(!dir.path().join("records").exists(), "no run started");
+        }
+    }
+
+    #[test]
+    fn existing_records_are_refused_up_front_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = args(dir.path(), "lodo,momentum", 1);
+        compare(&a, testkit::builders(), &Interrupt::default()).unwrap();
+        let lodo = dir
+            .path()
+            .join("records")
+            .join(record_name("bowl", "lodo", 0));
+        let before = std::fs::read(&lodo).unwrap();
+        // The second entry's record exists too; the first run must not start either.
+        let e = compare(&a, testkit::builders(), &Interrupt::default()).unwrap_err();
+        assert!(
+            e.to_string().ends_with(&format!(
+                "bowl-lodo-seed0.jsonl already exists; pass --force to replace the records in {}",
+                dir.path().join("records").display()
+            )),
+            "{e}"
+        );
+        assert_eq!(std::fs::read(&lodo).unwrap(), before);
+        let mut forced = a.clone();
+        forced.force = true;
+        let report = compare(&forced, testkit::builders(), &Interrupt::default()).unwrap();
+        assert_eq!(report.runs.len(), 2);
+    }
+
+    #[test]
+    fn a_run_cut_short_by_ctrl_c_is_marked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = args(dir.path(), "lodo,momentum", 1);
+        a.steps = Some(1_000_000_000);
+        let interrupt = Interrupt::default();
+        let trigger = interrupt.clone();
+        let records = dir.path().join("records");
+        let stopper = std::thread::spawn(move || {
+            // Once the first run is under way (its record exists), as a user's Ctrl-C would.
+            while std::fs::read_dir(&records).map_or(true, |mut d| d.next().is_none()) {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            trigger.trigger();
+        });
+        let report = compare(&a, testkit::builders(), &interrupt).unwrap();
+        stopper.join().unwrap();
+        assert_eq!(report.runs.len(), 1, "the runs after it are skipped");
+        let run = &report.runs[0];
+        assert!(run.interrupted && !run.diverged && run.steps < 1_000_000_000);
+        let text = tables(&report);
+        let mark = format!(
+            "| lodo (interrupted at {} of 1,000,000,000) | 0 ",
+            crate::table::count(run.steps)
+        );
+        assert!(text.contains(&mark), "{text}");
+    }
+
+    #[test]
     fn an_interrupt_keeps_the_runs_so_far() {
         let dir = tempfile::tempdir().unwrap();
         let a = args(dir.path(), "lodo,momentum", 1);
