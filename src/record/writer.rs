@@ -59,6 +59,7 @@ impl Recorder {
             .read(true)
             .write(true)
             .create(true)
+            .truncate(false)
             .mode(0o600)
             .open(path)
             .with_context(|| format!("cannot open record file {}", path.display()))?;
