@@ -70,6 +70,9 @@ pub struct RunArgs {
     /// Write a JSONL record of every step, evaluation and event (appends when resuming).
     #[arg(long, value_name = "FILE.jsonl")]
     pub record: Option<PathBuf>,
+    /// Replace an existing --record file (without it, a run refuses to overwrite one).
+    #[arg(long, requires = "record")]
+    pub force: bool,
     /// Where checkpoints go; a final one is written when the run ends or is interrupted.
     #[arg(long, value_name = "DIR")]
     pub checkpoint_dir: Option<PathBuf>,
@@ -132,6 +135,9 @@ pub struct CompareArgs {
     /// Write a JSONL record of every run into this directory.
     #[arg(long, value_name = "DIR")]
     pub record_dir: Option<PathBuf>,
+    /// Replace records that already exist in --record-dir (without it, compare refuses to start).
+    #[arg(long, requires = "record_dir")]
+    pub force: bool,
     /// Write every run's final checkpoint into its own subdirectory of DIR, named like its
     /// record (`PRESET-ENTRY-seedS/`).
     #[arg(long, value_name = "DIR")]

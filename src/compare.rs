@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use crate::builders::Builders;
 use crate::cli::CompareArgs;
 use crate::headless;
-use crate::launch::{self, spec_arg::SpecArg};
+use crate::launch::{self, spec_arg::SpecArg, writable};
 use crate::optim::OptimizerSpec;
 use crate::plot;
 use crate::preset::Preset;
-use crate::record::Recorder;
+use crate::record::{Open, Recorder};
 use crate::table::{markdown, num};
 use crate::task::Metrics;
 use crate::train::{self, Checkpoint, Command, TrainerConfig};
@@ -62,6 +62,12 @@ pub struct RunResult {
     /// The run's final checkpoint (with `--checkpoint-dir`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<PathBuf>,
+    /// Ctrl-C stopped the run before its last step.
+    #[serde(default)]
+    pub interrupted: bool,
+    /// What the run failed to save (its record, its checkpoint).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost: Vec<String>,
 }
 
 /// Lets Ctrl-C stop the run in progress and skip the rest, keeping the results so far.
@@ -94,6 +100,39 @@ impl Interrupt {
     }
 }
 
+/// Every place the comparison will write, checked before the first run: the `--json` and
+/// `--plot` files, the directories, and records that would replace existing ones.
+fn check_outputs(args: &CompareArgs, preset: &str, entries: &[SpecArg]) -> Result<()> {
+    for (flag, path) in [("--json", &args.json), ("--plot", &args.plot)] {
+        if let Some(path) = path {
+            writable::check_file(path).context(flag)?;
+        }
+    }
+    if let Some(dir) = &args.checkpoint_dir {
+        writable::check_dir(dir).context("--checkpoint-dir")?;
+    }
+    let Some(dir) = &args.record_dir else {
+        return Ok(());
+    };
+    writable::check_dir(dir).context("--record-dir")?;
+    if args.force {
+        return Ok(());
+    }
+    for seed in 0..args.seeds {
+        for entry in entries {
+            let path = dir.join(record_name(preset, &entry.label, seed));
+            if path.metadata().is_ok_and(|m| m.len() > 0) {
+                bail!(
+                    "record {} already exists; pass --force to replace the records in {}",
+                    path.display(),
+                    dir.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs the comparison, prints its tables, writes `--json`.
 pub fn run(args: &CompareArgs, builders: Builders) -> Result<()> {
     let interrupt = Interrupt::default();
@@ -101,7 +140,7 @@ pub fn run(args: &CompareArgs, builders: Builders) -> Result<()> {
     ctrlc::set_handler(move || {
         if on_ctrl_c.trigger() {
             eprintln!("interrupted again: exiting without waiting");
-            std::process::exit(130);
+            std::process::exit(crate::exit::INTERRUPTED_TWICE);
         }
         eprintln!("interrupted: finishing the current run (again to exit at once)");
     })
@@ -120,6 +159,7 @@ pub fn run(args: &CompareArgs, builders: Builders) -> Result<()> {
     if interrupt.stopped() {
         eprintln!("interrupted: the tables show the runs so far");
     }
+    let lost: Vec<String> = report.runs.iter().flat_map(|r| r.lost.clone()).collect();
     if let Some(png) = &args.plot {
         let drawn = plot_runs(&report, png)?;
         eprintln!("wrote {} ({} curves)", png.display(), drawn.series);
@@ -132,7 +172,11 @@ pub fn run(args: &CompareArgs, builders: Builders) -> Result<()> {
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    Ok(())
+    if lost.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::exit::DataLost(lost).into())
+    }
 }
 
 /// A directory for records nobody asked to keep, removed when dropped.
@@ -216,8 +260,9 @@ pub fn compare(args: &CompareArgs, builders: Builders, interrupt: &Interrupt) ->
     }
     launch::use_data_dir(&mut base, args.data_dir.as_deref())?;
     let steps = match args.steps.or(base.max_steps) {
-        Some(steps) if steps > 0 => steps,
-        _ => bail!(
+        Some(0) => bail!("--steps must be at least 1"),
+        Some(steps) => steps,
+        None => bail!(
             "--steps is required: preset {} sets no max_steps",
             base.name
         ),
@@ -231,9 +276,7 @@ pub fn compare(args: &CompareArgs, builders: Builders, interrupt: &Interrupt) ->
             .check_optimizer(&e.spec)
             .with_context(|| format!("`{}`", e.label))?;
     }
-    if let Some(dir) = &args.record_dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
+    check_outputs(args, &base.name, &entries)?;
     let mut runs = Vec::new();
     'seeds: for seed in 0..args.seeds {
         for entry in &entries {
@@ -283,7 +326,7 @@ fn run_one(
     config.halt_when_stalled = true;
     config.checkpoint_dir = checkpoint_dir.clone();
     config.record = match &record {
-        Some(path) => Some(Recorder::create(path, false)?),
+        Some(path) => Some(Recorder::create(path, Open::New { force: args.force })?),
         None => None,
     };
     let handle = train::spawn(config)?;
@@ -296,11 +339,13 @@ fn run_one(
     interrupt.watch(None);
     handle.shutdown()?;
     let summary = result.with_context(|| format!("run `{}` seed {seed}", entry.label))?;
+    let lost = summary.lost;
     let lane = summary
         .lanes
         .into_iter()
         .next()
         .context("the run reported no lane")?;
+    let interrupted = interrupt.stopped() && lane.steps < steps && !lane.diverged;
     // The final checkpoint is named after the step the run stopped at.
     let checkpoint = checkpoint_dir
         .map(|dir| dir.join(Checkpoint::file_name(&preset, lane.steps)))
@@ -320,6 +365,8 @@ fn run_one(
         metrics: lane.metrics,
         record,
         checkpoint,
+        interrupted,
+        lost,
     })
 }
 
@@ -367,7 +414,7 @@ pub fn tables(report: &Report) -> String {
         .iter()
         .map(|r| {
             let mut row = vec![
-                r.optimizer.clone(),
+                optimizer_cell(r, report.steps),
                 r.seed.to_string(),
                 num(r.final_loss as f64),
                 num(r.mean_loss_last_10pct as f64),
@@ -400,6 +447,20 @@ pub fn tables(report: &Report) -> String {
         out.push_str(&aggregate_table(report));
     }
     out
+}
+
+/// The entry, marked when Ctrl-C cut the run short (its numbers are not the full run's).
+fn optimizer_cell(r: &RunResult, steps: u64) -> String {
+    if r.interrupted {
+        format!(
+            "{} (interrupted at {} of {})",
+            r.optimizer,
+            crate::table::count(r.steps),
+            crate::table::count(steps)
+        )
+    } else {
+        r.optimizer.clone()
+    }
 }
 
 fn diverged_cell(r: &RunResult) -> String {
@@ -437,9 +498,14 @@ fn aggregate_table(report: &Report) -> String {
             let finals: Vec<f64> = runs.iter().map(|r| r.final_loss as f64).collect();
             let tails: Vec<f64> = runs.iter().map(|r| r.mean_loss_last_10pct as f64).collect();
             let diverged = runs.iter().filter(|r| r.diverged).count();
+            let cut = runs.iter().filter(|r| r.interrupted).count();
             vec![
                 label.to_string(),
-                runs.len().to_string(),
+                if cut > 0 {
+                    format!("{} ({cut} interrupted)", runs.len())
+                } else {
+                    runs.len().to_string()
+                },
                 mean_sd(&finals),
                 mean_sd(&tails),
                 format!("{diverged}/{}", runs.len()),
@@ -497,6 +563,7 @@ mod tests {
             json: None,
             plot: None,
             record_dir: Some(dir.join("records")),
+            force: false,
             checkpoint_dir: None,
             data_dir: None,
             eval_interval: None,
@@ -580,12 +647,9 @@ mod tests {
         let back: Report = serde_json::from_str(&text).unwrap();
         assert_eq!(back.runs[1].checkpoint, report.runs[1].checkpoint);
         // Without the flag nothing is written and the JSON has no `checkpoint` field.
-        let plain = compare(
-            &args(dir.path(), "momentum", 1),
-            testkit::builders(),
-            &Interrupt::default(),
-        )
-        .unwrap();
+        let mut again = args(dir.path(), "momentum", 1);
+        again.force = true;
+        let plain = compare(&again, testkit::builders(), &Interrupt::default()).unwrap();
         assert_eq!(plain.runs[0].checkpoint, None);
         assert!(
             !serde_json::to_string(&plain)
@@ -611,6 +675,83 @@ mod tests {
             e.to_string(),
             "--steps is required: preset bowl sets no max_steps"
         );
+    }
+
+    #[test]
+    fn zero_steps_and_unwritable_outputs_are_refused_before_any_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = args(dir.path(), "lodo", 1);
+        a.steps = Some(0);
+        let e = compare(&a, testkit::builders(), &Interrupt::default()).unwrap_err();
+        assert_eq!(e.to_string(), "--steps must be at least 1");
+        for (json, plot) in [(Some("nope/out.json"), None), (None, Some("nope/out.png"))] {
+            let mut a = args(dir.path(), "lodo", 1);
+            a.json = json.map(|j| dir.path().join(j));
+            a.plot = plot.map(|p| dir.path().join(p));
+            let e = format!(
+                "{:#}",
+                compare(&a, testkit::builders(), &Interrupt::default()).unwrap_err()
+            );
+            let flag = if json.is_some() { "--json" } else { "--plot" };
+            assert!(e.starts_with(&format!("{flag}: cannot write")), "{e}");
+            assert!(e.contains("does not exist"), "{e}");
+            assert!(!dir.path().join("records").exists(), "no run started");
+        }
+    }
+
+    #[test]
+    fn existing_records_are_refused_up_front_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = args(dir.path(), "lodo,momentum", 1);
+        compare(&a, testkit::builders(), &Interrupt::default()).unwrap();
+        let lodo = dir
+            .path()
+            .join("records")
+            .join(record_name("bowl", "lodo", 0));
+        let before = std::fs::read(&lodo).unwrap();
+        // The second entry's record exists too; the first run must not start either.
+        let e = compare(&a, testkit::builders(), &Interrupt::default()).unwrap_err();
+        assert!(
+            e.to_string().ends_with(&format!(
+                "bowl-lodo-seed0.jsonl already exists; pass --force to replace the records in {}",
+                dir.path().join("records").display()
+            )),
+            "{e}"
+        );
+        assert_eq!(std::fs::read(&lodo).unwrap(), before);
+        let mut forced = a.clone();
+        forced.force = true;
+        let report = compare(&forced, testkit::builders(), &Interrupt::default()).unwrap();
+        assert_eq!(report.runs.len(), 2);
+    }
+
+    #[test]
+    fn a_run_cut_short_by_ctrl_c_is_marked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = args(dir.path(), "lodo,momentum", 1);
+        a.steps = Some(1_000_000_000);
+        let interrupt = Interrupt::default();
+        let trigger = interrupt.clone();
+        let records = dir.path().join("records");
+        let stopper = std::thread::spawn(move || {
+            // Once the first run is under way (its record exists), as a user's Ctrl-C would.
+            while std::fs::read_dir(&records).map_or(true, |mut d| d.next().is_none()) {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            trigger.trigger();
+        });
+        let report = compare(&a, testkit::builders(), &interrupt).unwrap();
+        stopper.join().unwrap();
+        assert_eq!(report.runs.len(), 1, "the runs after it are skipped");
+        let run = &report.runs[0];
+        assert!(run.interrupted && !run.diverged && run.steps < 1_000_000_000);
+        let text = tables(&report);
+        let mark = format!(
+            "| lodo (interrupted at {} of 1,000,000,000) | 0 ",
+            crate::table::count(run.steps)
+        );
+        assert!(text.contains(&mark), "{text}");
     }
 
     #[test]

@@ -340,7 +340,14 @@ pub fn summary_table(summary: &Summary) -> String {
         }
         text
     };
-    format!("finished after {}\n{body}", duration(summary.elapsed_s))
+    let mut text = format!("finished after {}\n{body}", duration(summary.elapsed_s));
+    if !summary.lost.is_empty() {
+        text.push_str("not saved:\n");
+        for what in &summary.lost {
+            text.push_str(&format!("- {what}\n"));
+        }
+    }
+    text
 }
 
 #[cfg(test)]
@@ -456,6 +463,7 @@ mod tests {
                 optimizer_ms_median: 0.2,
             }],
             elapsed_s: 75.0,
+            lost: vec![],
         };
         let t = summary_table(&s);
         assert!(
@@ -490,6 +498,7 @@ mod tests {
                 optimizer_ms_median: 0.03,
             }],
             elapsed_s: 5.0,
+            lost: vec![],
         };
         let t = summary_table(&s);
         assert!(t.lines().all(|l| l.chars().count() <= 100), "{t}");

@@ -4,6 +4,7 @@ pub mod builders;
 pub mod cli;
 pub mod compare;
 pub mod data;
+pub mod exit;
 pub mod headless;
 pub mod jsonfloat;
 pub mod launch;
@@ -31,6 +32,7 @@ use crate::train::Command;
 
 /// Runs the program for parsed command-line arguments.
 pub fn run(cli: cli::Cli) -> Result<()> {
+    ignore_file_size_signal();
     match cli.command {
         Some(cli::Command::Presets { name }) => list_presets(name.as_deref()),
         Some(cli::Command::Compare(args)) => compare::run(&args, Builders::default()),
@@ -42,6 +44,9 @@ pub fn run(cli: cli::Cli) -> Result<()> {
 
 fn train(args: &cli::RunArgs) -> Result<()> {
     let mut config = launch::prepare_run(args, Builders::default())?;
+    if let Some(note) = config.record.as_ref().and_then(record::Recorder::repaired) {
+        eprintln!("warning: {note}");
+    }
     let interactive = !args.headless && std::io::stdout().is_terminal();
     if interactive {
         // The dashboard handles its own signals and adapts the options to the locale and
@@ -52,6 +57,7 @@ fn train(args: &cli::RunArgs) -> Result<()> {
         };
         if let Some(summary) = ui::run_with_summary(train::spawn(config)?, options)? {
             print_quietly(&headless::summary_table(&summary));
+            return exit::check(&summary);
         }
         return Ok(());
     }
@@ -74,7 +80,17 @@ fn train(args: &cli::RunArgs) -> Result<()> {
     handle.shutdown()?;
     let summary = result?;
     print_quietly(&headless::summary_table(&summary));
-    Ok(())
+    exit::check(&summary)
+}
+
+/// A file size limit (`ulimit -f`) kills a process that writes past it with SIGXFSZ: no summary,
+/// no message, a temporary file left behind. Ignored, the write fails with EFBIG instead, and the
+/// run stops cleanly and says what it could not save.
+fn ignore_file_size_signal() {
+    // SAFETY: SIG_IGN installs no handler; nothing else in the program handles SIGXFSZ.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 /// Prints to stdout without panicking when it is gone (a terminal that hung up, a closed pipe):
@@ -97,7 +113,7 @@ pub fn on_interrupt(commands: Sender<Command>) -> Result<()> {
     ctrlc::set_handler(move || {
         if ASKED.swap(true, Ordering::SeqCst) {
             eprintln!("interrupted again: exiting without waiting");
-            std::process::exit(130);
+            std::process::exit(exit::INTERRUPTED_TWICE);
         }
         eprintln!("interrupted: stopping after the current step (again to exit at once)");
         let _ = commands.send(Command::Quit);

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // Not eprintln!: stderr may be a terminal that hung up, and that must not panic.
             let _ = writeln!(std::io::stderr(), "error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(lodo_tui::exit::status(&e))
         }
     }
 }

@@ -296,3 +296,34 @@ fn a_terminal_that_hangs_up_ends_the_run_cleanly_and_keeps_the_record() {
     let saved = std::fs::read_dir(&checkpoints).unwrap().count();
     assert!(saved > 0, "no final checkpoint was written");
 }
+
+#[test]
+fn a_dashboard_run_that_cannot_write_its_record_stops_and_exits_with_status_3() {
+    if !Tmux::available() {
+        eprintln!("notice: tmux is not installed; skipping the tmux end-to-end test");
+        return;
+    }
+    let program = PathBuf::from(env!("CARGO_BIN_EXE_lodo-tui"));
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("run.jsonl");
+    // 2,000 blocks hold a quadratic checkpoint but not the record of a long run.
+    let script = format!(
+        "ulimit -f 2000; exec {} --preset quadratic --steps 100000000 --record {} \
+         --checkpoint-dir {}",
+        program.display(),
+        record.display(),
+        dir.path().join("ck").display()
+    );
+    let tmux = Tmux::start(Path::new("/bin/sh"), &["-c", &script], 100, 30);
+    tmux.wait_for("the run to stop on its own", |s| s.contains("finished"));
+    tmux.keys(&["q"]);
+    let s = tmux.wait_for("the exit", |s| s.contains("exit status"));
+    assert!(s.contains("exit status 3"), "{s}");
+    assert!(
+        s.contains("not saved:"),
+        "the summary says what was lost:\n{s}"
+    );
+    assert!(!s.contains("Step dynamics"), "terminal not restored:\n{s}");
+    let rec = lodo_tui::record::read(&record).unwrap();
+    assert!(rec.skipped.is_empty() && rec.summary.is_none());
+}

@@ -4,6 +4,7 @@
 //! here, before a thread starts.
 
 pub mod spec_arg;
+pub mod writable;
 
 use anyhow::{Context, Result, bail};
 
@@ -11,7 +12,7 @@ use crate::builders::Builders;
 use crate::cli::RunArgs;
 use crate::optim::OptimizerSpec;
 use crate::preset::Preset;
-use crate::record::Recorder;
+use crate::record::{Open, Recorder};
 use crate::train::{Checkpoint, TrainerConfig};
 
 /// The preset to use when `--preset` is not given.
@@ -64,8 +65,15 @@ pub fn prepare_run(args: &RunArgs, builders: Builders) -> Result<TrainerConfig> 
     preset
         .check(&builders)
         .context("invalid command-line override")?;
+    if let Some(dir) = &args.checkpoint_dir {
+        writable::check_dir(dir).context("--checkpoint-dir")?;
+    }
+    let open = match resume {
+        Some(_) => Open::Append,
+        None => Open::New { force: args.force },
+    };
     let record = match &args.record {
-        Some(path) => Some(Recorder::create(path, resume.is_some())?),
+        Some(path) => Some(Recorder::create(path, open)?),
         None => None,
     };
     let mut config = TrainerConfig::new(preset);

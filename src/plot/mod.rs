@@ -158,9 +158,13 @@ pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Input>> {
     paths
         .iter()
         .map(|path| {
+            let record = record::read(path)?;
+            if let Some(note) = record.skipped_note(path) {
+                eprintln!("warning: {note}");
+            }
             Ok(Input {
                 path: path.clone(),
-                record: record::read(path)?,
+                record,
                 label: None,
             })
         })

@@ -15,6 +15,7 @@
 
 pub mod reader;
 pub mod replay;
+pub mod tail;
 pub mod writer;
 
 use serde::{Deserialize, Serialize};
@@ -24,8 +25,8 @@ use crate::preset::Preset;
 use crate::task::{Metrics, TaskKind};
 use crate::train::msg::{Event, LaneId, StepRecord, Summary};
 
-pub use reader::{Record, read, read_lines};
-pub use writer::Recorder;
+pub use reader::{Record, Skipped, read, read_lines};
+pub use writer::{Open, Recorder};
 
 /// One line of a record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -237,12 +238,13 @@ mod tests {
                     optimizer_ms_median: f64::NAN,
                 }],
                 elapsed_s: 1.0,
+                lost: vec![],
             }),
         ]
     }
 
     fn write(path: &std::path::Path, lines: &[Line]) {
-        let mut rec = Recorder::create(path, false).unwrap();
+        let mut rec = Recorder::create(path, Open::New { force: false }).unwrap();
         for l in lines {
             rec.write(l).unwrap();
         }
@@ -263,7 +265,7 @@ mod tests {
         assert_eq!(record.events[0].kind, EventKind::MetaLr);
         let summary = record.summary.unwrap();
         assert!(summary.lanes[0].optimizer_ms_median.is_nan());
-        assert!(!record.truncated);
+        assert!(record.skipped.is_empty());
         // Step records survive the flattening.
         let back = record.steps[0].to_record();
         assert_eq!(
@@ -319,13 +321,43 @@ mod tests {
         text.push_str("{\"type\":\"step\",\"lane\":0,\"st");
         std::fs::write(&path, &text).unwrap();
         let record = read(&path).unwrap();
-        assert!(record.truncated);
+        assert_eq!(record.skipped, vec![Skipped { line: 3, bytes: 27 }]);
         assert_eq!(record.steps.len(), 1);
-        // The same garbage in the middle is an error naming the line.
+        let note = record.skipped_note(&path).unwrap();
+        assert!(note.ends_with("r.jsonl: skipped 1 partly written line (line 3, 27 bytes), left by a run stopped while writing"), "{note}");
+        // The cut line followed by more lines is skipped too; other garbage is an error naming
+        // its line.
         text.push_str("\n{}\n");
         std::fs::write(&path, &text).unwrap();
         let e = read(&path).unwrap_err().to_string();
-        assert!(e.contains("r.jsonl:3: not a record line"), "{e}");
+        assert!(e.contains("r.jsonl:4: not a record line"), "{e}");
+        let garbage = "{\"type\":\"step\",\"lane\":0}\n";
+        std::fs::write(&path, format!("{}{garbage}", &text[..text.len() - 3])).unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("r.jsonl:4: not a record line: missing field"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_line_glued_to_a_cut_one_is_read_and_the_cut_part_skipped() {
+        // What a resumed run appended after a kill before appending learned to start on a
+        // fresh line: the resume's start line right after the cut bytes.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        write(&path, &lines()[..2]);
+        let whole = std::fs::read_to_string(&path).unwrap();
+        let (first, step) = whole.split_once('\n').unwrap();
+        let cut = &step[..40];
+        let mut resumed = start();
+        resumed.resumed_from_step = Some(1);
+        let resume = serde_json::to_string(&Line::Start(Box::new(resumed))).unwrap();
+        std::fs::write(&path, format!("{first}\n{cut}{resume}\n{step}")).unwrap();
+        let record = read(&path).unwrap();
+        assert_eq!(record.skipped, vec![Skipped { line: 2, bytes: 40 }]);
+        assert_eq!(record.resumes.len(), 1);
+        assert_eq!(record.steps.len(), 1);
     }
 
     #[test]
@@ -376,7 +408,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
         write(&path, &lines()[..2]);
-        let mut rec = Recorder::create(&path, true).unwrap();
+        let mut rec = Recorder::create(&path, Open::Append).unwrap();
         let mut resumed = start();
         resumed.resumed_from_step = Some(1);
         rec.write(&Line::Start(Box::new(resumed))).unwrap();

@@ -1,4 +1,6 @@
-//! Reads a record back into typed lines.
+//! Reads a record back into typed lines. A run killed while writing leaves a cut-short line: at
+//! the end, or in the middle when a resumed run appended after it with an older build. Such
+//! lines are skipped and reported; any other unreadable line is an error naming it.
 
 use std::path::Path;
 
@@ -6,6 +8,17 @@ use anyhow::{Context, Result, bail};
 
 use super::{EvalLine, Line, PointLine, StartLine, StepLine};
 use crate::train::msg::{Event, Summary};
+
+/// Every record line begins so (the `type` tag is serialized first).
+const LINE_START: &str = "{\"type\":\"";
+
+/// A partly written line that was left out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// 1-based line number in the file.
+    pub line: usize,
+    pub bytes: usize,
+}
 
 /// A record grouped by line type, each group in file order.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,34 +33,86 @@ pub struct Record {
     pub points: Vec<PointLine>,
     /// The last summary line (absent if the run was killed).
     pub summary: Option<Summary>,
-    /// The file ended in a partly written line, which was skipped.
-    pub truncated: bool,
+    /// Partly written lines that were skipped.
+    pub skipped: Vec<Skipped>,
 }
 
-/// All lines in order, and whether a partly written last line was skipped.
-pub fn read_lines(path: &Path) -> Result<(Vec<Line>, bool)> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read record {}", path.display()))?;
+impl Record {
+    /// A sentence about the skipped lines of the record at `path`, if any.
+    pub fn skipped_note(&self, path: &Path) -> Option<String> {
+        let lines: Vec<String> = self.skipped.iter().map(|s| s.line.to_string()).collect();
+        let bytes: usize = self.skipped.iter().map(|s| s.bytes).sum();
+        match lines.len() {
+            0 => None,
+            n => Some(format!(
+                "{}: skipped {n} partly written line{} (line {}, {bytes} bytes), left by a run \
+                 stopped while writing",
+                path.display(),
+                if n == 1 { "" } else { "s" },
+                lines.join(", ")
+            )),
+        }
+    }
+}
+
+/// All lines in order, and the partly written ones that were skipped.
+pub fn read_lines(path: &Path) -> Result<(Vec<Line>, Vec<Skipped>)> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read record {}", path.display()))?;
+    // A cut can split a multi-byte character; that line is skipped anyway.
+    let text = String::from_utf8_lossy(&bytes);
     let mut lines = Vec::new();
-    let mut truncated = false;
+    let mut skipped = Vec::new();
     let count = text.lines().count();
     for (i, raw) in text.lines().enumerate() {
         if raw.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Line>(raw) {
-            Ok(line) => lines.push(line),
-            // A run killed mid-write leaves a last line without its newline.
-            Err(_) if i + 1 == count && !text.ends_with('\n') => truncated = true,
+        let last_unterminated = i + 1 == count && !text.ends_with('\n');
+        match parse(raw) {
+            Ok((line, cut)) => {
+                lines.push(line);
+                if cut > 0 {
+                    skipped.push(Skipped {
+                        line: i + 1,
+                        bytes: cut,
+                    });
+                }
+            }
+            Err(_) if last_unterminated || cut_short(raw) => skipped.push(Skipped {
+                line: i + 1,
+                bytes: raw.len(),
+            }),
             Err(e) => bail!("{}:{}: not a record line: {e}", path.display(), i + 1),
         }
     }
-    Ok((lines, truncated))
+    Ok((lines, skipped))
+}
+
+/// A line, or a cut-short line with another glued to it: the glued one, and the bytes before it.
+fn parse(raw: &str) -> serde_json::Result<(Line, usize)> {
+    let whole = serde_json::from_str::<Line>(raw);
+    if whole.is_ok() {
+        return whole.map(|line| (line, 0));
+    }
+    for (at, _) in raw.match_indices(LINE_START).filter(|(at, _)| *at > 0) {
+        if cut_short(&raw[..at])
+            && let Ok(line) = serde_json::from_str::<Line>(&raw[at..])
+        {
+            return Ok((line, at));
+        }
+    }
+    whole.map(|line| (line, 0))
+}
+
+/// The beginning of a record line whose end is missing.
+fn cut_short(raw: &str) -> bool {
+    raw.starts_with(LINE_START) && serde_json::from_str::<Line>(raw).is_err_and(|e| e.is_eof())
 }
 
 /// Reads and groups a record; fails unless it starts with a `start` line.
 pub fn read(path: &Path) -> Result<Record> {
-    let (lines, truncated) = read_lines(path)?;
+    let (lines, skipped) = read_lines(path)?;
     let mut lines = lines.into_iter();
     let start = match lines.next() {
         Some(Line::Start(start)) => *start,
@@ -65,7 +130,7 @@ pub fn read(path: &Path) -> Result<Record> {
         events: Vec::new(),
         points: Vec::new(),
         summary: None,
-        truncated,
+        skipped,
     };
     for line in lines {
         match line {

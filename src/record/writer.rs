@@ -1,42 +1,104 @@
-//! Writes a record, flushing at least once a second so a crash loses at most the last second.
+//! Writes a record. The file is locked while a run writes it, so a second run cannot garble it;
+//! an existing record is never replaced unless asked (`--force`); lines are flushed at least once
+//! a second, so a kill loses at most the last second; and when a write fails (full disk, file size
+//! limit) the file is cut back to its last complete line and the caller learns what was lost.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use super::Line;
+use super::tail;
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Lines are buffered up to this many bytes, then written whole.
+const BUFFER: usize = 1 << 16;
+
+/// How a run opens its record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Open {
+    /// A new run: the file must not hold a record yet, unless `force` allows replacing it.
+    New { force: bool },
+    /// A resumed run adds to the record of the run it continues.
+    Append,
+}
 
 pub struct Recorder {
-    out: BufWriter<File>,
+    /// `None` once a write failed: nothing more is written.
+    file: Option<File>,
+    /// Whole lines not written yet.
+    buffer: Vec<u8>,
     path: PathBuf,
     last_flush: Instant,
-    dirty: bool,
+    /// Length of the file up to the end of the last line written.
+    durable_len: u64,
+    /// The highest step of a step line written, and of one buffered.
+    durable_step: Option<u64>,
+    pending_step: Option<u64>,
+    /// What opening had to mend at the end of an appended record, to tell the user.
+    repaired: Option<String>,
 }
 
 impl Recorder {
-    /// Creates (or truncates) `path`; with `append` (a resumed run) adds to an existing record.
-    pub fn create(path: &Path, append: bool) -> Result<Self> {
+    /// Opens `path` for a run, creating its directory (private) if needed. Fails if another run
+    /// is writing the file, or, for a new run without `force`, if it already holds a record.
+    pub fn create(path: &Path, open: Open) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
                 .with_context(|| format!("cannot create directory {}", dir.display()))?;
         }
+        // Neither truncating nor appending yet: a record another run holds must stay untouched.
         let file = OpenOptions::new()
-            .create(true)
+            .read(true)
             .write(true)
-            .append(append)
-            .truncate(!append)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
             .open(path)
             .with_context(|| format!("cannot open record file {}", path.display()))?;
+        lock(&file, path)?;
+        let len = file
+            .metadata()
+            .with_context(|| format!("cannot read record file {}", path.display()))?
+            .len();
+        let mut repaired = None;
+        let durable_len = match open {
+            Open::New { force: false } if len > 0 => bail!(
+                "record {} already exists ({len} bytes); pass --force to replace it, or \
+                 --resume a checkpoint of its run to append to it",
+                path.display()
+            ),
+            Open::New { .. } => {
+                file.set_len(0)
+                    .with_context(|| format!("cannot empty record file {}", path.display()))?;
+                0
+            }
+            Open::Append => {
+                let (len, note) = tail::mend(&file, len)
+                    .with_context(|| format!("cannot repair the end of {}", path.display()))?;
+                repaired = note.map(|n| format!("record {}: {n}", path.display()));
+                len
+            }
+        };
+        let mut file = file;
+        io::Seek::seek(&mut file, io::SeekFrom::Start(durable_len))
+            .with_context(|| format!("cannot open record file {}", path.display()))?;
         Ok(Self {
-            out: BufWriter::with_capacity(1 << 16, file),
+            file: Some(file),
+            buffer: Vec::with_capacity(BUFFER),
             path: path.to_path_buf(),
             last_flush: Instant::now(),
-            dirty: false,
+            durable_len,
+            durable_step: None,
+            pending_step: None,
+            repaired,
         })
     }
 
@@ -44,25 +106,211 @@ impl Recorder {
         &self.path
     }
 
+    /// What was mended at the end of an appended record (a partly written last line).
+    pub fn repaired(&self) -> Option<&str> {
+        self.repaired.as_deref()
+    }
+
     pub fn write(&mut self, line: &Line) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, line)?;
-        self.out.write_all(b"\n")?;
-        self.dirty = true;
+        if self.file.is_none() {
+            return Err(stopped());
+        }
+        let mut text = serde_json::to_vec(line)?;
+        text.push(b'\n');
+        if self.buffer.len() + text.len() > BUFFER {
+            self.flush()?;
+        }
+        self.buffer.extend_from_slice(&text);
+        if let Line::Step(s) = line {
+            self.pending_step = self.pending_step.max(Some(s.step));
+        }
         self.flush_if_due()
     }
 
     /// Flushes when something was written and a second has passed since the last flush.
     pub fn flush_if_due(&mut self) -> io::Result<()> {
-        if self.dirty && self.last_flush.elapsed() >= FLUSH_EVERY {
+        if !self.buffer.is_empty() && self.last_flush.elapsed() >= FLUSH_EVERY {
             self.flush()?;
         }
         Ok(())
     }
 
+    /// Writes the buffered lines. A write that fails may have written part of them; the file
+    /// keeps its length as of the last successful flush only once [`abandon`](Self::abandon)
+    /// cuts it back.
     pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()?;
+        let file = self.file.as_mut().ok_or_else(stopped)?;
+        if !self.buffer.is_empty() {
+            file.write_all(&self.buffer)?;
+            self.durable_len += self.buffer.len() as u64;
+            self.buffer.clear();
+        }
+        self.durable_step = self.pending_step;
         self.last_flush = Instant::now();
-        self.dirty = false;
         Ok(())
+    }
+
+    /// After a failed write: drops what is still buffered, cuts the file back to its last
+    /// complete line, releases it, and says what the record lost.
+    pub fn abandon(&mut self, error: &io::Error) -> String {
+        self.buffer = Vec::new();
+        let cut = match self.file.take() {
+            Some(file) => file.set_len(self.durable_len),
+            None => Ok(()),
+        };
+        let kept = match self.durable_step {
+            Some(step) => format!("it holds the steps up to {step}"),
+            None => "it holds no step".to_string(),
+        };
+        let mut text = format!(
+            "the record {} could not be written ({error}): {kept}; the later steps, \
+             evaluations and summary are not in it",
+            self.path.display()
+        );
+        if let Err(e) = cut {
+            text.push_str(&format!(
+                "; cutting off its partly written last line failed too ({e})"
+            ));
+        }
+        text
+    }
+}
+
+impl Drop for Recorder {
+    /// A trainer that ends without finishing (a panic) still leaves its lines so far.
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+fn stopped() -> io::Error {
+    io::Error::other("the record was abandoned after an earlier write error")
+}
+
+/// An exclusive advisory lock for as long as the file stays open.
+fn lock(file: &File, path: &Path) -> Result<()> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "record {} is being written by another run (it is locked); wait for that run to \
+             end or record to another file",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock record file {}", path.display()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::msg::{Event, EventKind};
+    use std::os::unix::fs::PermissionsExt;
+
+    fn event(step: u64) -> Line {
+        Line::Event(Event {
+            lane: None,
+            step,
+            t: 0.0,
+            kind: EventKind::Info,
+            detail: "x".into(),
+        })
+    }
+
+    const NEW: Open = Open::New { force: false };
+
+    #[test]
+    fn a_second_writer_is_refused_and_the_first_keeps_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/r.jsonl");
+        let mut first = Recorder::create(&path, NEW).unwrap();
+        first.write(&event(1)).unwrap();
+        first.flush().unwrap();
+        for open in [NEW, Open::New { force: true }, Open::Append] {
+            let e = format!("{:#}", Recorder::create(&path, open).err().unwrap());
+            assert!(
+                e.contains("is being written by another run (it is locked)"),
+                "{e}"
+            );
+            assert!(e.contains("sub/r.jsonl"), "{e}");
+        }
+        first.write(&event(2)).unwrap();
+        drop(first);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        // Private: the record and the directory made for it.
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        // Closed, the file can be appended to again.
+        Recorder::create(&path, Open::Append).unwrap();
+    }
+
+    #[test]
+    fn an_existing_record_is_replaced_only_when_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        std::fs::write(&path, "old\n").unwrap();
+        let e = format!("{:#}", Recorder::create(&path, NEW).err().unwrap());
+        assert!(
+            e.ends_with("r.jsonl already exists (4 bytes); pass --force to replace it, or --resume a checkpoint of its run to append to it"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
+        let mut rec = Recorder::create(&path, Open::New { force: true }).unwrap();
+        rec.write(&event(1)).unwrap();
+        drop(rec);
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .starts_with("{\"type\":\"event\"")
+        );
+        // An empty file holds nothing to lose.
+        std::fs::write(&path, "").unwrap();
+        Recorder::create(&path, NEW).unwrap();
+    }
+
+    #[test]
+    fn appending_starts_on_a_fresh_line_and_says_what_it_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let mut rec = Recorder::create(&path, NEW).unwrap();
+        rec.write(&event(1)).unwrap();
+        drop(rec);
+        let whole = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{whole}{{\"type\":\"ev")).unwrap();
+        let mut rec = Recorder::create(&path, Open::Append).unwrap();
+        let note = rec.repaired().unwrap().to_string();
+        assert!(
+            note.contains("r.jsonl: dropped a partly written last line (11 bytes"),
+            "{note}"
+        );
+        rec.write(&event(2)).unwrap();
+        drop(rec);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(super::super::read_lines(&path).unwrap().1.is_empty());
+        // Nothing to mend: nothing said.
+        assert!(
+            Recorder::create(&path, Open::Append)
+                .unwrap()
+                .repaired()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn lines_reach_the_file_when_flushed_or_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let mut rec = Recorder::create(&path, NEW).unwrap();
+        rec.write(&event(1)).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "", "buffered");
+        rec.flush().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
+        rec.write(&event(2)).unwrap();
+        drop(rec);
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
     }
 }

@@ -1,5 +1,6 @@
 //! Where the trainer's output goes: the throttled outbox for observers and, on the trainer side,
-//! the record file, which sees every step whatever the observers do.
+//! the record file, which sees every step whatever the observers do. It also keeps the list of
+//! what the run failed to save (record or checkpoints), which ends the run and its exit status.
 
 use std::time::Instant;
 
@@ -33,6 +34,10 @@ pub struct Emitter {
     outbox: Outbox,
     recorder: Option<Recorder>,
     pub clock: Clock,
+    /// The highest step reported so far (labels failures that belong to no step).
+    last_step: u64,
+    /// What the run failed to save, one sentence each.
+    lost: Vec<String>,
 }
 
 impl Emitter {
@@ -41,26 +46,40 @@ impl Emitter {
             outbox,
             recorder,
             clock,
+            last_step: 0,
+            lost: Vec::new(),
         }
+    }
+
+    /// What the run failed to save so far.
+    pub fn lost(&self) -> &[String] {
+        &self.lost
+    }
+
+    /// Notes data the run could not save and reports it as an error event.
+    pub fn lose(&mut self, step: u64, what: String) {
+        self.lost.push(what.clone());
+        self.event(None, step, EventKind::Error, what);
     }
 
     pub fn hung_up(&self) -> bool {
         self.outbox.hung_up()
     }
 
-    /// Writes a record line; a failing disk stops the record (with an event saying so) rather
-    /// than the run.
+    /// Writes a record line; a failed write ends the record (what it lost is noted).
     fn record(&mut self, line: &Line) {
         let Some(rec) = self.recorder.as_mut() else {
             return;
         };
         if let Err(e) = rec.write(line) {
-            let detail = format!(
-                "cannot write the record {}: {e}; recording stopped",
-                rec.path().display()
-            );
-            self.recorder = None;
-            self.event(None, 0, EventKind::Error, detail);
+            self.record_failed(&e);
+        }
+    }
+
+    fn record_failed(&mut self, error: &std::io::Error) {
+        if let Some(mut rec) = self.recorder.take() {
+            let what = rec.abandon(error);
+            self.lose(self.last_step, what);
         }
     }
 
@@ -72,6 +91,7 @@ impl Emitter {
     }
 
     pub fn step(&mut self, record: StepRecord) {
+        self.last_step = self.last_step.max(record.step);
         if self.recorder.is_some() {
             self.record(&Line::Step(StepLine::from(&record)));
         }
@@ -135,12 +155,7 @@ impl Emitter {
         if let Some(rec) = self.recorder.as_mut()
             && let Err(e) = rec.flush_if_due()
         {
-            let detail = format!(
-                "cannot write the record {}: {e}; recording stopped",
-                rec.path().display()
-            );
-            self.recorder = None;
-            self.event(None, 0, EventKind::Error, detail);
+            self.record_failed(&e);
         }
     }
 
@@ -148,9 +163,7 @@ impl Emitter {
         if let Some(rec) = self.recorder.as_mut()
             && let Err(e) = rec.flush()
         {
-            let detail = format!("cannot write the record {}: {e}", rec.path().display());
-            self.recorder = None;
-            self.event(None, 0, EventKind::Error, detail);
+            self.record_failed(&e);
         }
     }
 
@@ -160,12 +173,21 @@ impl Emitter {
         self.outbox.flush();
     }
 
-    /// The end: the summary line, the final flush, `Finished` delivered to the observer.
+    /// The end: the summary line, the final flush, `Finished` delivered to the observer with
+    /// everything the run failed to save (including a summary line that could not be written).
     pub fn finish(&mut self, result: Result<Summary, String>) {
         if let Ok(summary) = &result {
             self.record(&Line::Summary(summary.clone()));
         }
         self.flush_record();
+        let result = match result {
+            Ok(mut summary) => {
+                summary.lost = self.lost.clone();
+                Ok(summary)
+            }
+            Err(e) if self.lost.is_empty() => Err(e),
+            Err(e) => Err(format!("{e}; also lost: {}", self.lost.join("; "))),
+        };
         self.outbox.send(Msg::Finished(result));
         self.outbox.drain();
     }

@@ -53,11 +53,17 @@ impl Trainer {
                 };
                 let detail = format!("checkpoint saved: {} ({size})", path.display());
                 self.emit.event(None, step, EventKind::Checkpoint, detail);
+                self.last_saved = Some(path.clone());
                 Some(path)
             }
             Err(e) => {
-                let detail = format!("checkpoint failed: {e:#}");
-                self.emit.event(None, step, EventKind::Error, detail);
+                let kept = match &self.last_saved {
+                    Some(path) => format!("the last one saved is {}", path.display()),
+                    None => "no checkpoint of this run was saved".to_string(),
+                };
+                let what =
+                    format!("the checkpoint at step {step} could not be saved ({e:#}); {kept}");
+                self.emit.lose(step, what);
                 None
             }
         }
@@ -107,6 +113,7 @@ impl Trainer {
         Summary {
             lanes: self.lanes.iter().map(lane_summary).collect(),
             elapsed_s: self.emit.clock.now(),
+            lost: self.emit.lost().to_vec(),
         }
     }
 }

@@ -127,6 +127,9 @@ pub struct LaneSummary {
 pub struct Summary {
     pub lanes: Vec<LaneSummary>,
     pub elapsed_s: f64,
+    /// What the run failed to save (record lines, checkpoints), one sentence each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost: Vec<String>,
 }
 
 /// Trainer → observers.

@@ -132,11 +132,12 @@ pub struct LaneStats {
     pub losses: LossHistory,
     pub task_ms: DurationHistogram,
     pub optimizer_ms: DurationHistogram,
-    /// Steps and busy wall time since this process started (throughput is per session).
+    /// Steps since this process started, and the wall time they took: the iterations the lane
+    /// stepped in and the pace's waits between them, not pauses (throughput is per session).
     #[serde(skip)]
     pub session_steps: u64,
     #[serde(skip)]
-    pub session_busy_s: f64,
+    pub session_s: f64,
     /// The divergence guard tripped at least once.
     pub diverged: bool,
     /// The latest evaluation metrics.
@@ -153,7 +154,7 @@ impl Default for LaneStats {
             task_ms: DurationHistogram::default(),
             optimizer_ms: DurationHistogram::default(),
             session_steps: 0,
-            session_busy_s: 0.0,
+            session_s: 0.0,
             diverged: false,
             metrics: Metrics::new(),
             metrics_step: None,
@@ -174,8 +175,8 @@ impl LaneStats {
     }
 
     pub fn steps_per_s(&self) -> f64 {
-        if self.session_busy_s > 0.0 {
-            self.session_steps as f64 / self.session_busy_s
+        if self.session_s > 0.0 {
+            self.session_steps as f64 / self.session_s
         } else {
             0.0
         }

@@ -558,7 +558,9 @@ fn a_record_of_a_two_dimensional_task_holds_the_trajectory() {
     let mut p = preset(spec("sgd", 0.1), Some(5));
     p.task.dim = Some(2);
     let mut cfg = config(p);
-    cfg.record = Some(crate::record::Recorder::create(&path, false).unwrap());
+    cfg.record = Some(
+        crate::record::Recorder::create(&path, crate::record::Open::New { force: false }).unwrap(),
+    );
     let h = spawn(cfg).unwrap();
     Seen::default().until_finished(&h);
     h.join().unwrap();
@@ -617,7 +619,9 @@ fn a_record_sees_every_step_and_ends_with_the_summary() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.jsonl");
     let mut cfg = config(preset(spec("lodo", 0.5), Some(50)));
-    cfg.record = Some(crate::record::Recorder::create(&path, false).unwrap());
+    cfg.record = Some(
+        crate::record::Recorder::create(&path, crate::record::Open::New { force: false }).unwrap(),
+    );
     let h = spawn(cfg).unwrap();
     let mut seen = Seen::default();
     seen.until_finished(&h);
@@ -631,6 +635,43 @@ fn a_record_sees_every_step_and_ends_with_the_summary() {
     assert_eq!(from_file, from_msgs);
     assert_eq!(record.evals.len(), 11);
     assert_eq!(record.summary.unwrap().lanes[0].steps, 50);
+}
+
+#[test]
+fn a_checkpoint_that_cannot_be_saved_stops_the_run_and_is_listed_as_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let mut p = preset(spec("sgd", 0.1), Some(50));
+    p.checkpoint_interval = Some(5);
+    let mut cfg = config(p);
+    cfg.checkpoint_dir = Some(file.join("ck"));
+    let h = spawn(cfg).unwrap();
+    let mut seen = Seen::default();
+    seen.until_finished(&h);
+    h.join().unwrap();
+    let summary = seen.summary();
+    // The periodic checkpoint at step 5 failed: the run stopped there, and the final checkpoint
+    // failed too.
+    assert_eq!(summary.lanes[0].steps, 5);
+    assert_eq!(summary.lost.len(), 2, "{:?}", summary.lost);
+    for what in &summary.lost {
+        assert!(
+            what.starts_with("the checkpoint at step 5 could not be saved (cannot create"),
+            "{what}"
+        );
+        assert!(
+            what.ends_with("no checkpoint of this run was saved"),
+            "{what}"
+        );
+    }
+    let errors: Vec<&Event> = seen
+        .events()
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Error)
+        .collect();
+    assert_eq!(errors.len(), 2);
+    assert!(errors.iter().all(|e| e.step == 5));
 }
 
 /// Compile-time: what crosses into and out of the trainer thread is `Send`.
@@ -653,6 +694,10 @@ fn a_pace_limits_steps_per_second_and_can_be_changed_live() {
     h.shutdown().unwrap();
     assert!(start.elapsed() >= Duration::from_millis(19 * 5));
     assert_eq!(seen.losses(0).len(), 20);
+    // The summary's rate is the paced one (at most 200 steps/s, with room for timer jitter),
+    // not the rate of the steps alone (thousands a second on this six-parameter bowl).
+    let rate = seen.summary().lanes[0].steps_per_s;
+    assert!(rate > 0.0 && rate < 400.0, "{rate} steps/s");
     let e = seen.event(EventKind::Info);
     assert_eq!(e.detail, "pace 100 steps/s -> 200 steps/s");
     assert!(seen.msgs.contains(&Msg::Pace(Some(200.0))));

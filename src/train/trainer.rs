@@ -59,6 +59,8 @@ pub struct Trainer {
     pub(super) resumed_from: Option<u64>,
     /// Periodic checkpoints written so far (the oldest are deleted).
     pub(super) periodic: VecDeque<PathBuf>,
+    /// The newest checkpoint this run saved.
+    pub(super) last_saved: Option<PathBuf>,
     pub(super) pacer: Pacer,
 }
 
@@ -93,6 +95,7 @@ impl Trainer {
             generated: setup.generated,
             resumed_from: setup.resumed_from,
             periodic: VecDeque::new(),
+            last_saved: None,
             pacer,
         }
     }
@@ -119,6 +122,10 @@ impl Trainer {
             if !self.take_commands() {
                 return self.stopped("quit");
             }
+            // Going on would lose more: everything after this point would be unsaved too.
+            if !self.emit.lost().is_empty() {
+                return self.stopped("data could not be saved (see the error above)");
+            }
             if self.lanes.iter().all(|l| l.state == RunState::Finished) {
                 return self.stopped("every lane reached max_steps");
             }
@@ -138,7 +145,16 @@ impl Trainer {
             if self.pending_steps == 0
                 && let Some(wait) = self.pacer.wait(Instant::now())
             {
-                if !self.wait_for_command_up_to(wait) {
+                let waiting = Instant::now();
+                let go_on = self.wait_for_command_up_to(wait);
+                // The pace's waits are part of a paced lane's time: its rate is what it ran at.
+                let waited = waiting.elapsed().as_secs_f64();
+                for lane in &mut self.lanes {
+                    if lane.state == RunState::Running {
+                        lane.stats.session_s += waited;
+                    }
+                }
+                if !go_on {
                     return self.stopped("the observer hung up");
                 }
                 continue;
@@ -268,6 +284,9 @@ impl Trainer {
                     if self.emit.hung_up() {
                         return false;
                     }
+                    if !self.emit.lost().is_empty() {
+                        return true;
+                    }
                 }
                 Err(RecvTimeoutError::Disconnected) => return false,
             }
@@ -318,7 +337,7 @@ impl Trainer {
         }
         let mut finished = false;
         for &i in &stepped {
-            self.lanes[i].stats.session_busy_s += busy;
+            self.lanes[i].stats.session_s += busy;
             if self.lanes[i]
                 .step
                 .is_multiple_of(self.settings.preset.eval_interval)

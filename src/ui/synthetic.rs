@@ -279,6 +279,7 @@ pub fn summary(lanes: usize) -> Summary {
             .map(|lane| lane_summary(lane, "lodo", 2_000, 0.8, 50.0))
             .collect(),
         elapsed_s: 40.0,
+        lost: vec![],
     }
 }
 
@@ -640,6 +641,7 @@ impl Fake {
         self.send(Msg::Finished(Ok(Summary {
             lanes,
             elapsed_s: self.t(),
+            lost: vec![],
         })));
     }
 }

@@ -64,14 +64,12 @@ pub fn termination_signals() -> Arc<AtomicUsize> {
 fn exit_if_stuck() {
     std::thread::sleep(SHUTDOWN_GRACE);
     let _ = ratatui::try_restore();
-    std::process::exit(EXIT_SIGNALLED);
+    std::process::exit(crate::exit::SIGNALLED);
 }
 
 /// How long a signalled dashboard may take to stop the trainer (a checkpoint of LODO on the CNN is
 /// ~150 MB) before [`exit_if_stuck`] ends the process.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
-/// The conventional status of a process ended by a signal it handled (128 + SIGTERM).
-const EXIT_SIGNALLED: i32 = 143;
 
 /// Whether the locale promises UTF-8 (the first of `LC_ALL`, `LC_CTYPE`, `LANG` that is set
 /// decides, as in POSIX); an unset locale is "C", which does not.
