@@ -8,7 +8,7 @@
 //! | `lodo-sgd`         | as `lodo`                                       | SGD            |
 //! | `lodo-diagonal`    | `diag(θ)`                                       | Adam           |
 //! | `lodo-global`      | `θ·I`                                           | Adam           |
-//! | `lodo-residuals`   | `EᵀRᵀD²RE`, `R` = N permuted residual layers     | Adam           |
+//! | `lodo-residuals`   | `EᵀRᵀDRE`, `R` = N permuted residual layers      | Adam           |
 //!
 //! Every member steps `Δx = −G(θ)·m` with momentum `m`, and [`Optimizer::preconditioner`]
 //! exposes that same `G` (α0 included). The iteration is in `iteration.rs`, the families in
