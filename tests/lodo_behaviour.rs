@@ -22,6 +22,7 @@ fn build_n(spec: &OptimizerSpec, n: usize, seed: u64) -> Box<dyn Optimizer> {
             n,
             layers: &[],
             seed,
+            horizon: None,
         },
     )
     .unwrap()

@@ -223,6 +223,7 @@ fn check(spec: OptimizerSpec, reference: Reference, n: usize, entries: Entries, 
         n,
         layers: &[],
         seed: SEED,
+        horizon: None,
     };
     let mut opt = build(&spec, &ctx).unwrap();
     let mut x: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();
