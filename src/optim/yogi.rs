@@ -181,7 +181,11 @@ mod tests {
         assert!((opt.v[0] as f64 - 0.004).abs() < 1e-7, "v1 = {}", opt.v[0]);
         assert!((x[0] as f64 + 0.311305592).abs() < 3e-6, "x1 = {}", x[0]);
         opt.step(&mut x, &[0.01], &mut no_same_batch()).unwrap();
-        assert!((opt.v[0] as f64 - 0.0039999).abs() < 1e-7, "v2 = {}", opt.v[0]);
+        assert!(
+            (opt.v[0] as f64 - 0.0039999).abs() < 1e-7,
+            "v2 = {}",
+            opt.v[0]
+        );
         assert!((x[0] as f64 + 0.593040620).abs() < 6e-6, "x2 = {}", x[0]);
     }
 

@@ -178,6 +178,9 @@ mod tests {
         assert_eq!(groups.len(), 62);
         assert_eq!(groups[0], 0..120, "stem: 5·20 weights + 20 biases");
         assert_eq!(groups[61].len(), 20 * 256 + 256, "dense");
-        assert_eq!(groups.last().map(|g| g.end), Some(mnist_ar::layout::PARAM_COUNT));
+        assert_eq!(
+            groups.last().map(|g| g.end),
+            Some(mnist_ar::layout::PARAM_COUNT)
+        );
     }
 }

@@ -338,7 +338,11 @@ mod tests {
         };
         let mut out = [0.0f32];
         net.apply(&[3.0], &mut out);
-        assert!((out[0] - want).abs() < 1e-6, "M·v = {}, want {want}", out[0]);
+        assert!(
+            (out[0] - want).abs() < 1e-6,
+            "M·v = {}, want {want}",
+            out[0]
+        );
     }
 
     #[test]
@@ -350,7 +354,10 @@ mod tests {
         let mut out = [0.0f32; 2];
         for (v, want) in [([1.0, 0.0], [2.0, 0.0]), ([0.0, 1.0], [0.0, -1.0])] {
             net.apply(&v, &mut out);
-            assert!(out.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-7), "{out:?}");
+            assert!(
+                out.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-7),
+                "{out:?}"
+            );
         }
     }
 }
