@@ -10,6 +10,7 @@ pub mod adam;
 mod baseline_tests;
 pub mod bfgs;
 pub mod curvature;
+pub mod fields;
 pub mod hyper;
 pub mod kernels;
 pub mod lars;
