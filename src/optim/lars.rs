@@ -40,8 +40,8 @@ pub struct LarsConfig {
     pub lr: f32,
     /// Momentum β; default 0.9.
     pub beta: f32,
-    /// Trust coefficient η; default 1 (the authors' ratio has none; the LARS paper's 1e-3 times
-    /// its larger lr gives the same product).
+    /// Trust coefficient η; default 1 (the authors' ratio has none). Only η·lr matters: the
+    /// LARS paper writes η = 1e-3 with a correspondingly larger lr.
     pub trust: f32,
     /// L2 weight decay, inside both the ratio and the update; default 5e-4.
     pub weight_decay: f32,
