@@ -29,6 +29,7 @@ fn build(name: &str, memory: Option<usize>) -> Box<dyn Optimizer> {
         n: N,
         layers: std::slice::from_ref(&layers),
         seed: 0,
+        horizon: None,
     };
     let spec = OptimizerSpec {
         memory,

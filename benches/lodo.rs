@@ -40,6 +40,7 @@ fn stepper(spec: OptimizerSpec, n: usize) -> impl FnMut() {
             n,
             layers: &[],
             seed: 0,
+            horizon: None,
         },
     )
     .unwrap();

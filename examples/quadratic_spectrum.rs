@@ -53,6 +53,7 @@ fn main() -> Result<()> {
         n,
         layers: &[],
         seed,
+        horizon: None,
     };
     let mut opt = build(&entry.spec, &ctx)?;
     println!("{} on {}, seed {seed}", entry.spec, task.title());

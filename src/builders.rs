@@ -38,6 +38,7 @@ impl Builders {
             n: N,
             layers: &layers,
             seed: 0,
+            horizon: None,
         };
         (self.optimizer)(spec, &ctx).map(drop)
     }

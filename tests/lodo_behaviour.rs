@@ -22,6 +22,7 @@ fn build_n(spec: &OptimizerSpec, n: usize, seed: u64) -> Box<dyn Optimizer> {
             n,
             layers: &[],
             seed,
+            horizon: None,
         },
     )
     .unwrap()
@@ -110,9 +111,9 @@ fn g_is_alpha_times_identity_at_init() {
 
 #[test]
 fn g_is_symmetric_and_positive_semidefinite_after_training() {
-    // LODO and LODO-Residuals are PSD by construction (EᵀAᵀAE, EᵀRᵀD²RE); probed after θ has
-    // moved away from its initialisation. The diagonal and global ablations are symmetric but,
-    // as in the paper, not constrained to stay PSD.
+    // LODO is PSD by construction (EᵀAᵀAE); probed after θ has moved away from its
+    // initialisation. LODO-Residuals (EᵀRᵀDRE, D applied once as in the authors' code), like the
+    // diagonal and global ablations, is symmetric but PSD only while its diagonal stays ≥ 0.
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     for name in ["lodo", "lodo-residuals", "lodo-sgd"] {
         let s = spec(name, |s| {
@@ -131,11 +132,13 @@ fn g_is_symmetric_and_positive_semidefinite_after_training() {
                 asym <= 1e-5 * scale * norm(&u),
                 "{name}: uᵀGv − vᵀGu = {asym}"
             );
-            assert!(
-                dot(&v, &gv) >= -1e-6 * scale * norm(&v),
-                "{name}: vᵀGv = {}",
-                dot(&v, &gv)
-            );
+            if name != "lodo-residuals" {
+                assert!(
+                    dot(&v, &gv) >= -1e-6 * scale * norm(&v),
+                    "{name}: vᵀGv = {}",
+                    dot(&v, &gv)
+                );
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ fn ctx(n: usize) -> BuildContext<'static> {
         n,
         layers: &[],
         seed: 17,
+        horizon: None,
     }
 }
 

@@ -91,6 +91,7 @@ fn run(seed: u64, meta_lr: f32) -> Vec<f64> {
         n: N,
         layers: &[],
         seed: 7 * seed,
+        horizon: None,
     };
     let mut opt = build(&spec, &ctx).unwrap();
     let mut x = vec![0.0f32; N];

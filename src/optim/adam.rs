@@ -191,7 +191,7 @@ impl Optimizer for Adam {
     }
 }
 
-/// `‖m̂‖` and mean `√v̂` (bias-corrected), the figures the UI shows for Adam and Yogi.
+/// `‖m̂‖` and mean `√v̂` (bias-corrected), the figures the UI shows for Adam.
 pub fn moment_summary(
     m: &[f32],
     v: &[f32],

@@ -1,16 +1,24 @@
 //! LARS, layer-wise adaptive rate scaling (You, Gitman & Ginsburg, "Large Batch Training of
-//! Convolutional Networks", 2017, Algorithm 1). Each layer `l` (a weight or bias tensor, from
-//! [`BuildContext::layers`]) gets its own local learning rate from the trust ratio
+//! Convolutional Networks", 2017, Algorithm 1), as the LODO authors ran it
+//! (`LARSMinimizationProcedure` in their `training/minimization_procedure.py`). Each parameter
+//! group `l` (a layer's weight and bias together, from [`BuildContext::layers`]) gets its own
+//! local rate from the trust ratio, computed from this step's gradient:
 //!
 //! ```text
+//! γ_t = lr·(1 − t/T)²                    T = the run's step limit; γ_t = lr without one
 //! λˡ = η·‖wˡ‖ / (‖∇ˡ‖ + wd·‖wˡ‖)
-//! vˡ ← β·vˡ + lr·λˡ·(∇ˡ + wd·wˡ)
+//! vˡ ← β·vˡ + γ_t·λˡ·(∇ˡ + wd·wˡ)
 //! Δwˡ = −vˡ
 //! ```
 //!
-//! with the local rate inside the momentum, as in the paper. When `‖wˡ‖` or `‖∇ˡ‖` is zero (a
-//! zero-initialized bias, a layer without gradient) the ratio is 1, as in TensorFlow's and
-//! NVIDIA Apex's LARS, so such a layer takes a plain momentum-SGD step at rate lr.
+//! with the local rate inside the momentum, as in the paper and the authors' code. Defaults are
+//! the authors': lr 1e-3, β 0.9, η 1 (their ratio has no trust coefficient), wd 5e-4. The
+//! schedule counts t from 1 at the first step, as their `training_completed_proportion` counts
+//! the gradient just taken, so the last step of a run is taken at γ = 0; past T (a raised step
+//! limit) γ stays 0. t is LARS's own step count, so LARS switched on mid-run decays over T
+//! steps from then. Departure: when `‖wˡ‖ = 0`, or `‖∇ˡ‖ = 0` without weight decay, the ratio is
+//! 1 (as in TensorFlow's and NVIDIA Apex's LARS), where the authors' formula gives 0 (a zero
+//! group would never move) or 0/0.
 
 use std::ops::Range;
 
@@ -27,24 +35,25 @@ pub const NAME: &str = "lars";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LarsConfig {
-    /// Global learning rate γ; default 1 — with η = 1e-3 a layer then moves about 0.1% of its
-    /// norm per step before momentum (the paper schedules γ per task).
+    /// Global learning rate before the schedule; default 1e-3 (the authors'): a group then
+    /// moves about 0.1% of its norm per step before momentum.
     pub lr: f32,
-    /// Momentum β; default 0.9 (the paper's).
+    /// Momentum β; default 0.9.
     pub beta: f32,
-    /// Trust coefficient η; default 1e-3 (the paper's).
+    /// Trust coefficient η; default 1 (the authors' ratio has none). Only η·lr matters: the
+    /// LARS paper writes η = 1e-3 with a correspondingly larger lr.
     pub trust: f32,
-    /// L2 weight decay, inside both the ratio and the update; default 0 (the paper used 5e-4).
+    /// L2 weight decay, inside both the ratio and the update; default 5e-4.
     pub weight_decay: f32,
 }
 
 impl Default for LarsConfig {
     fn default() -> Self {
         Self {
-            lr: 1.0,
+            lr: 1e-3,
             beta: 0.9,
-            trust: 1e-3,
-            weight_decay: 0.0,
+            trust: 1.0,
+            weight_decay: 5e-4,
         }
     }
 }
@@ -114,6 +123,8 @@ pub fn validate_layers(layers: &[Range<usize>], n: usize) -> Result<()> {
 pub struct Lars {
     cfg: LarsConfig,
     layers: Vec<Range<usize>>,
+    /// The run's step limit T of the schedule, if any.
+    horizon: Option<u64>,
     t: u64,
     v: Vec<f32>,
     /// Each layer's trust ratio at the last step (1 before the first).
@@ -124,9 +135,13 @@ impl Lars {
     pub fn new(cfg: LarsConfig, ctx: &BuildContext) -> Result<Self> {
         cfg.validate()?;
         validate_layers(ctx.layers, ctx.n)?;
+        if ctx.horizon == Some(0) {
+            bail!("{NAME}: the run's step limit (the schedule's horizon) must be at least 1");
+        }
         Ok(Self {
             cfg,
             layers: ctx.layers.to_vec(),
+            horizon: ctx.horizon,
             t: 0,
             v: vec![0.0; ctx.n],
             ratios: vec![1.0; ctx.layers.len()],
@@ -136,6 +151,14 @@ impl Lars {
     /// The trust ratio λˡ each layer used at the last step.
     pub fn trust_ratios(&self) -> &[f32] {
         &self.ratios
+    }
+
+    /// `(1 − t/T)²` at step `t` (1 at the first step when there is no horizon).
+    fn schedule(&self, t: u64) -> f64 {
+        match self.horizon {
+            Some(horizon) => (1.0 - (t as f64 / horizon as f64).min(1.0)).powi(2),
+            None => 1.0,
+        }
     }
 }
 
@@ -162,17 +185,19 @@ impl Optimizer for Lars {
             weight_decay: wd,
         } = self.cfg;
         self.t += 1;
+        let global = lr as f64 * self.schedule(self.t);
         let mut sums = StepSums::default();
         for (layer, ratio) in self.layers.iter().zip(&mut self.ratios) {
             let (x, g) = (&mut params[layer.clone()], &grad[layer.clone()]);
             let (wn, gn) = (norm(x), norm(g));
-            let r = if wn > 0.0 && gn > 0.0 {
-                trust as f64 * wn / (gn + wd as f64 * wn)
+            let denominator = gn + wd as f64 * wn;
+            let r = if wn > 0.0 && denominator > 0.0 {
+                trust as f64 * wn / denominator
             } else {
                 1.0
             };
             *ratio = r as f32;
-            let local = (lr as f64 * r) as f32;
+            let local = (global * r) as f32;
             let v = &mut self.v[layer.clone()];
             sums.merge(fused_sums(x, g, |sub, x, g, dx| {
                 let v = &mut v[sub];
@@ -237,6 +262,10 @@ impl Optimizer for Lars {
                 format!("{} … {}", hyper::sci(lo as f64), hyper::sci(hi as f64)),
             ),
             ("‖v‖".into(), hyper::sci(norm(&self.v))),
+            (
+                "lr now".into(),
+                hyper::sci(self.cfg.lr as f64 * self.schedule(self.t.max(1))),
+            ),
             ("layers".into(), self.layers.len().to_string()),
         ]
     }
@@ -248,37 +277,45 @@ mod tests {
     use crate::optim::testkit::no_same_batch;
 
     fn ctx(layers: &[Range<usize>], n: usize) -> BuildContext<'_> {
-        BuildContext { n, layers, seed: 0 }
+        BuildContext {
+            n,
+            layers,
+            seed: 0,
+            horizon: None,
+        }
+    }
+
+    fn no_decay() -> LarsConfig {
+        LarsConfig {
+            weight_decay: 0.0,
+            ..LarsConfig::default()
+        }
     }
 
     #[test]
     fn trust_ratio_per_layer_and_two_momentum_steps() {
-        // Layer 0 = x[0..2] = (3, 4), ‖w‖ = 5, g = (0.6, 0.8), ‖g‖ = 1 → λ = 1e-3·5/1 = 5e-3.
-        // Layer 1 = x[2..5] = (1, 0, 0), ‖w‖ = 1, g = (0, 0, 2), ‖g‖ = 2 → λ = 1e-3·1/2 = 5e-4.
-        // Layer 2 = x[5..6] = (0): ‖w‖ = 0 → λ = 1 (plain step), g = (1) → x = −lr·1 = −1.
-        // lr = 1, β = 0.9, wd = 0. Step 1: v = λ·g:
-        //   layer 0: v = (3e-3, 4e-3) → w = (2.997, 3.996); layer 1: w = (1, 0, −1e-3).
-        // Step 2 (same g): ‖w0‖ = 4.995 → λ = 4.995e-3, v = 0.9·(3e-3, 4e-3) + 4.995e-3·(0.6, 0.8)
+        // Worked by hand from the rule above; lr = 1e-3, η = 1, β = 0.9, wd = 0, no horizon.
+        // Layer 0 = x[0..2] = (3, 4), ‖w‖ = 5, g = (0.6, 0.8), ‖g‖ = 1 → λ = 5.
+        // Layer 1 = x[2..5] = (1, 0, 0), ‖w‖ = 1, g = (0, 0, 2), ‖g‖ = 2 → λ = 0.5.
+        // Layer 2 = x[5..6] = (0): ‖w‖ = 0 → λ = 1 (plain step), g = (1) → x = −1e-3.
+        // Step 1: v = 1e-3·λ·g: layer 0: v = (3e-3, 4e-3) → w = (2.997, 3.996);
+        //   layer 1: w = (1, 0, −1e-3).
+        // Step 2 (same g): ‖w0‖ = 4.995 → λ = 4.995, v = 0.9·(3e-3, 4e-3) + 4.995e-3·(0.6, 0.8)
         //   = (5.697e-3, 7.596e-3) → w = (2.991303, 3.988404).
         let layers = [0..2, 2..5, 5..6];
-        let mut opt = Lars::new(LarsConfig::default(), &ctx(&layers, 6)).unwrap();
+        let mut opt = Lars::new(no_decay(), &ctx(&layers, 6)).unwrap();
         let mut x = [3.0f32, 4.0, 1.0, 0.0, 0.0, 0.0];
         let g = [0.6f32, 0.8, 0.0, 0.0, 2.0, 1.0];
         opt.step(&mut x, &g, &mut no_same_batch()).unwrap();
-        let want_ratio = [5e-3, 5e-4, 1.0];
-        for (r, w) in opt.trust_ratios().iter().zip(want_ratio) {
-            assert!(
-                (r - w).abs() < 1e-7 * w.max(1.0),
-                "{:?}",
-                opt.trust_ratios()
-            );
+        for (r, w) in opt.trust_ratios().iter().zip([5.0, 0.5, 1.0]) {
+            assert!((r - w).abs() < 1e-6 * w, "{:?}", opt.trust_ratios());
         }
-        let want = [2.997, 3.996, 1.0, 0.0, -1e-3, -1.0];
+        let want = [2.997, 3.996, 1.0, 0.0, -1e-3, -1e-3];
         for (a, b) in x.iter().zip(want) {
             assert!((a - b).abs() < 1e-6, "{x:?}");
         }
         opt.step(&mut x, &g, &mut no_same_batch()).unwrap();
-        assert!((opt.trust_ratios()[0] - 4.995e-3).abs() < 1e-8);
+        assert!((opt.trust_ratios()[0] - 4.995).abs() < 1e-5);
         assert!(
             (x[0] - 2.991303).abs() < 1e-6 && (x[1] - 3.988404).abs() < 1e-6,
             "{x:?}"
@@ -287,18 +324,69 @@ mod tests {
 
     #[test]
     fn weight_decay_enters_ratio_and_update() {
-        // ‖w‖ = 5, ‖g‖ = 1, wd = 0.1: λ = 1e-3·5/(1 + 0.5) = 3.3333e-3;
-        // g + wd·w = (0.9, 1.2), v = λ·(0.9, 1.2) = (3e-3, 4e-3) → w = (2.997, 3.996).
+        // The default wd = 5e-4, w = (3, 4) not parallel to g = (0.8, 0.6): ‖w‖ = 5, ‖g‖ = 1,
+        // λ = 5/(1 + 5e-4·5) = 4.987531172, g + wd·w = (0.8015, 0.602),
+        // v = 1e-3·λ·(0.8015, 0.602) = (3.997506234e-3, 3.002493766e-3)
+        // → w = (2.996002494, 3.996997506) (digits checked with a calculator).
+        let layer = 0..2;
+        let mut opt =
+            Lars::new(LarsConfig::default(), &ctx(std::slice::from_ref(&layer), 2)).unwrap();
+        let mut x = [3.0f32, 4.0];
+        opt.step(&mut x, &[0.8, 0.6], &mut no_same_batch()).unwrap();
+        assert!((f64::from(opt.trust_ratios()[0]) - 4.987_531_172).abs() < 1e-5);
+        assert!((x[0] - 2.996_002_5).abs() < 1e-6, "{x:?}");
+        assert!((x[1] - 3.996_997_5).abs() < 1e-6, "{x:?}");
+    }
+
+    #[test]
+    fn a_step_limit_decays_the_rate_as_one_minus_progress_squared() {
+        // T = 4, β = 0, wd = 0, one group w = (3, 4) and constant g = (0.6, 0.8): each step
+        // shrinks w along itself by the factor 1 − 1e-3·(1 − t/4)², i.e. by 1 − 5.625e-4,
+        // 1 − 2.5e-4, 1 − 6.25e-5, then 1 (γ = 0 at t = T and after):
+        // ‖w‖ = 5 → 4.9971875 → 4.99593820 → 4.99562596 → 4.99562596 → 4.99562596.
         let cfg = LarsConfig {
-            weight_decay: 0.1,
-            ..LarsConfig::default()
+            beta: 0.0,
+            ..no_decay()
         };
         let layer = 0..2;
-        let mut opt = Lars::new(cfg, &ctx(std::slice::from_ref(&layer), 2)).unwrap();
+        let layers = std::slice::from_ref(&layer);
+        let mut opt = Lars::new(
+            cfg,
+            &BuildContext {
+                horizon: Some(4),
+                ..ctx(layers, 2)
+            },
+        )
+        .unwrap();
         let mut x = [3.0f32, 4.0];
-        opt.step(&mut x, &[0.6, 0.8], &mut no_same_batch()).unwrap();
-        assert!((opt.trust_ratios()[0] - 1e-3 * 5.0 / 1.5).abs() < 1e-8);
-        assert!((x[0] - 2.997).abs() < 1e-6 && (x[1] - 3.996).abs() < 1e-6);
+        for want in [4.9971875f64, 4.9959382, 4.99562596, 4.99562596, 4.99562596] {
+            opt.step(&mut x, &[0.6, 0.8], &mut no_same_batch()).unwrap();
+            let n = f64::from(x[0]).hypot(f64::from(x[1]));
+            assert!((n - want).abs() < 2e-6, "‖w‖ = {n}, want {want}");
+        }
+        let zero = BuildContext {
+            horizon: Some(0),
+            ..ctx(layers, 2)
+        };
+        assert_eq!(
+            Lars::new(no_decay(), &zero).err().map(|e| e.to_string()),
+            Some("lars: the run's step limit (the schedule's horizon) must be at least 1".into())
+        );
+    }
+
+    #[test]
+    fn defaults_are_the_authors() {
+        // `LARSMinimizationProcedure(lr=0.001, weight_decay=0.0005, momentum=0.9)`, ratio
+        // ‖w‖/(‖g‖ + wd·‖w‖) with no coefficient.
+        assert_eq!(
+            LarsConfig::default(),
+            LarsConfig {
+                lr: 1e-3,
+                beta: 0.9,
+                trust: 1.0,
+                weight_decay: 5e-4
+            }
+        );
     }
 
     #[test]

@@ -1,15 +1,16 @@
 //! Optimizers over one flat `f32` parameter vector.
 //!
 //! Every optimizer receives the gradient at the current point, updates the parameters in place and
-//! returns [`StepStats`]. Optimizers know nothing of tasks or the UI: the layer boundaries LARS
-//! needs and the "same minibatch again" gradient L-BFGS/O-LBFGS need arrive through
-//! [`BuildContext`] and [`SameBatch`].
+//! returns [`StepStats`]. Optimizers know nothing of tasks or the UI: the layer boundaries and
+//! the run's step limit LARS needs and the "same minibatch again" gradient L-BFGS/O-LBFGS need
+//! arrive through [`BuildContext`] and [`SameBatch`].
 
 pub mod adam;
 #[cfg(test)]
 mod baseline_tests;
 pub mod bfgs;
 pub mod curvature;
+pub mod fields;
 pub mod hyper;
 pub mod kernels;
 pub mod lars;
@@ -66,6 +67,9 @@ pub struct BuildContext<'a> {
     pub layers: &'a [Range<usize>],
     /// Seed for anything random in the optimizer (LODO's permutations and init).
     pub seed: u64,
+    /// The run's step limit, when it has one: the horizon of a schedule over the whole run
+    /// (LARS's `(1 − t/T)²` decay). `None` for an open-ended run.
+    pub horizon: Option<u64>,
 }
 
 /// One optimizer instance with its state.

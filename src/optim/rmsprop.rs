@@ -1,15 +1,18 @@
-//! RMSprop (Tieleman & Hinton 2012), in PyTorch's convention (`torch.optim.RMSprop`, not
-//! centered): ε is added to √v outside the root, and the optional momentum buffer accumulates the
-//! normalized gradient.
+//! RMSprop (Tieleman & Hinton 2012), as the LODO authors ran it: Keras' `RMSprop` (their
+//! `hyperparameter_setup.py` builds `tf.keras.optimizers.RMSprop(lr, rho, momentum)`, not
+//! centered), whose two branches place ε differently:
 //!
 //! ```text
 //! g ← g + wd·x
-//! v ← ρ·v + (1 − ρ)·g²
-//! β = 0: Δx = −lr·g/(√v + ε)
-//! β > 0: b ← β·b + g/(√v + ε),  Δx = −lr·b
+//! v ← ρ·v + (1 − ρ)·g²                 v starts at 0
+//! β = 0: Δx = −lr·g/(√v + ε)           ε outside the root
+//! β > 0: b ← β·b + lr·g/√(v + ε)       ε inside the root (TF's ApplyRMSProp kernel),
+//!        Δx = −b                       lr inside the momentum buffer
 //! ```
 //!
-//! (TensorFlow 1's `RMSPropOptimizer` instead puts ε inside the root, `√(v + ε)`, with ρ = 0.9.)
+//! Defaults are Keras' and the authors': lr 1e-3, ρ 0.9, ε 1e-7, no momentum. (PyTorch's
+//! `RMSprop` differs: ρ 0.99, ε 1e-8 always outside the root, lr outside the buffer.) Weight
+//! decay is an addition of this project (default 0).
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -20,17 +23,17 @@ use super::{Optimizer, OptimizerSpec, OptimizerState, SameBatch, StepStats, hype
 
 pub const NAME: &str = "rmsprop";
 
-/// RMSprop hyperparameters; defaults are PyTorch's.
+/// RMSprop hyperparameters; defaults are Keras' (the authors').
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RmspropConfig {
-    /// Learning rate; default 0.01.
+    /// Learning rate; default 1e-3.
     pub lr: f32,
-    /// Decay of the squared-gradient average (PyTorch's `alpha`); default 0.99.
+    /// Decay of the squared-gradient average; default 0.9.
     pub rho: f32,
-    /// Added to √v; default 1e-8.
+    /// Added to √v (β = 0) or to v under the root (β > 0); default 1e-7.
     pub eps: f32,
-    /// Momentum on the normalized gradient; default 0 (off).
+    /// Momentum (Keras' `momentum`); default 0 (off).
     pub beta: f32,
     /// L2 weight decay (see [`hyper::weight_decay`]); default 0.
     pub weight_decay: f32,
@@ -39,9 +42,9 @@ pub struct RmspropConfig {
 impl Default for RmspropConfig {
     fn default() -> Self {
         Self {
-            lr: 0.01,
-            rho: 0.99,
-            eps: 1e-8,
+            lr: 1e-3,
+            rho: 0.9,
+            eps: 1e-7,
             beta: 0.0,
             weight_decay: 0.0,
         }
@@ -90,7 +93,7 @@ pub struct Rmsprop {
     t: u64,
     /// Running average of g².
     v: Vec<f32>,
-    /// Momentum buffer; stays zero while β = 0.
+    /// Momentum buffer (the step itself, lr included); stays zero while β = 0.
     b: Vec<f32>,
 }
 
@@ -138,11 +141,13 @@ impl Optimizer for Rmsprop {
                 let g = g[i] + wd * x[i];
                 let vi = rho * v[i] + (1.0 - rho) * g * g;
                 v[i] = vi;
-                let u = g / (vi.sqrt() + eps);
-                // β = 0 gives b = u exactly, so one branch-free loop serves both cases.
-                let bi = beta * b[i] + u;
-                b[i] = bi;
-                let d = -lr * bi;
+                let d = if beta > 0.0 {
+                    let bi = beta * b[i] + lr * g / (vi + eps).sqrt();
+                    b[i] = bi;
+                    -bi
+                } else {
+                    -lr * g / (vi.sqrt() + eps)
+                };
                 dx[i] = d;
                 x[i] += d;
             }
@@ -200,13 +205,13 @@ mod tests {
     use crate::optim::testkit::no_same_batch;
 
     #[test]
-    fn two_steps_follow_pytorch_rmsprop() {
-        // f = x², g = 2x, x0 = 1, lr = 0.01, ρ = 0.99, ε = 1e-8, β = 0:
-        // step 1: g = 2,   v = 0.01·4 = 0.04,              √v = 0.2,
-        //         Δx = −0.01·2/(0.2 + 1e-8)      = −0.09999999500  → x1 = 0.900000005
-        // step 2: g = 1.80000001, v = 0.99·0.04 + 0.01·g² = 0.0396 + 0.0324000004 = 0.0720000004,
-        //         √v = 0.268328158, Δx = −0.01·1.80000001/(0.268328158 + 1e-8) = −0.0670820364
-        //         → x2 = 0.832917969
+    fn two_steps_follow_keras_rmsprop() {
+        // Worked by hand from the rule above (digits checked with a calculator): f = x²,
+        // g = 2x, x0 = 1, lr = 0.01 and the defaults ρ = 0.9, ε = 1e-7, β = 0:
+        // step 1: g = 2, v = 0.1·4 = 0.4, √v = 0.632455532,
+        //         Δx = −0.01·2/(0.632455532 + 1e-7) = −0.0316227716  → x1 = 0.968377228
+        // step 2: g = 1.936754457, v = 0.36 + 0.1·g² = 0.735101783, √v = 0.857380769,
+        //         Δx = −0.01·1.936754457/(0.857380769 + 1e-7) = −0.0225891961 → x2 = 0.945788032
         let mut opt = Rmsprop::new(
             RmspropConfig {
                 lr: 0.01,
@@ -216,7 +221,7 @@ mod tests {
         )
         .unwrap();
         let mut x = [1.0f32];
-        for want in [0.900000005, 0.832917969] {
+        for want in [0.968377228, 0.945788032] {
             let g = [2.0 * x[0]];
             opt.step(&mut x, &g, &mut no_same_batch()).unwrap();
             assert!(
@@ -228,23 +233,57 @@ mod tests {
     }
 
     #[test]
-    fn momentum_accumulates_the_normalized_gradient() {
-        // Constant g = 3, ρ = 0.5, β = 0.5, lr = 1, ε = 1e-8:
-        // t1: v = 4.5,  u = 3/√4.5 = 1.41421356, b = 1.41421356
-        // t2: v = 6.75, u = 3/√6.75 = 1.15470054, b = 0.70710678 + 1.15470054 = 1.86180732
+    fn without_momentum_eps_is_outside_the_root() {
+        // g = 3, ρ = 0.5, ε = 0.5, lr = 1: v = 4.5, Δx = −3/(√4.5 + 0.5) = −3/2.621320344
+        // = −1.144461419 (inside the root it would be −3/√5 = −1.341640786).
         let cfg = RmspropConfig {
             lr: 1.0,
             rho: 0.5,
-            beta: 0.5,
+            eps: 0.5,
             ..RmspropConfig::default()
         };
         let mut opt = Rmsprop::new(cfg, 1).unwrap();
         let mut x = [0.0f32];
         opt.step(&mut x, &[3.0], &mut no_same_batch()).unwrap();
-        // b1 = 3/√4.5 = √2.
-        let b1 = std::f32::consts::SQRT_2;
-        assert!((x[0] + b1).abs() < 1e-6);
+        assert!((x[0] + 1.144_461_4).abs() < 1e-6, "{}", x[0]);
+    }
+
+    #[test]
+    fn momentum_takes_eps_inside_the_root_and_lr_inside_the_buffer() {
+        // Constant g = 3, ρ = 0.5, β = 0.5, ε = 0.5, lr = 0.5 for step 1 then 1 for step 2:
+        // t1: v = 4.5,  b = 0.5·3/√(4.5 + 0.5) = 0.670820393,            x1 = −0.670820393
+        // t2: v = 6.75, b = 0.5·0.670820393 + 1·3/√7.25 = 0.335410197 + 1.114172029
+        //     = 1.449582226,                                              x2 = −2.120402619
+        // (lr outside the buffer, PyTorch's way, would give b2 = 0.5·1.341640786 + 1.114172029
+        // and Δx2 = −1.785 instead of −1.450.)
+        let cfg = RmspropConfig {
+            lr: 0.5,
+            rho: 0.5,
+            beta: 0.5,
+            eps: 0.5,
+            ..RmspropConfig::default()
+        };
+        let mut opt = Rmsprop::new(cfg, 1).unwrap();
+        let mut x = [0.0f32];
         opt.step(&mut x, &[3.0], &mut no_same_batch()).unwrap();
-        assert!((x[0] + b1 + 1.861_807_3).abs() < 1e-5);
+        assert!((x[0] + 0.670_820_4).abs() < 1e-6, "{}", x[0]);
+        opt.set_lr(1.0).unwrap();
+        opt.step(&mut x, &[3.0], &mut no_same_batch()).unwrap();
+        assert!((x[0] + 2.120_402_6).abs() < 2e-6, "{}", x[0]);
+    }
+
+    #[test]
+    fn defaults_are_the_authors() {
+        // `tf.keras.optimizers.RMSprop(lr=0.001, rho=0.9, momentum=0.0)`, Keras' ε = 1e-7.
+        assert_eq!(
+            RmspropConfig::default(),
+            RmspropConfig {
+                lr: 1e-3,
+                rho: 0.9,
+                eps: 1e-7,
+                beta: 0.0,
+                weight_decay: 0.0
+            }
+        );
     }
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::adam::{self, Adam, MomentConfig};
 use super::bfgs::{Bfgs, BfgsConfig};
+use super::fields;
 use super::lars::{Lars, LarsConfig};
 use super::lbfgs::{Lbfgs, LbfgsConfig};
 use super::momentum::{Momentum, MomentumConfig, Variant};
@@ -105,30 +106,9 @@ impl OptimizerSpec {
         }
     }
 
-    /// The names of the fields that are set (besides `name`).
+    /// The names of the fields that are set (besides `name`), in declaration order.
     pub fn set_fields(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        let mut add = |set: bool, field: &'static str| {
-            if set {
-                out.push(field);
-            }
-        };
-        add(self.lr.is_some(), "lr");
-        add(self.meta_lr.is_some(), "meta_lr");
-        add(self.beta.is_some(), "beta");
-        add(self.beta1.is_some(), "beta1");
-        add(self.beta2.is_some(), "beta2");
-        add(self.rho.is_some(), "rho");
-        add(self.eps.is_some(), "eps");
-        add(self.weight_decay.is_some(), "weight_decay");
-        add(self.trust.is_some(), "trust");
-        add(self.depth.is_some(), "depth");
-        add(self.block_size.is_some(), "block_size");
-        add(self.memory.is_some(), "memory");
-        add(self.lambda.is_some(), "lambda");
-        add(self.tau.is_some(), "tau");
-        add(self.seed.is_some(), "seed");
-        out
+        fields::set(self).map(|(field, _)| field.key).collect()
     }
 
     /// Fails with a named error when a field is set that this optimizer does not use, e.g.

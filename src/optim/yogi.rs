@@ -1,35 +1,36 @@
 //! Yogi (Zaheer, Reddi, Sachan, Kale & Kumar, "Adaptive Methods for Nonconvex Optimization",
-//! NeurIPS 2018): Adam with an additive second-moment update, so v changes by at most
-//! `(1 − β2)·g²` per step and cannot collapse after a burst of large gradients:
+//! NeurIPS 2018, Algorithm 2), as the LODO authors ran it (`YogiMinimizationProcedure` in their
+//! `training/minimization_procedure.py`): Adam with an additive second-moment update, so v
+//! changes by at most `(1 − β2)·g²` per step and cannot collapse after a burst of large
+//! gradients:
 //!
 //! ```text
 //! g ← g + wd·x
 //! m ← β1·m + (1 − β1)·g
 //! v ← v − (1 − β2)·sign(v − g²)·g²
-//! Δx = −lr·m̂/(√v̂ + ε)        m̂, v̂ bias-corrected as in Adam
+//! Δx = −lr·m/(√v + ε)
 //! ```
 //!
-//! The paper's Algorithm 2 is written without bias correction and with v0 = 0; this follows the
-//! reference implementations (TF-Addons `Yogi`, Optax `scale_by_yogi`), which bias-correct and
-//! start v at 1e-6 (`initial_accumulator_value`). Defaults ε = 1e-3 and lr = 1e-2: the paper
-//! asks for a larger ε than Adam's 1e-8, and both are TF-Addons' defaults.
+//! m and v start at 0 and are not bias-corrected, as in the paper's Algorithm 2 and the authors'
+//! code; ε = 1e-3 and lr = 1e-3 are the authors' defaults. The first step is therefore
+//! `−lr·(1 − β1)·g/(√(1 − β2)·|g| + ε)`, about `−3.2·lr·sign(g)` once |g| ≫ 0.03 with the
+//! default βs (Adam's is `−lr·sign(g)`): without the correction v starts small and grows as
+//! `(1 − β2)·t·g²` over the first ~1/(1 − β2) steps, so the early steps are the longest.
+//! (TF-Addons' and Optax's Yogi bias-correct and start v at 1e-6 instead.) Weight decay is an
+//! addition of this project (default 0, the authors have none).
 
 use anyhow::Result;
 
-use super::adam::{MomentConfig, bias_correction, moment_summary};
-use super::kernels::{check_dims, fused_step};
+use super::adam::MomentConfig;
+use super::kernels::{check_dims, fused_step, norm};
 use super::snapshot::{buffer, check_owner};
 use super::{Optimizer, OptimizerSpec, OptimizerState, SameBatch, StepStats, hyper};
 
 pub const NAME: &str = "yogi";
 
-/// Initial value of v (TF-Addons and Optax `initial_accumulator_value`).
-pub const V0: f32 = 1e-6;
-
-/// Yogi's defaults (TF-Addons'): lr 1e-2, β1 0.9, β2 0.999, ε 1e-3 (larger than Adam's, as the
-/// paper recommends), no decay.
+/// Yogi's defaults, the authors': lr 1e-3, β1 0.9, β2 0.999, ε 1e-3, no decay.
 pub const DEFAULTS: MomentConfig = MomentConfig {
-    lr: 1e-2,
+    lr: 1e-3,
     beta1: 0.9,
     beta2: 0.999,
     eps: 1e-3,
@@ -50,7 +51,7 @@ impl Yogi {
             cfg,
             t: 0,
             m: vec![0.0; n],
-            v: vec![V0; n],
+            v: vec![0.0; n],
         })
     }
 }
@@ -79,8 +80,6 @@ impl Optimizer for Yogi {
             weight_decay: wd,
         } = self.cfg;
         self.t += 1;
-        let step_size = (lr as f64 / bias_correction(beta1, self.t)) as f32;
-        let inv_sqrt_bc2 = (1.0 / bias_correction(beta2, self.t).sqrt()) as f32;
         let (m, v) = (&mut self.m, &mut self.v);
         Ok(fused_step(params, grad, |r, x, g, dx| {
             let m = &mut m[r.clone()];
@@ -100,7 +99,7 @@ impl Optimizer for Yogi {
                 let vi = v[i] - (1.0 - beta2) * dir * g2;
                 m[i] = mi;
                 v[i] = vi;
-                let d = -step_size * mi / (vi.sqrt() * inv_sqrt_bc2 + eps);
+                let d = -lr * mi / (vi.sqrt() + eps);
                 dx[i] = d;
                 x[i] += d;
             }
@@ -120,7 +119,7 @@ impl Optimizer for Yogi {
     fn reset(&mut self) {
         self.t = 0;
         self.m.fill(0.0);
-        self.v.fill(V0);
+        self.v.fill(0.0);
     }
 
     fn state(&self) -> OptimizerState {
@@ -142,7 +141,13 @@ impl Optimizer for Yogi {
     }
 
     fn summary(&self) -> Vec<(String, String)> {
-        moment_summary(&self.m, &self.v, self.cfg.beta1, self.cfg.beta2, self.t)
+        let n = self.v.len().max(1) as f64;
+        let rms = self.v.iter().map(|&v| (v as f64).sqrt()).sum::<f64>() / n;
+        vec![
+            ("‖m‖".into(), hyper::sci(norm(&self.m))),
+            ("mean √v".into(), hyper::sci(rms)),
+            ("steps".into(), self.t.to_string()),
+        ]
     }
 }
 
@@ -152,15 +157,17 @@ mod tests {
     use crate::optim::testkit::no_same_batch;
 
     #[test]
-    fn second_moment_moves_additively_and_the_steps_follow() {
-        // lr = 0.1, β1 = 0.9, β2 = 0.999, ε = 1e-3, v0 = 1e-6, gradients fed directly: 2 then 0.01.
-        // t=1: g² = 4 > v0 → v1 = 1e-6 + 0.001·4 = 0.004001, m1 = 0.2,
-        //      m̂ = 2, v̂ = 4.001, Δx = −0.1·2/(2.00024998 + 1e-3) = −0.0999375398
-        // t=2: g² = 1e-4 < v1 → v2 = 0.004001 − 0.001·1e-4 = 0.0040009
-        //      (Adam would give 0.999·0.004001 + 1e-7 = 0.003997099), m2 = 0.181,
-        //      m̂ = 0.952631579, v̂ = 2.00145073, Δx = −0.1·0.952631579/(1.41472638 + 1e-3)
-        //      = −0.0672892441; x2 = −0.167226784.
-        // Tolerances: β2 is f32, 1 − f32(0.999) = 0.00099998713, which moves v by ~1.3e-5 relative.
+    fn two_steps_follow_the_authors_yogi() {
+        // Worked by hand from the update rule above (no bias correction, m0 = v0 = 0), lr = 0.1,
+        // β1 = 0.9, β2 = 0.999, ε = 1e-3, gradients fed directly: 2, then 0.01.
+        // t=1: g² = 4 > v0 = 0 → v1 = 0 + 0.001·4 = 0.004, m1 = 0.1·2 = 0.2,
+        //      √v1 = 0.0632455532, Δx = −0.1·0.2/(0.0632455532 + 0.001) = −0.311305592
+        //      (bias-corrected with v0 = 1e-6, as before, it was −0.0999375).
+        // t=2: g² = 1e-4 < v1 → v2 = 0.004 − 0.001·1e-4 = 0.0039999, m2 = 0.18 + 0.001 = 0.181,
+        //      √v2 = 0.0632447626, Δx = −0.1·0.181/(0.0632447626 + 0.001) = −0.281735028,
+        //      x2 = −0.593040620 (digits checked with a calculator).
+        // Tolerances: β2 is f32, 1 − f32(0.999) = 0.00099998713, which moves v by ~1.3e-5
+        // relative and the steps by ~6e-6 relative.
         let mut opt = Yogi::new(
             MomentConfig {
                 lr: 0.1,
@@ -171,20 +178,34 @@ mod tests {
         .unwrap();
         let mut x = [0.0f32];
         opt.step(&mut x, &[2.0], &mut no_same_batch()).unwrap();
-        assert!((x[0] as f64 + 0.0999375398).abs() < 1e-7);
-        assert!((opt.v[0] as f64 - 0.004001).abs() < 1e-7);
+        assert!((opt.v[0] as f64 - 0.004).abs() < 1e-7, "v1 = {}", opt.v[0]);
+        assert!((x[0] as f64 + 0.311305592).abs() < 3e-6, "x1 = {}", x[0]);
         opt.step(&mut x, &[0.01], &mut no_same_batch()).unwrap();
-        assert!((opt.v[0] as f64 - 0.0040009).abs() < 1e-7);
-        assert!((x[0] as f64 + 0.167226784).abs() < 1e-6);
+        assert!(
+            (opt.v[0] as f64 - 0.0039999).abs() < 1e-7,
+            "v2 = {}",
+            opt.v[0]
+        );
+        assert!((x[0] as f64 + 0.593040620).abs() < 6e-6, "x2 = {}", x[0]);
     }
 
     #[test]
-    fn reset_restores_the_initial_accumulator() {
+    fn defaults_are_the_authors() {
+        // `YogiMinimizationProcedure(lr=0.001, beta1=0.9, beta2=0.999, epsilon=0.001)`.
+        let spec = Yogi::new(DEFAULTS, 1).unwrap().spec();
+        assert_eq!(
+            (spec.lr, spec.beta1, spec.beta2, spec.eps),
+            (Some(1e-3), Some(0.9), Some(0.999), Some(1e-3))
+        );
+    }
+
+    #[test]
+    fn reset_restores_zero_moments() {
         let mut opt = Yogi::new(DEFAULTS, 2).unwrap();
         opt.step(&mut [1.0, 2.0], &[3.0, 4.0], &mut no_same_batch())
             .unwrap();
         opt.reset();
-        assert_eq!(opt.v, vec![V0; 2]);
+        assert_eq!(opt.v, vec![0.0; 2]);
         assert_eq!(opt.m, vec![0.0; 2]);
         assert_eq!(opt.state().step, 0);
     }

@@ -279,23 +279,5 @@ fn differing_fields(spec: &OptimizerSpec, specs: &[Option<&OptimizerSpec>]) -> V
 }
 
 fn spec_field_order() -> Vec<&'static str> {
-    let all = OptimizerSpec {
-        lr: Some(0.0),
-        meta_lr: Some(0.0),
-        beta: Some(0.0),
-        beta1: Some(0.0),
-        beta2: Some(0.0),
-        rho: Some(0.0),
-        eps: Some(0.0),
-        weight_decay: Some(0.0),
-        trust: Some(0.0),
-        depth: Some(0),
-        block_size: Some(0),
-        memory: Some(0),
-        lambda: Some(0.0),
-        tau: Some(0.0),
-        seed: Some(0),
-        ..OptimizerSpec::default()
-    };
-    all.set_fields()
+    crate::optim::fields::FIELDS.iter().map(|f| f.key).collect()
 }

@@ -58,6 +58,30 @@ pub struct Layer {
     pub range: Range<usize>,
 }
 
+/// The parameter groups of `layers` for per-layer optimizers (LARS): a layer's weight and bias
+/// tensors (`<name>.weight` then `<name>.bias`, adjacent) form one group, as the LODO authors
+/// group them; any other tensor is a group of its own. The groups tile what the tensors tile.
+pub fn layer_groups(layers: &[Layer]) -> Vec<Range<usize>> {
+    let mut groups: Vec<Range<usize>> = Vec::with_capacity(layers.len());
+    let mut previous_weight: Option<&str> = None;
+    for layer in layers {
+        let bias_of = layer.name.strip_suffix(".bias");
+        match (groups.last_mut(), bias_of, previous_weight) {
+            (Some(group), Some(owner), Some(weight))
+                if owner == weight && group.end == layer.range.start =>
+            {
+                group.end = layer.range.end;
+                previous_weight = None;
+            }
+            _ => {
+                groups.push(layer.range.clone());
+                previous_weight = layer.name.strip_suffix(".weight");
+            }
+        }
+    }
+    groups
+}
+
 /// Serializable task state (data-order RNG, moving centre, …) for checkpoints.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskState {
@@ -115,4 +139,48 @@ pub trait Task {
     /// Snapshot of the data stream state; `load_state` continues the identical stream.
     fn state(&self) -> TaskState;
     fn load_state(&mut self, state: &TaskState) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(name: &str, range: Range<usize>) -> Layer {
+        Layer {
+            name: name.into(),
+            range,
+        }
+    }
+
+    #[test]
+    fn weight_and_bias_of_a_layer_form_one_group() {
+        let layers = [
+            layer("a.weight", 0..6),
+            layer("a.bias", 6..8),
+            layer("b.weight", 8..10),
+            layer("c.bias", 10..11),
+            layer("x", 11..13),
+            layer("d.weight", 13..14),
+            layer("d.bias", 14..15),
+        ];
+        assert_eq!(
+            layer_groups(&layers),
+            vec![0..8, 8..10, 10..11, 11..13, 13..15]
+        );
+    }
+
+    #[test]
+    fn mnist_cnn_groups_are_the_authors_layer_splits() {
+        // The authors' hyperparameter_setup.py splits their CNN into the stem, three
+        // convolutions (weight and bias together) in each of 5 stages × 4 residual blocks, and
+        // the dense layer: 1 + 60 + 1 = 62 groups.
+        let groups = layer_groups(&mnist_ar::layout::layers());
+        assert_eq!(groups.len(), 62);
+        assert_eq!(groups[0], 0..120, "stem: 5·20 weights + 20 biases");
+        assert_eq!(groups[61].len(), 20 * 256 + 256, "dense");
+        assert_eq!(
+            groups.last().map(|g| g.end),
+            Some(mnist_ar::layout::PARAM_COUNT)
+        );
+    }
 }

@@ -5,7 +5,7 @@ use anyhow::{Context, Result, ensure};
 
 use crate::builders::Builders;
 use crate::preset::Preset;
-use crate::task::Task;
+use crate::task::{Task, layer_groups};
 
 use super::checkpoint::{Checkpoint, LaneSnapshot};
 use super::lane::Lane;
@@ -34,8 +34,9 @@ impl Setup {
         let factory = Factory {
             builder: builders.optimizer,
             n: task.dim(),
-            layers: task.layers().into_iter().map(|l| l.range).collect(),
+            layers: layer_groups(&task.layers()),
             seed: preset.seed,
+            horizon: preset.max_steps,
         };
         let Some(ck) = resume else {
             let params = task.init_params();

@@ -19,6 +19,8 @@ pub struct Factory {
     pub layers: Vec<Range<usize>>,
     /// Seed for optimizers whose spec sets none (the run's seed).
     pub seed: u64,
+    /// The run's step limit (`max_steps`), the horizon of scheduled optimizers (LARS).
+    pub horizon: Option<u64>,
 }
 
 impl Factory {
@@ -27,6 +29,7 @@ impl Factory {
             n: self.n,
             layers: &self.layers,
             seed: spec.seed.unwrap_or(self.seed),
+            horizon: self.horizon,
         };
         (self.builder)(spec, &ctx)
     }
@@ -198,6 +201,7 @@ mod tests {
             n: 4,
             layers: vec![0..2, 2..4],
             seed: 1,
+            horizon: None,
         }
     }
 

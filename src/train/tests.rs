@@ -740,3 +740,23 @@ fn types_crossing_threads_are_send() {
     is_send::<Command>();
     is_send::<Checkpoint>();
 }
+
+#[test]
+fn the_runs_step_limit_is_the_horizon_of_scheduled_optimizers() {
+    // The real LARS (β = 0) decays its rate as lr·(1 − t/T)² with T = max_steps = 4, so its
+    // 4th step is exactly zero and the first three are not; without the horizon all four move.
+    let lars = OptimizerSpec {
+        beta: Some(0.0),
+        ..OptimizerSpec::named("lars")
+    };
+    let mut cfg = config(preset(lars, Some(4)));
+    cfg.builders.optimizer = crate::optim::spec::build;
+    let h = spawn(cfg).unwrap();
+    let mut seen = Seen::default();
+    seen.until_finished(&h);
+    h.join().unwrap();
+    let norms: Vec<f32> = seen.steps().iter().map(|r| r.stats.step_norm).collect();
+    assert_eq!(norms.len(), 4);
+    assert!(norms[..3].iter().all(|&n| n > 0.0), "{norms:?}");
+    assert_eq!(norms[3], 0.0, "{norms:?}");
+}

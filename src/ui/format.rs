@@ -141,33 +141,19 @@ pub fn log_tick(v: f64) -> String {
 }
 
 /// The hyperparameters a spec sets, formatted for reading (`lr 0.085`, `meta-lr 8e-6`, `β 0.9`),
-/// in the order `OptimizerSpec` declares them. `ascii` spells Greek letters out.
+/// in the order of the one field list. `ascii` spells Greek letters out.
 pub fn spec_fields(spec: &crate::optim::OptimizerSpec, ascii: bool) -> Vec<(&'static str, String)> {
-    let mut out = Vec::new();
-    let mut real = |name: &'static str, v: Option<f32>| {
-        if let Some(v) = v {
-            out.push((name, num(f64::from(v))));
-        }
-    };
-    real("lr", spec.lr);
-    real("meta-lr", spec.meta_lr);
-    real(if ascii { "beta" } else { "β" }, spec.beta);
-    real(if ascii { "beta1" } else { "β1" }, spec.beta1);
-    real(if ascii { "beta2" } else { "β2" }, spec.beta2);
-    real(if ascii { "rho" } else { "ρ" }, spec.rho);
-    real(if ascii { "eps" } else { "ε" }, spec.eps);
-    real("wd", spec.weight_decay);
-    real(if ascii { "trust" } else { "η" }, spec.trust);
-    real(if ascii { "lambda" } else { "λ" }, spec.lambda);
-    let mut int = |name: &'static str, v: Option<usize>| {
-        if let Some(v) = v {
-            out.push((name, v.to_string()));
-        }
-    };
-    int("depth", spec.depth);
-    int("k", spec.block_size);
-    int("memory", spec.memory);
-    out
+    use crate::optim::fields::{self, FieldValue};
+    fields::set(spec)
+        .map(|(field, value)| {
+            let text = match value {
+                FieldValue::Real(v) => num(f64::from(v)),
+                FieldValue::Count(n) => n.to_string(),
+                FieldValue::Seed(s) => s.to_string(),
+            };
+            (field.label(ascii), text)
+        })
+        .collect()
 }
 
 /// `adam  lr 1e-3 · β1 0.9`: a spec on one line.
@@ -271,5 +257,13 @@ mod tests {
         );
         let plain = crate::optim::OptimizerSpec::named("sgd");
         assert_eq!(spec_line(&plain, false), "sgd");
+        // Every field of the spec has a label, τ and the seed included.
+        let olbfgs = crate::optim::OptimizerSpec {
+            tau: Some(1e4),
+            seed: Some(3),
+            ..crate::optim::OptimizerSpec::named("olbfgs")
+        };
+        assert_eq!(spec_line(&olbfgs, false), "olbfgs  τ 1e4 · seed 3");
+        assert_eq!(spec_line(&olbfgs, true), "olbfgs  tau 1e4 | seed 3");
     }
 }

@@ -1,7 +1,13 @@
-//! LODO-Global: `M(θ) = θ·I`, one learned scalar initialised to one (docs/algorithm.md §4.2).
+//! LODO-Global: `M(θ) = θ·I`, one learned scalar initialised to one, as the paper's text
+//! defines it (docs/algorithm.md §4.2).
 //!
 //! This is hypergradient descent on a single learning-rate multiplier: the hypergradient of
 //! `⟨g, θ·m⟩` is `⟨g, m⟩`. As in the paper, θ is not constrained to stay positive.
+//!
+//! The authors' runner does not build this: in their `training/hyperparameter_setup.py`,
+//! `minimizer_setup_fns["LODO-Global"]` constructs `LODODiagonalMinimizationProcedure` (their
+//! scalar `LODOGlobalMinimizationProcedure` in `training/lodo.py` is never used), so the paper's
+//! "LODO-Global" numbers are LODO-Diagonal's. This one follows the text.
 
 use anyhow::{Result, ensure};
 

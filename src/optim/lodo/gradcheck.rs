@@ -109,7 +109,8 @@ enum Reference {
         h: usize,
         k: usize,
     },
-    /// `Eᵀ R_1ᵀ⋯R_Nᵀ D² R_N⋯R_1 E`, `R_i = I + diag(w_i) P_i`.
+    /// `Eᵀ R_1ᵀ⋯R_Nᵀ D R_N⋯R_1 E`, `R_i = I + diag(w_i) P_i`, `D = diag(d)` applied once (the
+    /// authors' residual variant).
     Residual {
         perms: Vec<Vec<u32>>,
         h: usize,
@@ -158,7 +159,7 @@ impl Reference {
                         .for_each(|(j, x)| *x += w(i)[j] * pz[j]);
                 }
                 let d = &theta[perms.len() * h..];
-                z.iter_mut().zip(d).for_each(|(x, di)| *x *= di * di);
+                z.iter_mut().zip(d).for_each(|(x, di)| *x *= di);
                 for (i, p) in perms.iter().enumerate().rev() {
                     let wz: Vec<f64> = z.iter().zip(w(i)).map(|(a, b)| a * b).collect();
                     let back = permute_transposed(p, &wz);
@@ -222,6 +223,7 @@ fn check(spec: OptimizerSpec, reference: Reference, n: usize, entries: Entries, 
         n,
         layers: &[],
         seed: SEED,
+        horizon: None,
     };
     let mut opt = build(&spec, &ctx).unwrap();
     let mut x: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();

@@ -265,6 +265,7 @@ impl<F: Family> Lodo<F> {
             n: self.momentum.len(),
             layers: &[],
             seed: self.config.seed,
+            horizon: None,
         };
         let saved = LodoConfig::from_spec(&state.spec, &ctx)?;
         ensure!(

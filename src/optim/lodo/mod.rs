@@ -8,7 +8,11 @@
 //! | `lodo-sgd`         | as `lodo`                                       | SGD            |
 //! | `lodo-diagonal`    | `diag(θ)`                                       | Adam           |
 //! | `lodo-global`      | `θ·I`                                           | Adam           |
-//! | `lodo-residuals`   | `EᵀRᵀD²RE`, `R` = N permuted residual layers     | Adam           |
+//! | `lodo-residuals`   | `EᵀRᵀDRE`, `R` = N permuted residual layers      | Adam           |
+//!
+//! `lodo-global` and `lodo-no-momentum` follow the paper's text: the authors' runner builds the
+//! diagonal class under the first name and the residual class (β = 0) under the second (see
+//! `global.rs` and the README).
 //!
 //! Every member steps `Δx = −G(θ)·m` with momentum `m`, and [`Optimizer::preconditioner`]
 //! exposes that same `G` (α0 included). The iteration is in `iteration.rs`, the families in

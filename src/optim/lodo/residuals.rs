@@ -1,11 +1,17 @@
-//! LODO-Residuals (docs/algorithm.md §4.3): `M(θ) = Eᵀ R_1ᵀ⋯R_Nᵀ D² R_N⋯R_1 E`.
+//! LODO-Residuals (docs/algorithm.md §4.3): `M(θ) = Eᵀ R_1ᵀ⋯R_Nᵀ D R_N⋯R_1 E`, as the authors'
+//! residual variant (`LODOWithResidualsMinimizationProcedure` in their `training/lodo.py`) builds it.
 //!
 //! Each residual layer is `R_i z = z + w_i ⊙ (P_i z)`, i.e. `z[j] += w_i[j]·z[π_i[j]]`, with a
-//! learned vector `w_i ~ N(0, 1/N)`; `D = diag(d)` is a learned diagonal initialised to ones.
-//! Squaring `d` makes `M` symmetric positive semi-definite by construction for every θ (rather
-//! than clamping a diagonal at zero, which would stop its hypergradient). The network works in
-//! the same zero-padded width `h = 2n` as LODO, so the two differ only in the layer type.
-//! θ is laid out as `w_1, …, w_N, d`, each of length `h`.
+//! learned vector `w_i ~ N(0, 1/N)` (standard deviation `1/√N`) and a fixed random permutation
+//! `π_i`; `D = diag(d)` is a learned diagonal initialised to ones and applied once, between the
+//! layers and their transposes. The width is `h = 2n` with `E` the zero padding, and N = 64 by
+//! default, all as the authors. θ is laid out as `w_1, …, w_N, d`, each of length `h`.
+//!
+//! `M` is symmetric for every θ, but positive semi-definite only while `d ≥ 0`
+//! (`vᵀMv = Σ_j d_j (R E v)_j²`): like LODO-Diagonal's θ, `d` is not constrained, and an entry
+//! the hypergradient drives below zero lets a step go uphill along some direction. Nothing
+//! downstream needs `M ⪰ 0`: the quadratic's Hessian error `‖I − G H‖_F` and the dashboard take
+//! any `G`; only LODO proper (`EᵀAᵀAE`) is PSD by construction.
 //!
 //! Every pass is element-wise with a gather, split into parallel chunks for large problems.
 
@@ -142,10 +148,10 @@ impl Residuals {
         map_indexed(out, (delta, delta, inverse), |d, _, i| d + w[i] * delta[i]);
     }
 
-    /// `out = Eᵀ Rᵀ D² · top`, with `top = R·E·v`, using `bufs` as the ping-pong.
+    /// `out = Eᵀ Rᵀ D · top`, with `top = R·E·v`, using `bufs` as the ping-pong.
     fn finish(&self, top: &[f32], bufs: &mut [Vec<f32>; 2], out: &mut [f32]) {
         let d = self.diagonal();
-        map3(&mut bufs[0], (d, d, top), |d, _, t| d * d * t);
+        map3(&mut bufs[0], (d, d, top), |d, _, t| d * t);
         for layer in (1..=self.depth).rev() {
             let (read, write) = ping_pong(bufs, self.depth - layer);
             self.transpose_layer(layer, read, write);
@@ -247,7 +253,7 @@ impl Family for Residuals {
 }
 
 impl Residuals {
-    /// Hypergradient of `scale·⟨R E g, D² R E m⟩`, layer by layer from the top, each layer's
+    /// Hypergradient of `scale·⟨R E g, D R E m⟩`, layer by layer from the top, each layer's
     /// weights updated as soon as its gradient is known (after its downward vectors are formed
     /// with the weights it had).
     fn backward(
@@ -264,10 +270,10 @@ impl Residuals {
         let mut down_m = std::mem::take(&mut self.down_m);
         let mut grad = std::mem::take(&mut self.grad);
         let (a, b, d) = (&acts_g[depth * h..], &acts_m[depth * h..], self.diagonal());
-        // s = Σ d_j² a_j b_j: ∂s/∂d_j = 2 d_j a_j b_j, ∂s/∂a = d² ⊙ b, ∂s/∂b = d² ⊙ a.
-        map3(&mut grad, (d, a, b), |d, a, b| scale * 2.0 * d * a * b);
-        map3(&mut down_g[0], (d, d, b), |d, _, b| d * d * b);
-        map3(&mut down_m[0], (d, d, a), |d, _, a| d * d * a);
+        // s = Σ d_j a_j b_j: ∂s/∂d_j = a_j b_j, ∂s/∂a = d ⊙ b, ∂s/∂b = d ⊙ a.
+        map3(&mut grad, (a, b, b), |a, b, _| scale * a * b);
+        map3(&mut down_g[0], (d, d, b), |d, _, b| d * b);
+        map3(&mut down_m[0], (d, d, a), |d, _, a| d * a);
         let mut total = self.update(depth, &mut grad, step, meta);
         layer_sq[depth] = total.grad_sq;
         for layer in (1..=depth).rev() {
@@ -309,5 +315,49 @@ impl Residuals {
             CHUNK,
             &mut self.partials,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_diagonal_is_applied_once() {
+        // n = 1, h = 2, one layer with w = (0.5, 0.25), d = (2, −1), v = (3), by hand:
+        // π = (1, 0): R = [[1, 0.5], [0.25, 1]], R·E·v = (3, 0.75), D·(3, 0.75) = (6, −0.75),
+        //   Eᵀ·Rᵀ picks R's first column (1, 0.25): M·v = 6 − 0.1875 = 5.8125 (D² gives 12.1875).
+        // π = (0, 1): R = diag(1.5, 1.25), R·E·v = (4.5, 0), D· = (9, 0), M·v = 1.5·9 = 13.5
+        //   (D² gives 27).
+        let mut net = Residuals::new(1, 1, 3);
+        net.load_theta(&[0.5, 0.25, 2.0, -1.0]).unwrap();
+        let want = match net.permutation(1) {
+            [1, 0] => 5.8125,
+            [0, 1] => 13.5,
+            other => panic!("not a permutation of two entries: {other:?}"),
+        };
+        let mut out = [0.0f32];
+        net.apply(&[3.0], &mut out);
+        assert!(
+            (out[0] - want).abs() < 1e-6,
+            "M·v = {}, want {want}",
+            out[0]
+        );
+    }
+
+    #[test]
+    fn a_negative_diagonal_entry_makes_m_indefinite() {
+        // With no residual layers M = Eᵀ D E = diag(d_1 … d_n): d = (2, −1 | 1, 1) gives
+        // M·e_1 = 2·e_1 and M·e_2 = −e_2, so e_2ᵀ M e_2 = −1 < 0 (D² would give +1).
+        let mut net = Residuals::new(2, 0, 3);
+        net.load_theta(&[2.0, -1.0, 1.0, 1.0]).unwrap();
+        let mut out = [0.0f32; 2];
+        for (v, want) in [([1.0, 0.0], [2.0, 0.0]), ([0.0, 1.0], [0.0, -1.0])] {
+            net.apply(&v, &mut out);
+            assert!(
+                out.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-7),
+                "{out:?}"
+            );
+        }
     }
 }
