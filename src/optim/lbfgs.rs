@@ -77,10 +77,10 @@ mod tests {
         let mut g = [0.0f32];
         let want_x = [0.5, 0.4285714, 0.3070866];
         let want_gamma = [0.5714286, 1.5433071];
-        for t in 0..3 {
+        for (t, want) in want_x.iter().enumerate() {
             f(&x, &mut g).unwrap();
             opt.step(&mut x, &g.clone(), &mut { f }).unwrap();
-            assert!((x[0] - want_x[t]).abs() < 2e-6, "t = {t}: x = {}", x[0]);
+            assert!((x[0] - want).abs() < 2e-6, "t = {t}: x = {}", x[0]);
             let gamma = opt.gamma().unwrap();
             if let Some(&want) = want_gamma.get(t) {
                 assert!((gamma - want).abs() < 1e-5 * want, "t = {t}: γ = {gamma}");

@@ -130,8 +130,7 @@ impl LevenbergMarquardt {
     fn measure_hessian(&mut self, params: &[f32], same_batch: &mut dyn SameBatch) -> Result<()> {
         let n = self.n;
         self.probe.copy_from_slice(params);
-        for i in 0..n {
-            let x = params[i];
+        for (i, &x) in params.iter().enumerate() {
             let h = FD_STEP * x.abs().max(1.0);
             let (up, down) = (x + h, x - h);
             self.probe[i] = up;
