@@ -22,7 +22,7 @@ pub const NAME: &str = "lbfgs";
 /// The fields L-BFGS takes (λ is O-LBFGS's alone).
 pub const FIELDS: &[&str] = &["lr", "memory", "eps", "tau"];
 
-/// The authors' defaults (their `hyperparameter_setup.py`, the same for every task).
+/// The authors' defaults, the same for every task in their code.
 pub const DEFAULTS: OnlineQnConfig = OnlineQnConfig {
     lr: 1e-3,
     memory: 48,
@@ -84,6 +84,44 @@ mod tests {
             let gamma = opt.gamma().unwrap();
             if let Some(&want) = want_gamma.get(t) {
                 assert!((gamma - want).abs() < 1e-5 * want, "t = {t}: γ = {gamma}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_h0_scale_comes_from_the_newest_pair_not_the_oldest_s() {
+        // f = ½·(x₀² + 4x₁²), x0 = (1, 1), η0 = 1, flat gain, ε = 0.5, memory 2. The third step is
+        // the first with two pairs, where the authors' leftover-variable scale
+        // s_oldestᵀy_newest/y_newestᵀy_newest (= −0.519 here) and the newest pair's
+        // sᵀy/yᵀy (= 0.2500932) differ. Computed with a 20-line f64 two-loop recursion in Python
+        // (independent of this code): x1 = (0.5, −1), x2 = (0.5430709, −0.0339419), then
+        // x3 = (0.3977294, −0.0044331) with the newest pair, (0.8311011, −0.0092635) with the
+        // authors' scale.
+        let f = |x: &[f32], g: &mut [f32]| {
+            g[0] = x[0];
+            g[1] = 4.0 * x[1];
+            Ok(0.5 * x[0] * x[0] + 2.0 * x[1] * x[1])
+        };
+        let cfg = OnlineQnConfig {
+            lr: 1.0,
+            memory: 2,
+            eps: 0.5,
+            tau: FLAT,
+            lambda: 0.0,
+        };
+        let mut opt = new(cfg, 2).unwrap();
+        let mut x = [1.0f32, 1.0];
+        let mut g = [0.0f32; 2];
+        let want = [
+            [0.5, -1.0],
+            [0.5430709, -0.0339419],
+            [0.3977294, -0.0044331],
+        ];
+        for (t, want) in want.iter().enumerate() {
+            f(&x, &mut g).unwrap();
+            opt.step(&mut x, &g.clone(), &mut { f }).unwrap();
+            for (got, want) in x.iter().zip(want) {
+                assert!((got - want).abs() < 1e-5, "t = {t}: x = {x:?}");
             }
         }
     }

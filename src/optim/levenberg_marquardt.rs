@@ -47,7 +47,7 @@ pub struct LmConfig {
     pub lambda: f32,
 }
 
-/// The authors' defaults (`hyperparameter_setup.py`).
+/// The authors' defaults.
 pub const DEFAULTS: LmConfig = LmConfig {
     lr: 1.0,
     lambda: 1.0,

@@ -8,7 +8,7 @@
 //! 0. The paper writes the step as `η_t/c·p` with `c ∈ (0, 1]`; in O-LBFGS (unlike its oBFGS) `c`
 //! appears nowhere else, so it is folded into `lr = η0/c`, as the authors' code does.
 //!
-//! Defaults are the authors' (`hyperparameter_setup.py`, the same for every task): η0 = 1e-3,
+//! Defaults are the authors' (the same for every task in their code): η0 = 1e-3,
 //! τ = 10⁴, memory 48, ε = 1e-10, λ = 0. Their departures are listed in [`super::online_qn`].
 
 use anyhow::Result;
