@@ -8,7 +8,18 @@ use super::testkit::{Quadratic, TestRng};
 use super::{BuildContext, Optimizer, OptimizerSpec, OptimizerState, spec};
 
 const BASELINES: &[&str] = &[
-    "sgd", "momentum", "nesterov", "rmsprop", "adam", "yogi", "lars", "lbfgs", "olbfgs", "bfgs",
+    "sgd",
+    "momentum",
+    "nesterov",
+    "rmsprop",
+    "adam",
+    "yogi",
+    "lars",
+    "lbfgs",
+    "olbfgs",
+    "bfgs",
+    "bfgs-same-batch",
+    "lm",
 ];
 
 const N: usize = 20;
@@ -197,10 +208,11 @@ fn reset_returns_to_the_fresh_state() {
 
 /// The lr at which each optimizer is run on the steep problems: adaptive and quasi-Newton
 /// methods at their defaults; fixed-step methods below their stability limit `2/L` (heavy ball:
-/// `2(1 + β)/L`) for the largest curvature `L` they meet.
+/// `2(1 + β)/L`) for the largest curvature `L` they meet — BFGS too, whose first steps are
+/// `−lr·g` (`H0 = I`).
 fn steep_spec(name: &str, max_curvature: f32) -> OptimizerSpec {
     let lr = match name {
-        "sgd" | "momentum" | "nesterov" => Some(1.0 / max_curvature),
+        "sgd" | "momentum" | "nesterov" | "bfgs" => Some(1.0 / max_curvature),
         _ => None,
     };
     OptimizerSpec {
@@ -339,7 +351,19 @@ fn invalid_hyperparameters_fail_with_named_errors() {
         ),
         (
             spec("lbfgs", &|s| s.lambda = Some(0.1)),
-            "lbfgs: field `lambda` does not apply (lbfgs takes: lr, memory)",
+            "lbfgs: field `lambda` does not apply (lbfgs takes: lr, memory, eps, tau)",
+        ),
+        (
+            spec("lbfgs", &|s| s.eps = Some(0.0)),
+            "lbfgs: eps must be a positive finite number, got 0",
+        ),
+        (
+            spec("lm", &|s| s.lambda = Some(-1.0)),
+            "lm: lambda must be a finite number >= 0, got -1",
+        ),
+        (
+            spec("lm", &|s| s.memory = Some(3)),
+            "lm: field `memory` does not apply (lm takes: lr, lambda)",
         ),
         (
             spec("olbfgs", &|s| s.lambda = Some(-1.0)),
@@ -352,6 +376,10 @@ fn invalid_hyperparameters_fail_with_named_errors() {
         (
             spec("bfgs", &|s| s.memory = Some(5)),
             "bfgs: field `memory` does not apply (bfgs takes: lr)",
+        ),
+        (
+            spec("bfgs-same-batch", &|s| s.lr = Some(0.0)),
+            "bfgs-same-batch: lr must be a positive finite number, got 0",
         ),
     ];
     for (spec, want) in cases {
@@ -373,7 +401,7 @@ fn wrong_dimensions_and_failed_same_batch_calls_are_named_errors() {
             format!("{name}: built for {N} parameters, got 3 parameters and a gradient of 3")
         );
     }
-    for name in ["lbfgs", "olbfgs", "bfgs"] {
+    for name in ["lbfgs", "olbfgs", "bfgs-same-batch"] {
         let mut opt = build(&OptimizerSpec::named(name));
         let err = opt
             .step(&mut start(), &[1.0; N], &mut { failing })
@@ -383,12 +411,29 @@ fn wrong_dimensions_and_failed_same_batch_calls_are_named_errors() {
             format!("{name}: same-batch gradient after the step: disk gone")
         );
     }
+    let mut opt = build(&OptimizerSpec::named("lm"));
+    let err = opt
+        .step(&mut start(), &[1.0; N], &mut { failing })
+        .unwrap_err();
+    assert_eq!(
+        format!("{err:#}"),
+        "lm: same-batch gradient for the Hessian: disk gone"
+    );
+    // The authors' BFGS pairs each gradient with the next one and never asks.
+    let mut opt = build(&OptimizerSpec::named("bfgs"));
+    let mut x = start();
+    for _ in 0..3 {
+        opt.step(&mut x, &[1.0; N], &mut { failing }).unwrap();
+    }
 }
 
 #[test]
 fn quasi_newton_summaries_show_history_fill_and_skipped_pairs() {
     let mut bowl = NoisyBowl::new(4);
+    // η0 = 1, ε = 0.1: the first probe's gradient change is resolved, so every step keeps a pair.
     let mut opt = build(&OptimizerSpec {
+        lr: Some(1.0),
+        eps: Some(0.1),
         memory: Some(10),
         ..OptimizerSpec::named("olbfgs")
     });
@@ -403,4 +448,5 @@ fn quasi_newton_summaries_show_history_fill_and_skipped_pairs() {
     };
     assert_eq!(get("history").as_deref(), Some("4/10"));
     assert_eq!(get("skipped sᵀy≤0").as_deref(), Some("0"));
+    assert_eq!(get("probes refused").as_deref(), Some("0"));
 }

@@ -1,18 +1,30 @@
 //! BFGS with a dense inverse-Hessian approximation, for small problems (Nocedal & Wright,
 //! *Numerical Optimization*, 2nd ed., Algorithm 6.1 with a fixed step length instead of the line
-//! search):
+//! search), in two variants that differ in where the curvature pair's `y` comes from.
+//!
+//! `bfgs`, as the paper's authors run it (their `BFGSMinimizationProcedure`), one gradient
+//! evaluation per step:
 //!
 //! ```text
-//! s = −lr·H·g,  x ← x + s
-//! y = ∇f(x + s; same minibatch) − g
+//! y = g_t − g_{t−1}            g_t: the gradient the trainer hands in, on this step's minibatch
 //! H ← (I − ρ·s·yᵀ)·H·(I − ρ·y·sᵀ) + ρ·s·sᵀ,   ρ = 1/sᵀy   (N&W eq. 6.17), if sᵀy > 0
+//! s = −lr·H·g_t,  x ← x + s
 //! ```
 //!
-//! Before the first pair `H = I` and the step is `−lr·min(1, 1/‖g‖₁)·g` (as in [`super::lbfgs`]);
-//! the first accepted pair sets `H0 = (sᵀy/yᵀy)·I` before its update (N&W eq. 6.20). The update is
-//! expanded to the rank-two form `H − ρ(s·uᵀ + u·sᵀ) + (ρ²·yᵀu + ρ)·s·sᵀ` with `u = H·y`, one
-//! O(n²) pass, scaled so no intermediate leaves the f32 range, and evaluated so that `H` stays
-//! exactly symmetric.
+//! with `H0 = I` and lr 0.01, the authors' defaults. The pair spans two minibatches, so on a
+//! noisy task `y` carries the change of the minibatch as well as the curvature. One departure:
+//! a pair with `sᵀy ≤ 0` is skipped and counted (the authors apply every pair; one with
+//! `sᵀy < 0` makes `H` indefinite, and the next-minibatch pairs of a noisy task often have it).
+//!
+//! `bfgs-same-batch` is **not a paper baseline**: `y = ∇f(x + s; same minibatch) − g` through
+//! [`SameBatch`] (two gradient evaluations per step). On the noisy quadratic that is an oracle,
+//! `y = H·s` exactly, so it learns the true inverse Hessian. It keeps this project's earlier
+//! choices: lr 1, the first step `−lr·min(1, 1/‖g‖₁)·g` (PyTorch's `LBFGS` first step), and the
+//! first accepted pair sets `H0 = (sᵀy/yᵀy)·I` before its update (N&W eq. 6.20).
+//!
+//! The update is expanded to the rank-two form `H − ρ(s·uᵀ + u·sᵀ) + (ρ²·yᵀu + ρ)·s·sᵀ` with
+//! `u = H·y` (the authors' form), one O(n²) pass, scaled so no intermediate leaves the f32 range,
+//! and evaluated so that `H` stays exactly symmetric.
 //!
 //! `H` costs n² floats and each step O(n²) work, so BFGS refuses more than [`MAX_DIM`] parameters.
 
@@ -27,74 +39,109 @@ use super::{
 };
 
 pub const NAME: &str = "bfgs";
+pub const SAME_BATCH_NAME: &str = "bfgs-same-batch";
 
 /// Largest dimension BFGS accepts: `H` is then 2000² f32 = 16 MB and a step ~12 Mflop.
 pub const MAX_DIM: usize = 2000;
 
-/// BFGS hyperparameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BfgsConfig {
-    /// Fixed step length; default 1, the natural quasi-Newton step (N&W §6.1).
-    pub lr: f32,
+/// Where the curvature pair's gradient change comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pairing {
+    /// `y = g_t − g_{t−1}` across minibatches (the authors' BFGS, `bfgs`).
+    NextBatch,
+    /// `y` from a second gradient on the same minibatch (`bfgs-same-batch`).
+    SameBatch,
 }
 
-impl Default for BfgsConfig {
-    fn default() -> Self {
-        Self { lr: 1.0 }
+impl Pairing {
+    pub fn name(self) -> &'static str {
+        match self {
+            Pairing::NextBatch => NAME,
+            Pairing::SameBatch => SAME_BATCH_NAME,
+        }
     }
+
+    /// Default step length: the authors' 0.01 for `bfgs`, the natural quasi-Newton step 1
+    /// (N&W §6.1) for `bfgs-same-batch`.
+    pub fn default_lr(self) -> f32 {
+        match self {
+            Pairing::NextBatch => 0.01,
+            Pairing::SameBatch => 1.0,
+        }
+    }
+}
+
+/// BFGS hyperparameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BfgsConfig {
+    /// Fixed step length (see [`Pairing::default_lr`]).
+    pub lr: f32,
 }
 
 impl BfgsConfig {
     pub const FIELDS: &[&str] = &["lr"];
 
-    pub fn from_spec(spec: &OptimizerSpec) -> Result<Self> {
+    pub fn defaults(pairing: Pairing) -> Self {
+        Self {
+            lr: pairing.default_lr(),
+        }
+    }
+
+    pub fn from_spec(spec: &OptimizerSpec, pairing: Pairing) -> Result<Self> {
         spec.ensure_only(Self::FIELDS)?;
         let cfg = Self {
-            lr: spec.lr.unwrap_or(Self::default().lr),
+            lr: spec.lr.unwrap_or(pairing.default_lr()),
         };
-        cfg.validate()?;
+        cfg.validate(pairing.name())?;
         Ok(cfg)
     }
 
-    pub fn validate(&self) -> Result<()> {
-        hyper::lr(NAME, self.lr)
+    pub fn validate(&self, name: &str) -> Result<()> {
+        hyper::lr(name, self.lr)
     }
 
-    pub fn to_spec(&self) -> OptimizerSpec {
+    pub fn to_spec(&self, name: &str) -> OptimizerSpec {
         OptimizerSpec {
             lr: Some(self.lr),
-            ..OptimizerSpec::named(NAME)
+            ..OptimizerSpec::named(name)
         }
     }
 }
 
 pub struct Bfgs {
+    pairing: Pairing,
     cfg: BfgsConfig,
     n: usize,
     t: u64,
-    /// Inverse-Hessian approximation, row-major n×n; meaningful once `initialized`.
+    /// Inverse-Hessian approximation, row-major n×n; meaningful once `initialized` (from the
+    /// start, `H0 = I`, for `bfgs`).
     h: Vec<f32>,
     initialized: bool,
     updates: u64,
     skipped: u64,
-    /// Scratch: the step, the gradient change, `H·g` / `H·y`, the same-batch gradient.
+    /// The last step taken; for `bfgs` it waits there for the next gradient to complete its pair.
     s: Vec<f32>,
+    /// The gradient the last step was taken from (`bfgs` only).
+    g_prev: Vec<f32>,
+    /// Scratch: the gradient change, `H·g` / `H·y`, the same-batch gradient.
     y: Vec<f32>,
     hv: Vec<f32>,
     g_new: Vec<f32>,
 }
 
 impl Bfgs {
-    pub fn new(cfg: BfgsConfig, n: usize) -> Result<Self> {
-        cfg.validate()?;
+    pub fn new(pairing: Pairing, cfg: BfgsConfig, n: usize) -> Result<Self> {
+        let name = pairing.name();
+        cfg.validate(name)?;
         if n > MAX_DIM {
             bail!(
-                "{NAME}: {n} parameters is too many for a dense inverse Hessian (at most \
+                "{name}: {n} parameters is too many for a dense inverse Hessian (at most \
                  {MAX_DIM}: it stores n² values and costs O(n²) per step); use lbfgs or olbfgs"
             );
         }
-        Ok(Self {
+        let mut out = Self {
+            pairing,
             cfg,
             n,
             t: 0,
@@ -103,16 +150,30 @@ impl Bfgs {
             updates: 0,
             skipped: 0,
             s: vec![0.0; n],
+            g_prev: vec![0.0; n],
             y: vec![0.0; n],
             hv: vec![0.0; n],
             g_new: vec![0.0; n],
-        })
+        };
+        out.reset();
+        Ok(out)
     }
 
     /// `out = H·v`, one f64-accumulated dot product per row.
     fn h_times(h: &[f32], n: usize, v: &[f32], out: &mut [f32]) {
         for (row, o) in h.chunks_exact(n.max(1)).zip(out.iter_mut()) {
             *o = dot(row, v) as f32;
+        }
+    }
+
+    /// Forms `y = g_new − g_old` for the step in `self.s` and applies the update if its
+    /// curvature is positive (overwriting `self.s` with the scaled step).
+    fn pair(&mut self, g_old: &[f32], g_new: &[f32]) {
+        let (sy, yy, ss) = curvature_pair(&mut self.y, g_new, g_old, &self.s, 0.0);
+        if positive_curvature(sy, yy, ss) {
+            self.update(sy, yy);
+        } else {
+            self.skipped += 1;
         }
     }
 
@@ -154,11 +215,11 @@ impl Bfgs {
 
 impl Optimizer for Bfgs {
     fn name(&self) -> &'static str {
-        NAME
+        self.pairing.name()
     }
 
     fn spec(&self) -> OptimizerSpec {
-        self.cfg.to_spec()
+        self.cfg.to_spec(self.name())
     }
 
     fn step(
@@ -167,7 +228,12 @@ impl Optimizer for Bfgs {
         grad: &[f32],
         same_batch: &mut dyn SameBatch,
     ) -> Result<StepStats> {
-        check_dims(NAME, self.n, params, grad)?;
+        check_dims(self.name(), self.n, params, grad)?;
+        if self.pairing == Pairing::NextBatch && self.t > 0 {
+            let g_old = std::mem::take(&mut self.g_prev);
+            self.pair(&g_old, grad);
+            self.g_prev = g_old;
+        }
         let lr = self.cfg.lr;
         let (dir, eta): (&[f32], f32) = if self.initialized {
             Self::h_times(&self.h, self.n, grad, &mut self.hv);
@@ -177,14 +243,17 @@ impl Optimizer for Bfgs {
         };
         let sums = move_and_record(params, dir, eta, &mut self.s, grad);
         self.t += 1;
-        same_batch
-            .loss_and_grad(params, &mut self.g_new)
-            .context("bfgs: same-batch gradient after the step")?;
-        let (sy, yy, ss) = curvature_pair(&mut self.y, &self.g_new, grad, &self.s, 0.0);
-        if positive_curvature(sy, yy, ss) {
-            self.update(sy, yy);
-        } else {
-            self.skipped += 1;
+        match self.pairing {
+            Pairing::NextBatch => self.g_prev.copy_from_slice(grad),
+            Pairing::SameBatch => {
+                let name = self.name();
+                same_batch
+                    .loss_and_grad(params, &mut self.g_new)
+                    .with_context(|| format!("{name}: same-batch gradient after the step"))?;
+                let g_new = std::mem::take(&mut self.g_new);
+                self.pair(grad, &g_new);
+                self.g_new = g_new;
+            }
         }
         Ok(sums.stats())
     }
@@ -194,21 +263,34 @@ impl Optimizer for Bfgs {
     }
 
     fn set_lr(&mut self, lr: f32) -> Result<()> {
-        hyper::lr(NAME, lr)?;
+        hyper::lr(self.name(), lr)?;
         self.cfg.lr = lr;
         Ok(())
     }
 
     fn reset(&mut self) {
+        let n = self.n;
         self.t = 0;
         self.h.fill(0.0);
-        self.initialized = false;
+        // The authors' H0 = I; the same-batch variant scales its H0 from its first pair.
+        self.initialized = self.pairing == Pairing::NextBatch;
+        if self.initialized {
+            self.h.iter_mut().step_by(n + 1).for_each(|d| *d = 1.0);
+        }
+        self.s.fill(0.0);
+        self.g_prev.fill(0.0);
         self.updates = 0;
         self.skipped = 0;
     }
 
     fn state(&self) -> OptimizerState {
         let flag = |b: bool| if b { 1.0 } else { 0.0 };
+        let mut buffers = vec![("h".into(), self.h.clone())];
+        if self.pairing == Pairing::NextBatch {
+            // The step and gradient whose pair the next gradient completes.
+            buffers.push(("s".into(), self.s.clone()));
+            buffers.push(("g_prev".into(), self.g_prev.clone()));
+        }
         OptimizerState {
             spec: self.spec(),
             step: self.t,
@@ -217,20 +299,29 @@ impl Optimizer for Bfgs {
                 ("updates".into(), self.updates as f64),
                 ("skipped".into(), self.skipped as f64),
             ],
-            buffers: vec![("h".into(), self.h.clone())],
+            buffers,
         }
     }
 
     fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-        check_owner(state, NAME)?;
-        let cfg = BfgsConfig::from_spec(&state.spec)?;
+        check_owner(state, self.name())?;
+        let cfg = BfgsConfig::from_spec(&state.spec, self.pairing)?;
         let initialized = count(state, "initialized")? == 1;
         let updates = count(state, "updates")?;
         let skipped = count(state, "skipped")?;
         let h = buffer(state, "h", self.n * self.n)?;
+        let (s, g_prev) = if self.pairing == Pairing::NextBatch {
+            (
+                buffer(state, "s", self.n)?,
+                buffer(state, "g_prev", self.n)?,
+            )
+        } else {
+            (vec![0.0; self.n], vec![0.0; self.n])
+        };
         self.cfg = cfg;
         self.t = state.step;
         (self.initialized, self.updates, self.skipped, self.h) = (initialized, updates, skipped, h);
+        (self.s, self.g_prev) = (s, g_prev);
         Ok(())
     }
 
@@ -253,7 +344,8 @@ impl Optimizer for Bfgs {
     }
 }
 
-/// The matrix of the next step, `Δx = −G·g` with `G = lr·H` (`lr·I` before the first pair).
+/// The matrix of the next step, `Δx = −G·g` with `G = lr·H` (`lr·I` before the same-batch
+/// variant's first pair).
 impl Preconditioner for Bfgs {
     fn apply(&self, v: &[f32], out: &mut [f32]) {
         if self.initialized {
@@ -268,10 +360,97 @@ impl Preconditioner for Bfgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::testkit::{Quadratic, TestRng};
+    use crate::optim::testkit::{Quadratic, TestRng, no_same_batch};
+
+    fn same_batch(n: usize) -> Bfgs {
+        Bfgs::new(
+            Pairing::SameBatch,
+            BfgsConfig::defaults(Pairing::SameBatch),
+            n,
+        )
+        .unwrap()
+    }
+
+    fn paper(lr: f32, n: usize) -> Bfgs {
+        Bfgs::new(Pairing::NextBatch, BfgsConfig { lr }, n).unwrap()
+    }
 
     #[test]
-    fn one_dimensional_trajectory() {
+    fn hand_computed_steps_pair_each_gradient_with_the_next_one() {
+        // f = x² (a = 2) on every minibatch, x0 = 3, lr = 0.25, H0 = I; one gradient per step
+        // (asking for a same-batch gradient fails the test). By hand:
+        // t=0: g = 6, s = −0.25·6 = −1.5, x1 = 1.5.
+        // t=1: g = 3, y = 3 − 6 = −3, sᵀy = 4.5, yᵀHy = 9:
+        //      H ← 1 + (4.5 + 9)/4.5²·1.5² − 2·(1·(−3)·(−1.5))/4.5 = 1 + 1.5 − 2 = 0.5 (= 1/a);
+        //      s = −0.25·0.5·3 = −0.375, x2 = 1.125.
+        // t=2: g = 2.25, y = −0.75, s = −0.375: H stays 0.5 (1-D secant), s = −0.28125,
+        //      x3 = 0.84375.
+        let f = |x: &[f32], g: &mut [f32]| {
+            g[0] = 2.0 * x[0];
+        };
+        let mut opt = paper(0.25, 1);
+        let mut x = [3.0f32];
+        let mut g = [0.0f32];
+        for (want_x, want_h) in [(1.5, 1.0), (1.125, 0.5), (0.84375, 0.5)] {
+            f(&x, &mut g);
+            opt.step(&mut x, &g.clone(), &mut no_same_batch()).unwrap();
+            assert!((x[0] - want_x).abs() < 1e-6, "x = {}, want {want_x}", x[0]);
+            assert!((opt.h[0] - want_h).abs() < 1e-6, "H = {}", opt.h[0]);
+        }
+        assert_eq!((opt.updates, opt.skipped), (2, 0));
+    }
+
+    #[test]
+    fn the_pair_spans_two_minibatches() {
+        // Minibatch t is f_t = (x − c_t)² with c0 = 0, c1 = 1; x0 = 3, lr = 0.25. By hand:
+        // t=0: g = 6, s = −1.5, x1 = 1.5.
+        // t=1: g = 2·(1.5 − 1) = 1 on the new minibatch, y = 1 − 6 = −5, sᵀy = 7.5, yᵀHy = 25:
+        //      H ← 1 + (7.5 + 25)/56.25·2.25 − 2·7.5/7.5 = 1 + 1.3 − 2 = 0.3 (the same-batch pair
+        //      would have given y = −3 and H = 0.5); s = −0.25·0.3·1 = −0.075, x2 = 1.425.
+        let mut opt = paper(0.25, 1);
+        let mut x = [3.0f32];
+        for (c, want_x, want_h) in [(0.0, 1.5, 1.0), (1.0, 1.425, 0.3)] {
+            let g = [2.0 * (x[0] - c)];
+            opt.step(&mut x, &g, &mut no_same_batch()).unwrap();
+            assert!((x[0] - want_x).abs() < 1e-6, "x = {}, want {want_x}", x[0]);
+            assert!((opt.h[0] - want_h).abs() < 1e-6, "H = {}", opt.h[0]);
+        }
+    }
+
+    #[test]
+    fn a_pair_with_negative_curvature_is_skipped() {
+        // c0 = 0, c1 = −5, x0 = 3, lr = 0.25. By hand: t=0: g = 6, s = −1.5, x1 = 1.5.
+        // t=1: g = 2·(1.5 + 5) = 13, y = 7, sᵀy = −10.5 < 0: skipped, H stays I,
+        // s = −0.25·13 = −3.25, x2 = −1.75.
+        let mut opt = paper(0.25, 1);
+        let mut x = [3.0f32];
+        for c in [0.0, -5.0] {
+            let g = [2.0 * (x[0] - c)];
+            opt.step(&mut x, &g, &mut no_same_batch()).unwrap();
+        }
+        assert!((x[0] + 1.75).abs() < 1e-6, "x = {}", x[0]);
+        assert_eq!((opt.updates, opt.skipped, opt.h[0]), (0, 1, 1.0));
+    }
+
+    #[test]
+    fn defaults_are_the_authors() {
+        let opt = Bfgs::new(
+            Pairing::NextBatch,
+            BfgsConfig::from_spec(&OptimizerSpec::named(NAME), Pairing::NextBatch).unwrap(),
+            3,
+        )
+        .unwrap();
+        assert_eq!(opt.lr(), 0.01);
+        // H0 = I before any pair: G = lr·I.
+        let mut out = [0.0f32; 3];
+        opt.apply(&[1.0, -2.0, 4.0], &mut out);
+        for (o, want) in out.iter().zip([0.01, -0.02, 0.04]) {
+            assert!((o - want).abs() < 1e-9, "{out:?}");
+        }
+    }
+
+    #[test]
+    fn same_batch_one_dimensional_trajectory() {
         // f = x² (a = 2), x0 = 3, lr = 1. Step 1: Δx = −(1/6)·6 = −1, x1 = 2; s = −1, y = −2:
         // H0 = sᵀy/yᵀy = 0.5, then H ← (1 − ρsy)·H·(1 − ρys) + ρs² = 0 + 0.5 = 0.5 = 1/a.
         // Step 2: Δx = −0.5·4 = −2, x2 = 0.
@@ -279,7 +458,7 @@ mod tests {
             g[0] = 2.0 * x[0];
             Ok(x[0] * x[0])
         };
-        let mut opt = Bfgs::new(BfgsConfig::default(), 1).unwrap();
+        let mut opt = same_batch(1);
         let mut x = [3.0f32];
         let mut g = [0.0f32];
         for want in [2.0, 0.0] {
@@ -291,7 +470,7 @@ mod tests {
     }
 
     #[test]
-    fn recovers_the_inverse_hessian_of_a_small_quadratic() {
+    fn same_batch_recovers_the_inverse_hessian_of_a_small_quadratic() {
         // With exact pairs y = A·s the update maps E = A^{1/2}·H·A^{1/2} − I to P·E·P, P the
         // projector orthogonal to A^{1/2}·s (substitute y = A·s into eq. 6.17), so steps in
         // varied directions drive H to A⁻¹. Each step here sees a fresh isotropic gradient
@@ -302,7 +481,7 @@ mod tests {
         let n = 6;
         let mut rng = TestRng::new(11);
         let mut q = Quadratic::new(n, 1.0, 100.0, 12);
-        let mut opt = Bfgs::new(BfgsConfig::default(), n).unwrap();
+        let mut opt = same_batch(n);
         let mut x = vec![0.0f32; n];
         let mut g = vec![0.0f32; n];
         for _ in 0..400 {
@@ -337,12 +516,14 @@ mod tests {
 
     #[test]
     fn refuses_large_problems_with_the_reason() {
-        let err = Bfgs::new(BfgsConfig::default(), 94_696).err().unwrap();
+        let err = Bfgs::new(Pairing::NextBatch, BfgsConfig { lr: 0.01 }, 94_696)
+            .err()
+            .unwrap();
         assert_eq!(
             err.to_string(),
             "bfgs: 94696 parameters is too many for a dense inverse Hessian (at most 2000: it \
              stores n² values and costs O(n²) per step); use lbfgs or olbfgs"
         );
-        assert!(Bfgs::new(BfgsConfig::default(), MAX_DIM).is_ok());
+        assert!(Bfgs::new(Pairing::NextBatch, BfgsConfig { lr: 0.01 }, MAX_DIM).is_ok());
     }
 }

@@ -107,10 +107,25 @@ impl CurvatureMemory {
     /// `y = g_new − g + λ·s`; keeps it if its curvature is positive, dropping the oldest pair when
     /// the memory is full. Returns whether it was kept.
     pub fn push(&mut self, g: &[f32], g_new: &[f32], lambda: f32) -> bool {
+        let kept = self.push_if(g, g_new, lambda, |_| true);
+        if !kept {
+            self.skipped += 1;
+        }
+        kept
+    }
+
+    /// [`Self::push`], keeping the pair only if `accept(y)` holds as well; a pair it does not
+    /// keep is left for the caller to count.
+    pub fn push_if(
+        &mut self,
+        g: &[f32],
+        g_new: &[f32],
+        lambda: f32,
+        accept: impl Fn(&[f32]) -> bool,
+    ) -> bool {
         let k = self.spare();
         let (sy, yy, ss) = curvature_pair(&mut self.y[k], g_new, g, &self.s[k], lambda);
-        if !positive_curvature(sy, yy, ss) {
-            self.skipped += 1;
+        if !(positive_curvature(sy, yy, ss) && accept(&self.y[k])) {
             return false;
         }
         (self.sy[k], self.yy[k]) = (sy, yy);

@@ -15,9 +15,11 @@ pub mod hyper;
 pub mod kernels;
 pub mod lars;
 pub mod lbfgs;
+pub mod levenberg_marquardt;
 pub mod lodo;
 pub mod momentum;
 pub mod olbfgs;
+pub mod online_qn;
 pub mod rmsprop;
 pub mod sgd;
 pub mod snapshot;
@@ -37,8 +39,10 @@ pub use stats::{LodoStats, StepStats};
 
 /// Re-evaluates loss and gradient on the minibatch the current gradient came from.
 ///
-/// Quasi-Newton methods without line search (L-BFGS, O-LBFGS) need `∇f(x_{t+1})` on the *same*
-/// minibatch as `∇f(x_t)` to form curvature pairs; the trainer provides this.
+/// Quasi-Newton methods without line search (L-BFGS, O-LBFGS, `bfgs-same-batch`) need
+/// `∇f(x_{t+1})` on the *same* minibatch as `∇f(x_t)` to form curvature pairs, and
+/// Levenberg–Marquardt measures the minibatch Hessian from such gradients; the trainer provides
+/// them. Every call is one more gradient evaluation.
 pub trait SameBatch {
     fn loss_and_grad(&mut self, params: &[f32], grad: &mut [f32]) -> anyhow::Result<f32>;
 }

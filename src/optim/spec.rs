@@ -11,12 +11,11 @@ use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::adam::{self, Adam, MomentConfig};
-use super::bfgs::{Bfgs, BfgsConfig};
+use super::bfgs::{Bfgs, BfgsConfig, Pairing};
 use super::fields;
 use super::lars::{Lars, LarsConfig};
-use super::lbfgs::{Lbfgs, LbfgsConfig};
+use super::levenberg_marquardt::{LevenbergMarquardt, LmConfig};
 use super::momentum::{Momentum, MomentumConfig, Variant};
-use super::olbfgs::{Olbfgs, OlbfgsConfig};
 use super::rmsprop::{Rmsprop, RmspropConfig};
 use super::sgd::{Sgd, SgdConfig};
 use super::yogi::{self, Yogi};
@@ -40,6 +39,8 @@ pub const NAMES: &[&str] = &[
     "lbfgs",
     "olbfgs",
     "bfgs",
+    "lm",
+    "bfgs-same-batch",
 ];
 
 /// An optimizer name plus the hyperparameters the user set; unset ones take the documented
@@ -85,10 +86,10 @@ pub struct OptimizerSpec {
     /// History length of L-BFGS / O-LBFGS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<usize>,
-    /// O-LBFGS curvature regularizer λ (y ← y + λ·s).
+    /// O-LBFGS curvature regularizer λ (y ← y + λ·s); Levenberg–Marquardt damping λ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda: Option<f32>,
-    /// O-LBFGS gain decay time τ (the gain is lr·τ/(τ + t) at step t).
+    /// L-BFGS / O-LBFGS gain decay time τ (the gain is lr·τ/(τ + t) at step t).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tau: Option<f32>,
     /// Seed for the optimizer's own randomness (LODO permutations and init); defaults to the
@@ -183,9 +184,21 @@ pub fn build(spec: &OptimizerSpec, ctx: &BuildContext) -> Result<Box<dyn Optimiz
             n,
         )?),
         "lars" => Box::new(Lars::new(LarsConfig::from_spec(spec)?, ctx)?),
-        "lbfgs" => Box::new(Lbfgs::new(LbfgsConfig::from_spec(spec)?, n)?),
-        "olbfgs" => Box::new(Olbfgs::new(OlbfgsConfig::from_spec(spec)?, n)?),
-        "bfgs" => Box::new(Bfgs::new(BfgsConfig::from_spec(spec)?, n)?),
+        "lbfgs" => Box::new(super::lbfgs::build(spec, n)?),
+        "olbfgs" => Box::new(super::olbfgs::build(spec, n)?),
+        "bfgs" | "bfgs-same-batch" => {
+            let pairing = if spec.name == "bfgs" {
+                Pairing::NextBatch
+            } else {
+                Pairing::SameBatch
+            };
+            Box::new(Bfgs::new(
+                pairing,
+                BfgsConfig::from_spec(spec, pairing)?,
+                n,
+            )?)
+        }
+        "lm" => Box::new(LevenbergMarquardt::new(LmConfig::from_spec(spec)?, n)?),
         other => bail!("{other}: no builder registered for this optimizer"),
     })
 }
