@@ -20,7 +20,7 @@ use crate::preset::Preset;
 use crate::record::Recorder;
 use crate::table::{markdown, num};
 use crate::task::Metrics;
-use crate::train::{self, Checkpoint, Command, TrainerConfig};
+use crate::train::{self, Command, TrainerConfig, checkpoint_dir};
 
 /// The JSON written by `--json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -282,6 +282,7 @@ fn run_one(
     config.threads = args.threads;
     config.halt_when_stalled = true;
     config.checkpoint_dir = checkpoint_dir.clone();
+    let run = config.run.clone();
     config.record = match &record {
         Some(path) => Some(Recorder::create(path, false)?),
         None => None,
@@ -303,7 +304,14 @@ fn run_one(
         .context("the run reported no lane")?;
     // The final checkpoint is named after the step the run stopped at.
     let checkpoint = checkpoint_dir
-        .map(|dir| dir.join(Checkpoint::file_name(&preset, lane.steps)))
+        .map(|dir| {
+            dir.join(checkpoint_dir::file_name(
+                &preset.name,
+                preset.seed,
+                &run,
+                lane.steps,
+            ))
+        })
         .filter(|path| path.is_file());
     Ok(RunResult {
         optimizer: entry.label.clone(),
@@ -475,6 +483,7 @@ pub fn read_report(path: &Path) -> Result<Report> {
 mod tests {
     use super::*;
     use crate::testkit;
+    use crate::train::Checkpoint;
 
     const PRESET: &str = r#"(
         name: "bowl",

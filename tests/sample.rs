@@ -12,7 +12,7 @@ use lodo_tui::task::{TaskSpec, TaskState};
 use lodo_tui::train::checkpoint::LaneSnapshot;
 use lodo_tui::train::slot::Saved;
 use lodo_tui::train::stats::LaneStats;
-use lodo_tui::train::{Checkpoint, RunState};
+use lodo_tui::train::{Checkpoint, RunId, RunState};
 
 fn checkpoint(task: &str, params: Vec<f32>, step: u64) -> Checkpoint {
     let spec = OptimizerSpec {
@@ -78,7 +78,7 @@ fn sample_writes_the_digits_the_model_draws() {
     let dir = tempfile::tempdir().unwrap();
     let ck_dir = dir.path().join("ck");
     checkpoint("mnist-ar", always_200(), 7)
-        .save(&ck_dir)
+        .save(&ck_dir, &RunId::new(), &[])
         .unwrap();
     let out: PathBuf = dir.path().join("digits.png");
     // The directory form: its newest checkpoint.
@@ -129,7 +129,7 @@ fn sample_writes_the_digits_the_model_draws() {
 fn sample_refuses_what_it_cannot_draw() {
     let dir = tempfile::tempdir().unwrap();
     let quad = checkpoint("quadratic", vec![0.0; 100], 3)
-        .save(&dir.path().join("quad"))
+        .save(&dir.path().join("quad"), &RunId::new(), &[])
         .unwrap();
     let out = dir.path().join("x.png");
     let run = sample_cmd(&quad, &out, &[]);
@@ -140,7 +140,7 @@ fn sample_refuses_what_it_cannot_draw() {
         "{stderr}"
     );
     let ar = checkpoint("mnist-ar", always_200(), 3)
-        .save(&dir.path().join("ar"))
+        .save(&dir.path().join("ar"), &RunId::new(), &[])
         .unwrap();
     let run = sample_cmd(&ar, &out, &["--lane", "1"]);
     let stderr = String::from_utf8(run.stderr).unwrap();

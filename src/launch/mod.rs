@@ -33,7 +33,11 @@ pub fn prepare_run(args: &RunArgs, builders: Builders) -> Result<TrainerConfig> 
                      {flag} cannot be combined with it"
                 );
             }
-            let ck = Checkpoint::load(path)?;
+            let loaded = Checkpoint::open(path)?;
+            for note in &loaded.notes {
+                eprintln!("{note}");
+            }
+            let ck = loaded.checkpoint;
             (ck.preset()?, Some(ck))
         }
         None => {

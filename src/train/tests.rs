@@ -209,6 +209,7 @@ fn checkpoint_and_resume_continue_the_identical_trajectory() {
     let mut cfg = config(preset(spec("lodo", 0.5), Some(15)));
     cfg.start_paused = true;
     cfg.checkpoint_dir = Some(dir.path().to_path_buf());
+    let run = cfg.run.clone();
     let h = spawn(cfg).unwrap();
     let mut first = Seen::default();
     h.send(Command::Step(5));
@@ -218,7 +219,8 @@ fn checkpoint_and_resume_continue_the_identical_trajectory() {
     first.until_finished(&h);
     h.shutdown().unwrap();
     let saved = first.event(EventKind::Checkpoint).detail.clone();
-    assert!(saved.contains("test-seed3-step00000015.ckpt"), "{saved}");
+    let name = format!("test-seed3-{run}-step00000015.ckpt");
+    assert!(saved.contains(&name), "{saved}");
 
     let ck = Checkpoint::load(dir.path()).unwrap();
     assert_eq!(ck.step(), 15);

@@ -13,6 +13,7 @@ use crate::preset::Preset;
 use crate::record::StartLine;
 use crate::task::{EvalContext, Task};
 
+use super::checkpoint_dir::RunId;
 use super::emit::Emitter;
 use super::guard::{ADVICE, Guard, Trip};
 use super::lane::{Lane, Outcome};
@@ -25,6 +26,7 @@ use super::slot::Factory;
 pub struct Settings {
     pub preset: Preset,
     pub checkpoint_dir: Option<PathBuf>,
+    pub run: RunId,
     /// Stop when no lane can run (every lane diverged) instead of waiting for commands: for
     /// headless runs, where nobody can send any.
     pub halt_when_stalled: bool,
@@ -59,6 +61,8 @@ pub struct Trainer {
     pub(super) resumed_from: Option<u64>,
     /// Periodic checkpoints written so far (the oldest are deleted).
     pub(super) periodic: VecDeque<PathBuf>,
+    /// Every checkpoint this run wrote: the only files it may replace.
+    pub(super) written: Vec<PathBuf>,
     pub(super) pacer: Pacer,
 }
 
@@ -93,6 +97,7 @@ impl Trainer {
             generated: setup.generated,
             resumed_from: setup.resumed_from,
             periodic: VecDeque::new(),
+            written: Vec::new(),
             pacer,
         }
     }
@@ -218,6 +223,7 @@ impl Trainer {
                 format!("resumed from a checkpoint at step {step}"),
             );
         }
+        self.sweep_checkpoint_dir();
         self.after_lanes_changed();
         for i in 0..self.lanes.len() {
             if self.lanes[i].stats.metrics_step != Some(self.lanes[i].step) {
