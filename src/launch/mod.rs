@@ -118,7 +118,8 @@ pub fn set_batch_size(preset: &mut Preset, batch_size: usize) -> Result<()> {
 }
 
 /// Points MNIST tasks at their data (`--data-dir`, else the preset's, else the loader's default
-/// places), checked now so a missing data set fails before the run starts. The absolute path is
+/// places), checked now so a missing data set fails before the run starts, and its cache
+/// verified now so what that says reaches stderr before a dashboard starts. The absolute path is
 /// kept so checkpoints and records stay valid from another working directory.
 pub fn use_data_dir(preset: &mut Preset, cli: Option<&std::path::Path>) -> Result<()> {
     if !preset.uses_mnist() {
@@ -126,6 +127,7 @@ pub fn use_data_dir(preset: &mut Preset, cli: Option<&std::path::Path>) -> Resul
     }
     let explicit = cli.or(preset.task.data_dir.as_deref());
     let dir = crate::data::mnist::resolve_dir(explicit)?;
+    crate::data::mnist::prepare_cache(&dir)?;
     preset.task.data_dir = Some(std::fs::canonicalize(&dir).unwrap_or(dir));
     Ok(())
 }
