@@ -96,7 +96,7 @@ fn check_png_path(path: &Path) -> Result<()> {
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("png"));
     ensure!(png, "{}: the output must be a .png file", path.display());
-    Ok(())
+    crate::output_file::check_writable(path)
 }
 
 /// What was sampled, for the report line.

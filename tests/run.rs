@@ -247,6 +247,16 @@ fn a_missing_data_directory_is_reported_up_front() {
         stderr.trim_end(),
         "error: --batch-size applies to the MNIST tasks; quadratic has no minibatches"
     );
+    // Refused the same way, not ignored.
+    let out = lodo_tui()
+        .args(["--preset", "quadratic", "--data-dir", "assets/mnist"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr.trim_end(),
+        "error: --data-dir applies to the MNIST tasks; quadratic reads no data set"
+    );
 }
 
 #[test]

@@ -126,6 +126,25 @@ fn sample_writes_the_digits_the_model_draws() {
 }
 
 #[test]
+fn sample_checks_its_output_before_sampling() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck_dir = dir.path().join("ck");
+    checkpoint("mnist-ar", always_200(), 7)
+        .save(&ck_dir, &RunId::new(), &[])
+        .unwrap();
+    let taken = dir.path().join("taken.png");
+    std::fs::create_dir(&taken).unwrap();
+    let run = sample_cmd(&ck_dir, &taken, &["--count", "1", "--threads", "1"]);
+    assert!(!run.status.success());
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    // Refused before any sampling progress.
+    assert_eq!(
+        stderr.trim_end(),
+        format!("error: cannot write {}: it is a directory", taken.display())
+    );
+}
+
+#[test]
 fn sample_refuses_what_it_cannot_draw() {
     let dir = tempfile::tempdir().unwrap();
     let quad = checkpoint("quadratic", vec![0.0; 100], 3)

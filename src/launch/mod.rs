@@ -123,6 +123,12 @@ pub fn set_batch_size(preset: &mut Preset, batch_size: usize) -> Result<()> {
 /// kept so checkpoints and records stay valid from another working directory.
 pub fn use_data_dir(preset: &mut Preset, cli: Option<&std::path::Path>) -> Result<()> {
     if !preset.uses_mnist() {
+        if cli.is_some() {
+            bail!(
+                "--data-dir applies to the MNIST tasks; {} reads no data set",
+                preset.task.name
+            );
+        }
         return Ok(());
     }
     let explicit = cli.or(preset.task.data_dir.as_deref());
