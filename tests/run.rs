@@ -346,3 +346,19 @@ fn same_preset_and_seed_give_identical_losses_on_real_data() {
     assert_eq!(a.len(), 6);
     assert_eq!(a, b);
 }
+
+#[test]
+fn optimizers_that_would_not_fit_in_memory_are_refused_with_the_estimate() {
+    // The case: 2.3 GB and 30 s for one step before the estimate existed.
+    let out = lodo_tui()
+        .args(["--preset", "quadratic", "--optimizer", "lodo:depth=100000"])
+        .args(["--steps", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("lodo: needs an estimated 2.6 GB of optimizer state for 100 parameters"),
+        "{stderr}"
+    );
+}

@@ -15,6 +15,7 @@ pub mod kernels;
 pub mod lars;
 pub mod lbfgs;
 pub mod lodo;
+pub mod memory;
 pub mod momentum;
 pub mod olbfgs;
 pub mod rmsprop;
