@@ -383,7 +383,9 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
         // A run may rewrite its own file (a manual checkpoint, then the final one at that step).
         assert_eq!(
-            checkpoint(7).save(dir.path(), &a, &[pa.clone()]).unwrap(),
+            checkpoint(7)
+                .save(dir.path(), &a, std::slice::from_ref(&pa))
+                .unwrap(),
             pa
         );
         let e = format!("{:#}", checkpoint(7).save(dir.path(), &a, &[]).unwrap_err());
