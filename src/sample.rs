@@ -159,7 +159,11 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     if args.cols == Some(0) {
         bail!("--cols must be at least 1");
     }
-    let checkpoint = Checkpoint::load(&args.resume)?;
+    let loaded = Checkpoint::open(&args.resume)?;
+    for note in &loaded.notes {
+        eprintln!("{note}");
+    }
+    let checkpoint = loaded.checkpoint;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()

@@ -104,6 +104,8 @@ fn sample_writes_the_digits_the_model_draws() {
         "{stdout}"
     );
     assert!(stderr.contains("sampling: 28/28 rows"), "{stderr}");
+    // The directory form says which file it read.
+    assert!(stderr.contains("resuming "), "{stderr}");
     let png = image::open(&out).unwrap().to_luma8();
     // 2 columns × 2 rows of 28×28 cells with one-pixel frames, scaled by 2.
     assert_eq!(png.dimensions(), (118, 118));
