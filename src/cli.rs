@@ -93,7 +93,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub eval_interval: Option<u64>,
     /// Worker threads for the model [default: all cores].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = thread_count)]
     pub threads: Option<usize>,
     /// Draw the dashboard with ASCII only (automatic when the locale is not UTF-8).
     #[arg(long)]
@@ -149,7 +149,7 @@ pub struct CompareArgs {
     #[arg(long, value_name = "N")]
     pub eval_interval: Option<u64>,
     /// Worker threads for the model [default: all cores].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = thread_count)]
     pub threads: Option<usize>,
 }
 
@@ -217,8 +217,27 @@ pub struct SampleArgs {
     #[arg(long, value_name = "L", default_value_t = 0)]
     pub lane: usize,
     /// Worker threads [default: all cores].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = thread_count)]
     pub threads: Option<usize>,
+}
+
+/// More worker threads than this only slows training (measured: `--threads 1000` made a run 17×
+/// slower); zero would be taken as "all cores".
+pub fn max_threads() -> usize {
+    4 * std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `--threads N`: 1..=[`max_threads`].
+fn thread_count(text: &str) -> Result<usize, String> {
+    let n: usize = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a whole number"))?;
+    let max = max_threads();
+    if (1..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("must be 1..={max} (4 per core)"))
+    }
 }
 
 #[cfg(test)]
@@ -297,5 +316,18 @@ mod tests {
         assert!(Cli::try_parse_from(["lodo-tui", "sample", "--resume", "ck"]).is_err());
         assert!(Cli::try_parse_from(["lodo-tui", "--steps", "5", "presets"]).is_err());
         assert!(Cli::try_parse_from(["lodo-tui", "--checkpoint-every", "5"]).is_err());
+        for bad in ["0".to_string(), (max_threads() + 1).to_string()] {
+            for sub in [
+                &["lodo-tui"][..],
+                &["lodo-tui", "compare", "--optimizers", "sgd"],
+            ] {
+                let e = Cli::try_parse_from(sub.iter().copied().chain(["--threads", &bad]))
+                    .unwrap_err()
+                    .to_string();
+                assert!(e.contains("must be 1..="), "{bad}: {e}");
+            }
+        }
+        let ok = Cli::try_parse_from(["lodo-tui", "--threads", "1"]).unwrap();
+        assert_eq!(ok.run.threads, Some(1));
     }
 }

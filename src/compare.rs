@@ -20,7 +20,7 @@ use crate::preset::Preset;
 use crate::record::{Open, Recorder};
 use crate::table::{markdown, num};
 use crate::task::Metrics;
-use crate::train::{self, Checkpoint, Command, TrainerConfig};
+use crate::train::{self, Command, TrainerConfig, checkpoint_dir};
 
 /// The JSON written by `--json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -325,6 +325,7 @@ fn run_one(
     config.threads = args.threads;
     config.halt_when_stalled = true;
     config.checkpoint_dir = checkpoint_dir.clone();
+    let run = config.run.clone();
     config.record = match &record {
         Some(path) => Some(Recorder::create(path, Open::New { force: args.force })?),
         None => None,
@@ -348,7 +349,14 @@ fn run_one(
     let interrupted = interrupt.stopped() && lane.steps < steps && !lane.diverged;
     // The final checkpoint is named after the step the run stopped at.
     let checkpoint = checkpoint_dir
-        .map(|dir| dir.join(Checkpoint::file_name(&preset, lane.steps)))
+        .map(|dir| {
+            dir.join(checkpoint_dir::file_name(
+                &preset.name,
+                preset.seed,
+                &run,
+                lane.steps,
+            ))
+        })
         .filter(|path| path.is_file());
     Ok(RunResult {
         optimizer: entry.label.clone(),
@@ -541,6 +549,7 @@ pub fn read_report(path: &Path) -> Result<Report> {
 mod tests {
     use super::*;
     use crate::testkit;
+    use crate::train::Checkpoint;
 
     const PRESET: &str = r#"(
         name: "bowl",

@@ -9,6 +9,7 @@ pub mod headless;
 pub mod jsonfloat;
 pub mod launch;
 pub mod optim;
+pub mod output_file;
 pub mod plot;
 pub mod preset;
 pub mod record;

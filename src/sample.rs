@@ -96,7 +96,7 @@ fn check_png_path(path: &Path) -> Result<()> {
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("png"));
     ensure!(png, "{}: the output must be a .png file", path.display());
-    Ok(())
+    crate::output_file::check_writable(path)
 }
 
 /// What was sampled, for the report line.
@@ -159,7 +159,11 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     if args.cols == Some(0) {
         bail!("--cols must be at least 1");
     }
-    let checkpoint = Checkpoint::load(&args.resume)?;
+    let loaded = Checkpoint::open(&args.resume)?;
+    for note in &loaded.notes {
+        eprintln!("{note}");
+    }
+    let checkpoint = loaded.checkpoint;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()

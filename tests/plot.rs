@@ -79,6 +79,23 @@ fn plot_draws_records_and_trajectories_and_names_a_missing_file() {
     assert!(stderr.contains("2 series: lodo, adam"), "{stderr}");
     assert_eq!(png_size(&std::fs::read(&png).unwrap()), (800, 640));
 
+    // An output that cannot be written is named, without the image library's error.
+    let taken = dir.path().join("taken.png");
+    std::fs::create_dir(&taken).unwrap();
+    let out = lodo_tui()
+        .arg("plot")
+        .args(&files)
+        .arg("-o")
+        .arg(&taken)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr.trim_end(),
+        format!("error: cannot write {}: it is a directory", taken.display())
+    );
+
     let missing = dir.path().join("nope.jsonl");
     let out = lodo_tui()
         .arg("plot")

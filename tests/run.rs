@@ -247,6 +247,16 @@ fn a_missing_data_directory_is_reported_up_front() {
         stderr.trim_end(),
         "error: --batch-size applies to the MNIST tasks; quadratic has no minibatches"
     );
+    // Refused the same way, not ignored.
+    let out = lodo_tui()
+        .args(["--preset", "quadratic", "--data-dir", "assets/mnist"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr.trim_end(),
+        "error: --data-dir applies to the MNIST tasks; quadratic reads no data set"
+    );
 }
 
 #[test]
@@ -301,9 +311,15 @@ fn sigterm_writes_a_final_checkpoint_flushes_the_record_and_summarizes() {
     let last = rec.steps.last().unwrap().step;
     assert_eq!(summary.lanes[0].steps, last);
     let name = saved[0].as_ref().unwrap().file_name();
-    assert_eq!(
-        name.to_str().unwrap(),
-        format!("quadratic-seed0-step{last:08}.ckpt")
+    let name = name.to_str().unwrap();
+    // `quadratic-seed0-RUN-stepN.ckpt`, RUN being six hex digits.
+    let run = name
+        .strip_prefix("quadratic-seed0-")
+        .and_then(|n| n.strip_suffix(&format!("-step{last:08}.ckpt")))
+        .unwrap_or_else(|| panic!("{name}"));
+    assert!(
+        run.len() == 6 && run.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{name}"
     );
 }
 
@@ -329,4 +345,20 @@ fn same_preset_and_seed_give_identical_losses_on_real_data() {
     let (a, b) = (run("a.jsonl"), run("b.jsonl"));
     assert_eq!(a.len(), 6);
     assert_eq!(a, b);
+}
+
+#[test]
+fn optimizers_that_would_not_fit_in_memory_are_refused_with_the_estimate() {
+    // The case: 2.3 GB and 30 s for one step before the estimate existed.
+    let out = lodo_tui()
+        .args(["--preset", "quadratic", "--optimizer", "lodo:depth=100000"])
+        .args(["--steps", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("lodo: needs an estimated 2.6 GB of optimizer state for 100 parameters"),
+        "{stderr}"
+    );
 }

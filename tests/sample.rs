@@ -12,7 +12,7 @@ use lodo_tui::task::{TaskSpec, TaskState};
 use lodo_tui::train::checkpoint::LaneSnapshot;
 use lodo_tui::train::slot::Saved;
 use lodo_tui::train::stats::LaneStats;
-use lodo_tui::train::{Checkpoint, RunState};
+use lodo_tui::train::{Checkpoint, RunId, RunState};
 
 fn checkpoint(task: &str, params: Vec<f32>, step: u64) -> Checkpoint {
     let spec = OptimizerSpec {
@@ -78,7 +78,7 @@ fn sample_writes_the_digits_the_model_draws() {
     let dir = tempfile::tempdir().unwrap();
     let ck_dir = dir.path().join("ck");
     checkpoint("mnist-ar", always_200(), 7)
-        .save(&ck_dir)
+        .save(&ck_dir, &RunId::new(), &[])
         .unwrap();
     let out: PathBuf = dir.path().join("digits.png");
     // The directory form: its newest checkpoint.
@@ -104,6 +104,8 @@ fn sample_writes_the_digits_the_model_draws() {
         "{stdout}"
     );
     assert!(stderr.contains("sampling: 28/28 rows"), "{stderr}");
+    // The directory form says which file it read.
+    assert!(stderr.contains("resuming "), "{stderr}");
     let png = image::open(&out).unwrap().to_luma8();
     // 2 columns × 2 rows of 28×28 cells with one-pixel frames, scaled by 2.
     assert_eq!(png.dimensions(), (118, 118));
@@ -126,10 +128,29 @@ fn sample_writes_the_digits_the_model_draws() {
 }
 
 #[test]
+fn sample_checks_its_output_before_sampling() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck_dir = dir.path().join("ck");
+    checkpoint("mnist-ar", always_200(), 7)
+        .save(&ck_dir, &RunId::new(), &[])
+        .unwrap();
+    let taken = dir.path().join("taken.png");
+    std::fs::create_dir(&taken).unwrap();
+    let run = sample_cmd(&ck_dir, &taken, &["--count", "1", "--threads", "1"]);
+    assert!(!run.status.success());
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    // Refused before any sampling progress.
+    assert_eq!(
+        stderr.trim_end(),
+        format!("error: cannot write {}: it is a directory", taken.display())
+    );
+}
+
+#[test]
 fn sample_refuses_what_it_cannot_draw() {
     let dir = tempfile::tempdir().unwrap();
     let quad = checkpoint("quadratic", vec![0.0; 100], 3)
-        .save(&dir.path().join("quad"))
+        .save(&dir.path().join("quad"), &RunId::new(), &[])
         .unwrap();
     let out = dir.path().join("x.png");
     let run = sample_cmd(&quad, &out, &[]);
@@ -140,7 +161,7 @@ fn sample_refuses_what_it_cannot_draw() {
         "{stderr}"
     );
     let ar = checkpoint("mnist-ar", always_200(), 3)
-        .save(&dir.path().join("ar"))
+        .save(&dir.path().join("ar"), &RunId::new(), &[])
         .unwrap();
     let run = sample_cmd(&ar, &out, &["--lane", "1"]);
     let stderr = String::from_utf8(run.stderr).unwrap();

@@ -4,10 +4,13 @@
 //! takes a few hundred milliseconds, so each file is inflated once into
 //! `<cache root>/mnist/<raw name>-<hash of the .gz bytes>` and reused while the `.gz` is unchanged.
 //! Files are written under a temporary name and renamed into place, so a crash or a concurrent run
-//! never leaves a half-written file under the final name.
+//! never leaves a half-written file under the final name. A cached copy is used only if its
+//! CRC-32 equals the one the gzip trailer records for the inflated content, so a copy damaged on
+//! disk is noticed, reported on stderr and rebuilt rather than trained on.
 
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -45,8 +48,20 @@ pub fn decompressed(
         .iter()
         .map(|root| root.join("mnist").join(&file_name))
         .collect();
-    if let Some(found) = targets.iter().find(|t| is_valid(t, spec)) {
-        return Ok(found.clone());
+    let expected = trailer_crc(&packed);
+    for target in &targets {
+        match check_cached(target, spec, expected) {
+            Cached::Valid => return Ok(target.clone()),
+            Cached::Absent => {}
+            Cached::Damaged(why) => {
+                // Not `eprintln!`: a closed stderr must not turn a rebuild into a panic.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{}: damaged cached copy of {what} ({why}); rebuilding it",
+                    target.display()
+                );
+            }
+        }
     }
     let raw = inflate(&packed, spec, &what)?;
     spec.check(&raw, raw.len() as u64, &what)?;
@@ -82,26 +97,52 @@ fn inflate(packed: &[u8], spec: &IdxSpec, what: &str) -> Result<Vec<u8>> {
     Ok(raw)
 }
 
-fn is_valid(path: &Path, spec: &IdxSpec) -> bool {
-    let Ok(mut file) = fs::File::open(path) else {
-        return false;
+/// The CRC-32 of the inflated content that the gzip trailer records (of its last member; the
+/// standard MNIST files have one). `None` for a file too short to have a trailer.
+fn trailer_crc(packed: &[u8]) -> Option<u32> {
+    let at = packed.len().checked_sub(8)?;
+    Some(u32::from_le_bytes(packed[at..at + 4].try_into().ok()?))
+}
+
+enum Cached {
+    Valid,
+    Absent,
+    Damaged(String),
+}
+
+fn check_cached(path: &Path, spec: &IdxSpec, expected: Option<u32>) -> Cached {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Cached::Absent,
+        Err(e) => return Cached::Damaged(format!("unreadable: {e}")),
     };
-    let Ok(meta) = file.metadata() else {
-        return false;
-    };
-    let mut header = vec![0; spec.header_len()];
-    file.read_exact(&mut header).is_ok() && spec.check(&header, meta.len(), "cache").is_ok()
+    if let Err(e) = spec.check(&bytes, bytes.len() as u64, "it") {
+        return Cached::Damaged(format!("{e:#}"));
+    }
+    match expected {
+        Some(crc) if crc32fast::hash(&bytes) != crc => {
+            Cached::Damaged("its CRC-32 differs from the gzip file's".into())
+        }
+        _ => Cached::Valid,
+    }
 }
 
 fn write_atomically(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     if let Some(dir) = target.parent() {
-        fs::create_dir_all(dir)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
     let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = target.with_extension(format!("tmp-{}-{unique}", std::process::id()));
     let write = || -> std::io::Result<()> {
-        let mut file = fs::File::create(&tmp)?;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, target)
@@ -173,6 +214,25 @@ mod tests {
         let path = decompressed(&gz, "l", &spec, &roots).unwrap();
         fs::write(&path, &labels_file(20)[..15]).unwrap();
         let again = decompressed(&gz, "l", &spec, &roots).unwrap();
+        assert_eq!(fs::read(again).unwrap(), labels_file(20));
+    }
+
+    #[test]
+    fn replaces_a_copy_whose_content_changed_but_not_its_length() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gz = tmp.path().join("l.gz");
+        fs::write(&gz, gzip(&labels_file(20))).unwrap();
+        let spec = IdxSpec::labels(20);
+        let roots = [tmp.path().to_path_buf()];
+        let path = decompressed(&gz, "l", &spec, &roots).unwrap();
+        let mut bytes = fs::read(&path).unwrap();
+        // Invert the labels: the header and length still pass.
+        for b in &mut bytes[8..] {
+            *b = 9 - *b;
+        }
+        fs::write(&path, &bytes).unwrap();
+        let again = decompressed(&gz, "l", &spec, &roots).unwrap();
+        assert_eq!(again, path);
         assert_eq!(fs::read(again).unwrap(), labels_file(20));
     }
 

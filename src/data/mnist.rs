@@ -153,6 +153,23 @@ pub fn load(dir: &Path) -> Result<Mnist> {
     load_with_cache_roots(dir, &cache::default_roots())
 }
 
+/// Inflates (or verifies) the cached copies of `dir`'s gzipped files without loading them, so a
+/// damaged copy is reported on stderr before a dashboard takes over the terminal.
+pub fn prepare_cache(dir: &Path) -> Result<()> {
+    let roots = cache::default_roots();
+    for (name, count, images) in FILES {
+        let spec = if images {
+            IdxSpec::images(count)
+        } else {
+            IdxSpec::labels(count)
+        };
+        if let Some((path, true)) = locate(dir, name) {
+            cache::decompressed(&path, name, &spec, &roots)?;
+        }
+    }
+    Ok(())
+}
+
 /// Loads MNIST from `dir`, inflating gzipped files into `cache_root`.
 pub fn load_with_cache(dir: &Path, cache_root: &Path) -> Result<Mnist> {
     load_with_cache_roots(dir, &[cache_root.to_path_buf()])

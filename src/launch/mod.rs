@@ -34,7 +34,11 @@ pub fn prepare_run(args: &RunArgs, builders: Builders) -> Result<TrainerConfig> 
                      {flag} cannot be combined with it"
                 );
             }
-            let ck = Checkpoint::load(path)?;
+            let loaded = Checkpoint::open(path)?;
+            for note in &loaded.notes {
+                eprintln!("{note}");
+            }
+            let ck = loaded.checkpoint;
             (ck.preset()?, Some(ck))
         }
         None => {
@@ -122,14 +126,22 @@ pub fn set_batch_size(preset: &mut Preset, batch_size: usize) -> Result<()> {
 }
 
 /// Points MNIST tasks at their data (`--data-dir`, else the preset's, else the loader's default
-/// places), checked now so a missing data set fails before the run starts. The absolute path is
+/// places), checked now so a missing data set fails before the run starts, and its cache
+/// verified now so what that says reaches stderr before a dashboard starts. The absolute path is
 /// kept so checkpoints and records stay valid from another working directory.
 pub fn use_data_dir(preset: &mut Preset, cli: Option<&std::path::Path>) -> Result<()> {
     if !preset.uses_mnist() {
+        if cli.is_some() {
+            bail!(
+                "--data-dir applies to the MNIST tasks; {} reads no data set",
+                preset.task.name
+            );
+        }
         return Ok(());
     }
     let explicit = cli.or(preset.task.data_dir.as_deref());
     let dir = crate::data::mnist::resolve_dir(explicit)?;
+    crate::data::mnist::prepare_cache(&dir)?;
     preset.task.data_dir = Some(std::fs::canonicalize(&dir).unwrap_or(dir));
     Ok(())
 }

@@ -17,6 +17,7 @@ pub mod lars;
 pub mod lbfgs;
 pub mod levenberg_marquardt;
 pub mod lodo;
+pub mod memory;
 pub mod momentum;
 pub mod olbfgs;
 pub mod online_qn;

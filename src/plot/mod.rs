@@ -260,6 +260,7 @@ fn check_output(path: &Path, size: (u32, u32)) -> Result<()> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create directory {}", dir.display()))?;
     }
+    crate::output_file::check_writable(path)?;
     let ok = |v: u32| (MIN_SIZE..=MAX_SIZE).contains(&v);
     if !ok(size.0) || !ok(size.1) {
         bail!(

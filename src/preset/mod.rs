@@ -105,6 +105,7 @@ impl Preset {
 
     /// Parses preset text without the semantic checks (names, hyperparameters).
     pub fn parse_syntax(text: &str, origin: &str) -> Result<Self, PresetError> {
+        let text = without_bom(text);
         let options = ron::Options::default()
             .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
         options
@@ -114,6 +115,7 @@ impl Preset {
 
     /// Parses and validates preset text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str, builders: &Builders) -> Result<Self, PresetError> {
+        let text = without_bom(text);
         let preset = Self::parse_syntax(text, origin)?;
         validate::check(&preset, builders).map_err(|invalid| PresetError {
             origin: origin.to_string(),
@@ -148,6 +150,11 @@ impl Preset {
             .with_context(|| format!("cannot read preset file {}", path.display()))?;
         Ok(Self::parse(&text, &path.display().to_string(), builders)?)
     }
+}
+
+/// Editors on some systems start UTF-8 files with a byte-order mark, which RON does not accept.
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 /// A RON error with the field path at its position.
@@ -284,6 +291,51 @@ mod tests {
         assert_eq!(
             fixture_error("negative-steps"),
             "tests/invalid_presets/negative-steps.ron:6:17: field `max_steps`: Integer is out of bounds"
+        );
+    }
+
+    #[test]
+    fn names_that_would_reach_outside_a_directory_are_refused() {
+        assert_eq!(
+            fixture_error("path-name"),
+            "tests/invalid_presets/path-name.ron:3:5: field `name`: '/' is not allowed in a \
+             preset name (it names files); use letters, digits, `-`, `_` and `.`"
+        );
+        let builders = Builders::default();
+        for bad in [".hidden", "a b", "x\\y", &"n".repeat(65)] {
+            let text = format!(
+                "(name: {bad:?}, description: \"\", task: (name: \"quadratic\"), optimizer: (name: \"sgd\"))"
+            );
+            let e = Preset::parse(&text, "t", &builders)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("field `name`"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn mnist_fields_are_checked_with_the_preset_before_any_data_loads() {
+        // The fixture's data_dir does not exist: the range error comes first.
+        assert_eq!(
+            fixture_error("mnist-field"),
+            "tests/invalid_presets/mnist-field.ron:5:62: field `task.hidden`: mnist-classify: \
+             hidden 1000000 is out of range 1..=4096"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_accepted() {
+        let text = "\u{feff}(name: \"bom\", description: \"\", task: (name: \"quadratic\"), \
+                    optimizer: (name: \"sgd\"), eval_interval: 0)";
+        // Parses, and positions count from after the mark.
+        let e = Preset::parse(text, "t", &Builders::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("t:1:85: field `eval_interval`"), "{e}");
+        let ok = text.replace("eval_interval: 0", "eval_interval: 5");
+        assert_eq!(
+            Preset::parse(&ok, "t", &Builders::default()).unwrap().name,
+            "bom"
         );
     }
 

@@ -36,9 +36,7 @@ impl Invalid {
 
 /// Checks names, counts and every optimizer's hyperparameters.
 pub fn check(preset: &Preset, builders: &Builders) -> Result<(), Invalid> {
-    if preset.name.trim().is_empty() {
-        return Err(Invalid::new("name", "must not be empty"));
-    }
+    check_preset_name(&preset.name)?;
     task::spec::check_name(&preset.task.name)
         .map_err(|e| Invalid::new("task.name", e.to_string()))?;
     if preset.task.batch_size == Some(0) {
@@ -77,21 +75,51 @@ pub fn check(preset: &Preset, builders: &Builders) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// The synthetic tasks are cheap to build, so building one is the exact check of its fields. The
-/// MNIST tasks would load the data set; their fields are checked when the run starts.
-fn check_task(preset: &Preset, builders: &Builders) -> Result<(), Invalid> {
-    if preset.uses_mnist() {
-        return Ok(());
+/// Longest preset name: it becomes part of file names (checkpoints, compare's records).
+pub const MAX_NAME_LEN: usize = 64;
+
+/// A preset's name goes into file names, so it must be a plain one: no path separators, no
+/// leading dot, nothing a shell or another file system would treat specially.
+fn check_preset_name(name: &str) -> Result<(), Invalid> {
+    if name.is_empty() {
+        return Err(Invalid::new("name", "must not be empty"));
     }
-    (builders.task)(&preset.task, preset.seed)
-        .map(drop)
-        .map_err(|e| {
-            let message = format!("{e:#}");
-            match named_in(&message, preset.task.set_fields()) {
-                Some(field) => Invalid::new(format!("task.{field}"), message),
-                None => Invalid::new("task", message),
-            }
-        })
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if let Some(bad) = name.chars().find(|c| !plain(*c)) {
+        return Err(Invalid::new(
+            "name",
+            format!(
+                "{bad:?} is not allowed in a preset name (it names files); use letters, digits, \
+                 `-`, `_` and `.`"
+            ),
+        ));
+    }
+    if name.starts_with('.') || name.len() > MAX_NAME_LEN {
+        return Err(Invalid::new(
+            "name",
+            format!(
+                "must not start with `.` and be at most {MAX_NAME_LEN} characters (it names files)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The synthetic tasks are cheap to build, so building one is the exact check of its fields. The
+/// MNIST tasks would load the data set; their fields are checked without it.
+fn check_task(preset: &Preset, builders: &Builders) -> Result<(), Invalid> {
+    let checked = if preset.uses_mnist() {
+        task::spec::check_without_data(&preset.task)
+    } else {
+        (builders.task)(&preset.task, preset.seed).map(drop)
+    };
+    checked.map_err(|e| {
+        let message = format!("{e:#}");
+        match named_in(&message, preset.task.set_fields()) {
+            Some(field) => Invalid::new(format!("task.{field}"), message),
+            None => Invalid::new("task", message),
+        }
+    })
 }
 
 fn check_optimizer(path: &str, spec: &OptimizerSpec, builders: &Builders) -> Result<(), Invalid> {

@@ -31,6 +31,19 @@ const CLASSES: usize = 10;
 /// Images per forward pass during evaluation (bounds memory).
 const EVAL_CHUNK: usize = 1000;
 
+/// The checks of the task's settings that need no data (run again when a preset loads).
+pub fn check_sizes(batch_size: usize, hidden: usize) -> Result<()> {
+    ensure!(
+        (1..=TRAIN_SPLIT).contains(&batch_size),
+        "mnist-classify: batch_size {batch_size} is out of range 1..={TRAIN_SPLIT}"
+    );
+    ensure!(
+        (1..=MAX_HIDDEN).contains(&hidden),
+        "mnist-classify: hidden {hidden} is out of range 1..={MAX_HIDDEN}"
+    );
+    Ok(())
+}
+
 pub struct MnistClassify {
     model: Mlp,
     seed: u64,
@@ -49,14 +62,7 @@ pub struct MnistClassify {
 impl MnistClassify {
     /// A classifier over `data` whose current minibatch is the first of the stream.
     pub fn new(data: Mnist, batch_size: usize, hidden: usize, seed: u64) -> Result<Self> {
-        ensure!(
-            (1..=TRAIN_SPLIT).contains(&batch_size),
-            "mnist-classify: batch_size {batch_size} is out of range 1..={TRAIN_SPLIT}"
-        );
-        ensure!(
-            (1..=MAX_HIDDEN).contains(&hidden),
-            "mnist-classify: hidden {hidden} is out of range 1..={MAX_HIDDEN}"
-        );
+        check_sizes(batch_size, hidden)?;
         ensure!(
             data.train_len() == TRAIN_LEN && data.test_len() == TEST_LEN,
             "mnist-classify: expected 60,000 training and 10,000 test images, got {} and {}",

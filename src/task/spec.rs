@@ -122,7 +122,7 @@ pub fn build(spec: &TaskSpec, seed: u64) -> Result<Box<dyn Task>> {
             )?))
         }
         "mnist-classify" => {
-            spec.ensure_only(&["batch_size", "data_dir", "hidden"])?;
+            check_without_data(spec)?;
             let data = load_mnist(spec)?;
             Ok(Box::new(MnistClassify::new(
                 data,
@@ -133,7 +133,7 @@ pub fn build(spec: &TaskSpec, seed: u64) -> Result<Box<dyn Task>> {
             )?))
         }
         "mnist-ar" => {
-            spec.ensure_only(&["batch_size", "data_dir", "val_queries"])?;
+            check_without_data(spec)?;
             let data = load_mnist(spec)?;
             Ok(Box::new(MnistAr::new(
                 data.train_images,
@@ -143,6 +143,29 @@ pub fn build(spec: &TaskSpec, seed: u64) -> Result<Box<dyn Task>> {
             )?))
         }
         name => bail!("{name}: not available in this build"),
+    }
+}
+
+/// What can be checked of an MNIST task's spec before its data load: which fields apply and
+/// their ranges. Synthetic tasks are checked by building them.
+pub fn check_without_data(spec: &TaskSpec) -> Result<()> {
+    match spec.name.as_str() {
+        "mnist-classify" => {
+            spec.ensure_only(&["batch_size", "data_dir", "hidden"])?;
+            mnist_classify::check_sizes(
+                spec.batch_size
+                    .unwrap_or(mnist_classify::DEFAULT_BATCH_SIZE),
+                spec.hidden.unwrap_or(mnist_classify::DEFAULT_HIDDEN),
+            )
+        }
+        "mnist-ar" => {
+            spec.ensure_only(&["batch_size", "data_dir", "val_queries"])?;
+            mnist_ar::check_sizes(
+                spec.batch_size.unwrap_or(mnist_ar::DEFAULT_BATCH_SIZE),
+                spec.val_queries.unwrap_or(mnist_ar::DEFAULT_VAL_QUERIES),
+            )
+        }
+        _ => Ok(()),
     }
 }
 

@@ -2,14 +2,15 @@
 //! parameters, every optimizer's state (active and stashed), step counters, statistics, the task's
 //! data-stream state, elapsed time and the preset.
 //!
-//! File format: the magic bytes `LODOTUI-CKPT`, a little-endian `u32` format version, then the
-//! bincode (v1) encoding of [`Checkpoint`]. Specs and the preset are stored as JSON strings inside
-//! it, because their serde form skips unset fields, which a non-self-describing format like
-//! bincode cannot read back. Files are written to a temporary name and renamed, so a crash never
-//! leaves a half-written checkpoint under the final name.
+//! File format 2: the magic bytes `LODOTUI-CKPT`, a little-endian `u32` format version, a `u64`
+//! payload length, the bincode (v1) encoding of [`Checkpoint`], then a CRC-32 of every byte before
+//! it. A file whose length or checksum disagrees is refused, so a flipped bit can never continue as
+//! a silently different run. Format 1 (the same without length and checksum) is still read, with a
+//! note that it is unchecked. Specs and the preset are stored as JSON strings inside the payload,
+//! because their serde form skips unset fields, which a non-self-describing format like bincode
+//! cannot read back. Where files go and how they are named: [`super::checkpoint_dir`].
 
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -19,12 +20,20 @@ use crate::optim::OptimizerState;
 use crate::preset::Preset;
 use crate::task::TaskState;
 
+use super::checkpoint_dir::{self, RunId};
 use super::msg::{LaneId, RunState};
 use super::slot::Saved;
 use super::stats::LaneStats;
 
 const MAGIC: &[u8; 12] = b"LODOTUI-CKPT";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
+/// The first format: no length, no checksum.
+const UNCHECKED_FORMAT: u32 = 1;
+/// Magic and format version.
+const HEAD_LEN: usize = 16;
+/// Magic, format version and payload length.
+const HEAD_LEN_2: usize = HEAD_LEN + 8;
+const CRC_LEN: usize = 4;
 /// File name extension of checkpoints.
 pub const EXTENSION: &str = "ckpt";
 
@@ -142,80 +151,120 @@ impl Checkpoint {
         self.lanes.iter().map(|l| l.step).max().unwrap_or(0)
     }
 
-    /// `DIR/PRESET-seedS-stepNNNNNNNN.ckpt`.
-    pub fn file_name(preset: &Preset, step: u64) -> String {
-        format!(
-            "{}-seed{}-step{step:08}.{EXTENSION}",
-            preset.name, preset.seed
-        )
+    /// The file name this checkpoint gets when run `run` saves it.
+    pub fn file_name(&self, run: &RunId) -> Result<String> {
+        let preset = self.preset()?;
+        Ok(checkpoint_dir::file_name(
+            &preset.name,
+            preset.seed,
+            run,
+            self.step(),
+        ))
     }
 
-    /// Writes to `dir` (created if needed) atomically; returns the path.
-    pub fn save(&self, dir: &Path) -> Result<PathBuf> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create checkpoint directory {}", dir.display()))?;
-        let name = Self::file_name(&self.preset()?, self.step());
-        let path = dir.join(&name);
-        let tmp = dir.join(format!(".{name}.tmp"));
-        let write = || -> Result<()> {
-            let file = File::create(&tmp)?;
-            let mut out = BufWriter::with_capacity(1 << 20, file);
-            out.write_all(MAGIC)?;
-            out.write_all(&FORMAT.to_le_bytes())?;
-            bincode::serialize_into(&mut out, self)?;
-            let file = out.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            Ok(())
+    /// The whole file: header, payload and checksum.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let len = bincode::serialized_size(self)?;
+        let mut out = Vec::with_capacity(HEAD_LEN_2 + len as usize + CRC_LEN);
+        out.write_all(MAGIC)?;
+        out.write_all(&FORMAT.to_le_bytes())?;
+        out.write_all(&len.to_le_bytes())?;
+        bincode::serialize_into(&mut out, self)?;
+        let crc = crc32fast::hash(&out);
+        out.write_all(&crc.to_le_bytes())?;
+        Ok(out)
+    }
+
+    /// Reads the bytes of a checkpoint file named `what` in messages; also says whether a
+    /// checksum vouched for them (format 1 has none).
+    pub fn decode(bytes: &[u8], what: &str) -> Result<(Self, bool)> {
+        ensure!(
+            bytes.len() >= HEAD_LEN && &bytes[..12] == MAGIC,
+            "{what} is not a lodo-tui checkpoint"
+        );
+        let format = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+        let (payload, checked) = match format {
+            FORMAT => (checked_payload(bytes, what)?, true),
+            UNCHECKED_FORMAT => (&bytes[HEAD_LEN..], false),
+            _ => bail!(
+                "{what} has checkpoint format {format}; this build reads formats \
+                 {UNCHECKED_FORMAT} and {FORMAT}"
+            ),
         };
-        if let Err(e) = write() {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e.context(format!("cannot write checkpoint {}", path.display())));
-        }
-        std::fs::rename(&tmp, &path)
-            .with_context(|| format!("cannot move checkpoint into place at {}", path.display()))?;
+        let damaged = || format!("{what} is corrupt or truncated");
+        let mut reader = payload;
+        let checkpoint: Self = bincode::deserialize_from(&mut reader).with_context(damaged)?;
+        // Bytes left over mean the payload was not what this build wrote.
+        ensure!(reader.is_empty(), "{}", damaged());
+        Ok((checkpoint, checked))
+    }
+
+    /// Writes to `dir` (created if needed, private) atomically under this run's name; returns the
+    /// path. An existing file of that name is replaced only if `own` holds it (this run wrote it).
+    pub fn save(&self, dir: &Path, run: &RunId, own: &[PathBuf]) -> Result<PathBuf> {
+        checkpoint_dir::create(dir)?;
+        let path = dir.join(self.file_name(run)?);
+        let bytes = self
+            .encode()
+            .with_context(|| format!("cannot encode checkpoint {}", path.display()))?;
+        checkpoint_dir::write_new(&path, &bytes, own.contains(&path))
+            .with_context(|| format!("cannot write checkpoint {}", path.display()))?;
         Ok(path)
     }
 
     /// Reads a checkpoint file, or the newest `*.ckpt` in a directory.
     pub fn load(path: &Path) -> Result<Self> {
-        let path = if path.is_dir() {
-            newest_in(path)?
+        Ok(Self::open(path)?.checkpoint)
+    }
+
+    /// Like [`Checkpoint::load`], and says which file it read and how.
+    pub fn open(path: &Path) -> Result<Loaded> {
+        let (path, choice) = if path.is_dir() {
+            let choice = checkpoint_dir::newest(path)?;
+            (choice.path.clone(), Some(choice.describe()))
         } else {
-            path.to_path_buf()
+            (path.to_path_buf(), None)
         };
-        let file = File::open(&path)
-            .with_context(|| format!("cannot open checkpoint {}", path.display()))?;
-        let mut input = BufReader::with_capacity(1 << 20, file);
-        let mut head = [0u8; 16];
-        let ok = input.read_exact(&mut head).is_ok() && &head[..12] == MAGIC;
-        ensure!(ok, "{} is not a lodo-tui checkpoint", path.display());
-        let format = u32::from_le_bytes([head[12], head[13], head[14], head[15]]);
-        ensure!(
-            format == FORMAT,
-            "{} has checkpoint format {format}; this build reads format {FORMAT}",
-            path.display()
-        );
-        bincode::deserialize_from(input)
-            .with_context(|| format!("{} is corrupt or truncated", path.display()))
+        let what = path.display().to_string();
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot open checkpoint {what}"))?;
+        let (checkpoint, checked) = Self::decode(&bytes, &what)?;
+        let mut notes: Vec<String> = choice.into_iter().collect();
+        if !checked {
+            notes.push(format!(
+                "{what} is a format-{UNCHECKED_FORMAT} checkpoint without a checksum: \
+                 read unchecked"
+            ));
+        }
+        Ok(Loaded {
+            checkpoint,
+            path,
+            notes,
+        })
     }
 }
 
-/// The most recently modified checkpoint in `dir`.
-fn newest_in(dir: &Path) -> Result<PathBuf> {
-    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == EXTENSION) {
-            let modified = path.metadata()?.modified()?;
-            if best.as_ref().is_none_or(|(t, _)| modified > *t) {
-                best = Some((modified, path));
-            }
-        }
-    }
-    match best {
-        Some((_, path)) => Ok(path),
-        None => bail!("no .{EXTENSION} checkpoint in {}", dir.display()),
-    }
+/// A checkpoint as read from disk.
+pub struct Loaded {
+    pub checkpoint: Checkpoint,
+    pub path: PathBuf,
+    /// What the user should know: which file of a directory was chosen, unchecked formats.
+    pub notes: Vec<String>,
+}
+
+/// The payload of a format-2 file, after its length and checksum agree.
+fn checked_payload<'a>(bytes: &'a [u8], what: &str) -> Result<&'a [u8]> {
+    let damaged = || format!("{what} is corrupt or truncated (checksum mismatch)");
+    ensure!(bytes.len() >= HEAD_LEN_2 + CRC_LEN, "{}", damaged());
+    let len = u64::from_le_bytes(bytes[HEAD_LEN..HEAD_LEN_2].try_into()?);
+    let (body, crc) = bytes.split_at(bytes.len() - CRC_LEN);
+    let stored = u32::from_le_bytes(crc.try_into()?);
+    ensure!(
+        u64::try_from(body.len() - HEAD_LEN_2)? == len && crc32fast::hash(body) == stored,
+        "{}",
+        damaged()
+    );
+    Ok(&body[HEAD_LEN_2..])
 }
 
 #[cfg(test)]
@@ -270,13 +319,23 @@ mod tests {
         Checkpoint::new(&preset, step, 0, 1.5, task, vec![lane]).unwrap()
     }
 
+    fn run() -> RunId {
+        RunId::new()
+    }
+
     #[test]
     fn save_load_round_trip_is_bit_exact() {
         let dir = tempfile::tempdir().unwrap();
         let ck = checkpoint(42);
-        let path = ck.save(dir.path()).unwrap();
-        assert_eq!(path.file_name().unwrap(), "p-seed2-step00000042.ckpt");
-        let back = Checkpoint::load(&path).unwrap();
+        let run = run();
+        let path = ck.save(dir.path(), &run, &[]).unwrap();
+        assert_eq!(
+            path.file_name().unwrap().to_str().unwrap(),
+            format!("p-seed2-{run}-step00000042.ckpt")
+        );
+        let loaded = Checkpoint::open(&path).unwrap();
+        assert!(loaded.notes.is_empty(), "{:?}", loaded.notes);
+        let back = loaded.checkpoint;
         // NaN != NaN, so compare the bits of the one NaN scalar separately.
         let theta = |c: &Checkpoint| c.lanes[0].optimizers().unwrap()[0].state.scalars[0].1;
         assert_eq!(theta(&back).to_bits(), theta(&ck).to_bits());
@@ -295,13 +354,90 @@ mod tests {
     #[test]
     fn a_directory_resumes_its_newest_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
-        checkpoint(10).save(dir.path()).unwrap();
+        let run = run();
+        checkpoint(10).save(dir.path(), &run, &[]).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
-        checkpoint(5).save(dir.path()).unwrap();
-        assert_eq!(Checkpoint::load(dir.path()).unwrap().step(), 5);
+        checkpoint(5).save(dir.path(), &run, &[]).unwrap();
+        let loaded = Checkpoint::open(dir.path()).unwrap();
+        assert_eq!(loaded.checkpoint.step(), 5);
+        assert!(
+            loaded.notes[0].starts_with(&format!(
+                "resuming {} (run {run}, step 5)",
+                loaded.path.display()
+            )),
+            "{:?}",
+            loaded.notes
+        );
         let empty = tempfile::tempdir().unwrap();
         let e = Checkpoint::load(empty.path()).unwrap_err().to_string();
         assert!(e.starts_with("no .ckpt checkpoint in"), "{e}");
+    }
+
+    #[test]
+    fn two_runs_at_the_same_step_keep_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (run(), run());
+        let pa = checkpoint(7).save(dir.path(), &a, &[]).unwrap();
+        let pb = checkpoint(7).save(dir.path(), &b, &[]).unwrap();
+        assert_ne!(pa, pb);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        // A run may rewrite its own file (a manual checkpoint, then the final one at that step).
+        assert_eq!(
+            checkpoint(7)
+                .save(dir.path(), &a, std::slice::from_ref(&pa))
+                .unwrap(),
+            pa
+        );
+        let e = format!("{:#}", checkpoint(7).save(dir.path(), &a, &[]).unwrap_err());
+        assert!(e.contains("not replaced"), "{e}");
+    }
+
+    /// What builds before format 2 wrote: magic, version 1, payload.
+    fn format1_bytes(ck: &Checkpoint) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend(1u32.to_le_bytes());
+        bytes.extend(bincode::serialize(ck).unwrap());
+        bytes
+    }
+
+    #[test]
+    fn format_1_loads_with_a_note_that_it_is_unchecked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p-seed2-step00000009.ckpt");
+        std::fs::write(&path, format1_bytes(&checkpoint(9))).unwrap();
+        let loaded = Checkpoint::open(dir.path()).unwrap();
+        let same = loaded.checkpoint.encode().unwrap() == checkpoint(9).encode().unwrap();
+        assert!(same);
+        assert!(
+            loaded.notes[0].contains("(run p-seed2, step 9)"),
+            "{:?}",
+            loaded.notes
+        );
+        assert!(
+            loaded.notes[1].ends_with("without a checksum: read unchecked"),
+            "{:?}",
+            loaded.notes
+        );
+    }
+
+    #[test]
+    fn every_single_flipped_byte_is_refused_by_name() {
+        let ck = checkpoint(3);
+        let bytes = ck.encode().unwrap();
+        let (back, checked) = Checkpoint::decode(&bytes, "f").unwrap();
+        // Compared as bytes: the NaN scalar makes the structs unequal to themselves.
+        assert!(checked && back.encode().unwrap() == bytes);
+        for at in 0..bytes.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut bad = bytes.clone();
+                bad[at] ^= flip;
+                let e = match Checkpoint::decode(&bad, "dir/f.ckpt") {
+                    Ok(_) => panic!("byte {at} ^ {flip:#x} was accepted"),
+                    Err(e) => format!("{e:#}"),
+                };
+                assert!(e.starts_with("dir/f.ckpt "), "byte {at}: {e}");
+            }
+        }
     }
 
     #[test]
@@ -312,7 +448,7 @@ mod tests {
         let e = format!("{:#}", Checkpoint::load(&other).unwrap_err());
         assert!(e.ends_with("notes.txt is not a lodo-tui checkpoint"), "{e}");
 
-        let path = checkpoint(3).save(dir.path()).unwrap();
+        let path = checkpoint(3).save(dir.path(), &run(), &[]).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         let e = format!("{:#}", Checkpoint::load(&path).unwrap_err());
@@ -323,7 +459,7 @@ mod tests {
         std::fs::write(&path, &newer).unwrap();
         let e = format!("{:#}", Checkpoint::load(&path).unwrap_err());
         assert!(
-            e.contains("has checkpoint format 99; this build reads format 1"),
+            e.contains("has checkpoint format 99; this build reads formats 1 and 2"),
             "{e}"
         );
     }

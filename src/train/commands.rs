@@ -244,7 +244,9 @@ impl Trainer {
             RunState::Running => RunState::Running,
             _ => RunState::Paused,
         };
-        let (params, step) = (base.params.clone(), base.step);
+        // The parameters before the base's last step go along, so a fork made right after a bad
+        // step can still be restored by the divergence guard.
+        let (params, before, step) = (base.params.clone(), base.before.clone(), base.step);
         let names: Vec<String> = slots
             .iter()
             .map(|(slot, how)| {
@@ -260,6 +262,7 @@ impl Trainer {
             .enumerate()
             .map(|(id, (slot, _))| {
                 let mut lane = Lane::new(id, params.clone(), slot, step);
+                lane.before.clone_from(&before);
                 lane.state = state;
                 lane
             })

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::checkpoint::{Checkpoint, LaneSnapshot};
+use super::checkpoint_dir;
 use super::lane::Lane;
 use super::msg::{EventKind, LaneSummary, RunState, Summary};
 use super::trainer::Trainer;
@@ -43,8 +44,15 @@ impl Trainer {
     /// Writes a checkpoint to `dir` and reports it (or the failure) as an event.
     pub(super) fn checkpoint_to(&mut self, dir: &Path) -> Option<PathBuf> {
         let step = self.step();
-        match self.snapshot().and_then(|ck| ck.save(dir)) {
+        let run = &self.settings.run;
+        match self
+            .snapshot()
+            .and_then(|ck| ck.save(dir, run, &self.written))
+        {
             Ok(path) => {
+                if !self.written.contains(&path) {
+                    self.written.push(path.clone());
+                }
                 let size = path.metadata().map(|m| m.len()).unwrap_or(0);
                 let size = if size >= 1_000_000 {
                     format!("{:.1} MB", size as f64 / 1e6)
@@ -66,6 +74,24 @@ impl Trainer {
                 self.emit.lose(step, what);
                 None
             }
+        }
+    }
+
+    /// Removes temporaries that runs killed mid-write left in the checkpoint directory.
+    pub(super) fn sweep_checkpoint_dir(&mut self) {
+        let Some(dir) = self.settings.checkpoint_dir.clone() else {
+            return;
+        };
+        let removed = checkpoint_dir::sweep_stale(&dir);
+        if !removed.is_empty() {
+            let step = self.step();
+            let detail = format!(
+                "removed {} temporary checkpoint file(s) of runs that died while writing them \
+                 in {}",
+                removed.len(),
+                dir.display()
+            );
+            self.emit.event(None, step, EventKind::Info, detail);
         }
     }
 

@@ -2,6 +2,7 @@
 //! Commands in, messages out; nothing here draws.
 
 pub mod checkpoint;
+pub mod checkpoint_dir;
 mod commands;
 pub mod emit;
 mod finish;
@@ -18,6 +19,7 @@ pub mod throttle;
 pub mod trainer;
 
 pub use checkpoint::Checkpoint;
+pub use checkpoint_dir::RunId;
 pub use handle::TrainerHandle;
 pub use spawn::{TrainerConfig, spawn};
 

@@ -25,6 +25,7 @@ pub struct Factory {
 
 impl Factory {
     pub fn build(&self, spec: &OptimizerSpec) -> Result<Box<dyn Optimizer>> {
+        crate::optim::memory::check(spec, self.n)?;
         let ctx = BuildContext {
             n: self.n,
             layers: &self.layers,

@@ -12,6 +12,7 @@ use crate::preset::Preset;
 use crate::record::Recorder;
 
 use super::checkpoint::Checkpoint;
+use super::checkpoint_dir::RunId;
 use super::emit::{Clock, Emitter};
 use super::handle::TrainerHandle;
 use super::msg::Msg;
@@ -29,6 +30,9 @@ pub struct TrainerConfig {
     /// The record, opened by the caller so a bad path fails before the run starts.
     pub record: Option<Recorder>,
     pub checkpoint_dir: Option<PathBuf>,
+    /// Names this run's checkpoints (fresh for a resumed run too, so it never replaces the files
+    /// of the run it continues).
+    pub run: RunId,
     pub resume: Option<Checkpoint>,
     /// See [`Settings::halt_when_stalled`].
     pub halt_when_stalled: bool,
@@ -48,6 +52,7 @@ impl TrainerConfig {
             threads: None,
             record: None,
             checkpoint_dir: None,
+            run: RunId::new(),
             resume: None,
             halt_when_stalled: false,
             message_interval: throttle::INTERVAL,
@@ -81,6 +86,7 @@ pub fn spawn(config: TrainerConfig) -> Result<TrainerHandle> {
                 let settings = Settings {
                     preset: config.preset,
                     checkpoint_dir: config.checkpoint_dir,
+                    run: config.run,
                     halt_when_stalled: config.halt_when_stalled,
                     start_paused: config.start_paused,
                     pace: config.pace,

@@ -209,6 +209,7 @@ fn checkpoint_and_resume_continue_the_identical_trajectory() {
     let mut cfg = config(preset(spec("lodo", 0.5), Some(15)));
     cfg.start_paused = true;
     cfg.checkpoint_dir = Some(dir.path().to_path_buf());
+    let run = cfg.run.clone();
     let h = spawn(cfg).unwrap();
     let mut first = Seen::default();
     h.send(Command::Step(5));
@@ -218,7 +219,8 @@ fn checkpoint_and_resume_continue_the_identical_trajectory() {
     first.until_finished(&h);
     h.shutdown().unwrap();
     let saved = first.event(EventKind::Checkpoint).detail.clone();
-    assert!(saved.contains("test-seed3-step00000015.ckpt"), "{saved}");
+    let name = format!("test-seed3-{run}-step00000015.ckpt");
+    assert!(saved.contains(&name), "{saved}");
 
     let ck = Checkpoint::load(dir.path()).unwrap();
     assert_eq!(ck.step(), 15);
@@ -302,6 +304,61 @@ fn divergence_pauses_the_lane_restores_parameters_and_says_what_to_do() {
         1
     );
     assert!(seen.summary().lanes[0].diverged);
+}
+
+/// The dashboard case (`--optimizer sgd:lr=1000000 --paused`, keys `n r … Space`): a race
+/// forked right after a bad single step used to leave lanes with nothing to restore, diverged for
+/// good even after the guard's advice.
+#[test]
+fn race_lanes_forked_right_after_a_bad_step_can_be_restored() {
+    let mut p = preset(spec("sgd", 1e6), None);
+    p.loss_bound = Some(50.0);
+    let mut cfg = config(p);
+    cfg.start_paused = true;
+    let h = spawn(cfg).unwrap();
+    let mut seen = Seen::default();
+    h.send(Command::Step(1));
+    seen.until_step(&h, 0, 1);
+    h.send(Command::Race {
+        specs: vec![spec("sgd", 1e6), spec("sgd", 1e6)],
+    });
+    h.send(Command::Resume);
+    seen.until_event(&h, EventKind::Diverged);
+    seen.until_event(&h, EventKind::Diverged);
+    seen.read_until(&h, |m| matches!(m, Msg::Lanes(_)));
+    let trips: Vec<Event> = seen
+        .events()
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Diverged)
+        .cloned()
+        .collect();
+    assert_eq!(trips.len(), 2);
+    for trip in &trips {
+        assert!(
+            trip.detail.contains("parameters restored"),
+            "{}",
+            trip.detail
+        );
+    }
+    // Following the advice now works: both lanes train on from the restored point.
+    for lane in 0..2 {
+        h.send(Command::SetLr { lane, value: 0.1 });
+    }
+    h.send(Command::Resume);
+    seen.until_step(&h, 1, 20);
+    h.send(Command::Quit);
+    seen.until_finished(&h);
+    h.shutdown().unwrap();
+    let diverged = seen
+        .events()
+        .iter()
+        .filter(|e| e.kind == EventKind::Diverged)
+        .count();
+    assert_eq!(diverged, 2, "no lane tripped again");
+    for lane in 0..2 {
+        let losses = seen.losses(lane);
+        assert!(losses.iter().all(|(_, l)| *l < 50.0), "{losses:?}");
+    }
 }
 
 #[test]

@@ -13,6 +13,7 @@ use crate::preset::Preset;
 use crate::record::StartLine;
 use crate::task::{EvalContext, Task};
 
+use super::checkpoint_dir::RunId;
 use super::emit::Emitter;
 use super::guard::{ADVICE, Guard, Trip};
 use super::lane::{Lane, Outcome};
@@ -25,6 +26,7 @@ use super::slot::Factory;
 pub struct Settings {
     pub preset: Preset,
     pub checkpoint_dir: Option<PathBuf>,
+    pub run: RunId,
     /// Stop when no lane can run (every lane diverged) instead of waiting for commands: for
     /// headless runs, where nobody can send any.
     pub halt_when_stalled: bool,
@@ -61,6 +63,8 @@ pub struct Trainer {
     pub(super) periodic: VecDeque<PathBuf>,
     /// The newest checkpoint this run saved.
     pub(super) last_saved: Option<PathBuf>,
+    /// Every checkpoint this run wrote: the only files it may replace.
+    pub(super) written: Vec<PathBuf>,
     pub(super) pacer: Pacer,
 }
 
@@ -96,6 +100,7 @@ impl Trainer {
             resumed_from: setup.resumed_from,
             periodic: VecDeque::new(),
             last_saved: None,
+            written: Vec::new(),
             pacer,
         }
     }
@@ -234,6 +239,7 @@ impl Trainer {
                 format!("resumed from a checkpoint at step {step}"),
             );
         }
+        self.sweep_checkpoint_dir();
         self.after_lanes_changed();
         for i in 0..self.lanes.len() {
             if self.lanes[i].stats.metrics_step != Some(self.lanes[i].step) {

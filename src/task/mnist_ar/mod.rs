@@ -76,6 +76,26 @@ pub struct MnistAr {
     dev: Cpu,
 }
 
+fn check_val_queries(val_queries: usize) -> Result<()> {
+    ensure!(
+        (1..=MAX_VAL_QUERIES).contains(&val_queries),
+        "mnist-ar: val_queries {val_queries} is out of range 1..={MAX_VAL_QUERIES}"
+    );
+    Ok(())
+}
+
+/// The checks of the task's settings that need no data (run again when a preset loads), for the
+/// standard MNIST training set.
+pub fn check_sizes(batch_size: usize, val_queries: usize) -> Result<()> {
+    check_val_queries(val_queries)?;
+    let train_len = crate::data::mnist::TRAIN_LEN - data::VAL_IMAGES;
+    ensure!(
+        (1..=train_len).contains(&batch_size),
+        "mnist-ar: batch_size {batch_size} is out of range 1..={train_len}"
+    );
+    Ok(())
+}
+
 impl MnistAr {
     /// A task over `images` (n·784 intensities, e.g. the 60,000 MNIST training images), whose
     /// current minibatch is the first of the stream.
@@ -90,10 +110,7 @@ impl MnistAr {
             n > VAL_IMAGES,
             "mnist-ar: needs more than {VAL_IMAGES} images (they are held out), got {n}"
         );
-        ensure!(
-            (1..=MAX_VAL_QUERIES).contains(&val_queries),
-            "mnist-ar: val_queries {val_queries} is out of range 1..={MAX_VAL_QUERIES}"
-        );
+        check_val_queries(val_queries)?;
         let stream = Stream::new(seed, batch_size, n - VAL_IMAGES)?;
         let val = validation_queries(seed, val_queries)
             .into_iter()
