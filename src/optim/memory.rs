@@ -10,9 +10,7 @@
 use anyhow::{Result, bail};
 
 use super::OptimizerSpec;
-use super::lbfgs::LbfgsConfig;
 use super::lodo::{FamilyConfig, LodoConfig};
-use super::olbfgs::OlbfgsConfig;
 
 /// The largest estimate accepted even when more memory is free: beyond it one step takes
 /// seconds (e.g. `lodo:depth=100000` on the 100-parameter quadratic, 2.3 GB and 30 s a step),
@@ -31,14 +29,16 @@ pub fn estimate(spec: &OptimizerSpec, n: usize) -> u64 {
         "momentum" | "nesterov" | "rmsprop" | "lars" => 2 * n,
         "adam" | "yogi" => 3 * n,
         "lbfgs" => {
-            let m = spec.memory.unwrap_or(LbfgsConfig::default().memory) as u64;
+            let m = spec.memory.unwrap_or(super::lbfgs::DEFAULTS.memory) as u64;
             m.saturating_mul(2).saturating_add(4).saturating_mul(n)
         }
         "olbfgs" => {
-            let m = spec.memory.unwrap_or(OlbfgsConfig::default().memory) as u64;
+            let m = spec.memory.unwrap_or(super::olbfgs::DEFAULTS.memory) as u64;
             m.saturating_mul(2).saturating_add(4).saturating_mul(n)
         }
-        "bfgs" => n.saturating_mul(n).saturating_add(5 * n),
+        "bfgs" | "bfgs-same-batch" => n.saturating_mul(n).saturating_add(5 * n),
+        // The Hessian and its Cholesky factor, both n×n in f64 (two words each).
+        "lm" => n.saturating_mul(n).saturating_mul(4).saturating_add(6 * n),
         _ => 4 * n,
     };
     words.saturating_mul(WORD).saturating_mul(2)
