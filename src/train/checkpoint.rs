@@ -3,7 +3,9 @@
 //! data-stream state, elapsed time and the preset.
 //!
 //! File format: the magic bytes `LODOTUI-CKPT`, a little-endian `u32` format version, then the
-//! bincode (v1) encoding of [`Checkpoint`]. Specs and the preset are stored as JSON strings inside
+//! bincode (v1) encoding of [`Checkpoint`], then (format 2) the bincode encoding of every lane's
+//! gradient-evaluation count, `Vec<Option<u64>>`. The counts come after the body so that format-1
+//! files, written before counting, still load: their lanes' counts are unknown (`None`). Specs and the preset are stored as JSON strings inside
 //! it, because their serde form skips unset fields, which a non-self-describing format like
 //! bincode cannot read back. Files are written to a temporary name and renamed, so a crash never
 //! leaves a half-written checkpoint under the final name.
@@ -24,7 +26,9 @@ use super::slot::Saved;
 use super::stats::LaneStats;
 
 const MAGIC: &[u8; 12] = b"LODOTUI-CKPT";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
+/// Checkpoints without gradient-evaluation counts (still read).
+const FORMAT_WITHOUT_GRAD_EVALS: u32 = 1;
 /// File name extension of checkpoints.
 pub const EXTENSION: &str = "ckpt";
 
@@ -50,6 +54,9 @@ pub struct LaneSnapshot {
     /// The active optimizer first, then the stashed ones.
     optimizers: Vec<StoredOptimizer>,
     pub stats: LaneStats,
+    /// Stored after the body (see the module doc), so a format-1 file reads without it.
+    #[serde(skip)]
+    pub grad_evals: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,6 +113,7 @@ impl LaneSnapshot {
                 .map(StoredOptimizer::store)
                 .collect::<Result<_>>()?,
             stats,
+            grad_evals: None,
         })
     }
 
@@ -163,6 +171,8 @@ impl Checkpoint {
             out.write_all(MAGIC)?;
             out.write_all(&FORMAT.to_le_bytes())?;
             bincode::serialize_into(&mut out, self)?;
+            let counts: Vec<Option<u64>> = self.lanes.iter().map(|l| l.grad_evals).collect();
+            bincode::serialize_into(&mut out, &counts)?;
             let file = out.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
             Ok(())
@@ -191,12 +201,28 @@ impl Checkpoint {
         ensure!(ok, "{} is not a lodo-tui checkpoint", path.display());
         let format = u32::from_le_bytes([head[12], head[13], head[14], head[15]]);
         ensure!(
-            format == FORMAT,
-            "{} has checkpoint format {format}; this build reads format {FORMAT}",
+            format == FORMAT || format == FORMAT_WITHOUT_GRAD_EVALS,
+            "{} has checkpoint format {format}; this build reads formats \
+             {FORMAT_WITHOUT_GRAD_EVALS} and {FORMAT}",
             path.display()
         );
-        bincode::deserialize_from(input)
-            .with_context(|| format!("{} is corrupt or truncated", path.display()))
+        let damaged = || format!("{} is corrupt or truncated", path.display());
+        let mut ck: Self = bincode::deserialize_from(&mut input).with_context(damaged)?;
+        if format == FORMAT {
+            let counts: Vec<Option<u64>> =
+                bincode::deserialize_from(&mut input).with_context(damaged)?;
+            ensure!(
+                counts.len() == ck.lanes.len(),
+                "{}: {} gradient-evaluation counts for {} lanes",
+                damaged(),
+                counts.len(),
+                ck.lanes.len()
+            );
+            for (lane, count) in ck.lanes.iter_mut().zip(counts) {
+                lane.grad_evals = count;
+            }
+        }
+        Ok(ck)
     }
 }
 
@@ -305,6 +331,32 @@ mod tests {
     }
 
     #[test]
+    fn grad_evals_round_trip_and_a_format_1_file_loads_with_them_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ck = checkpoint(6);
+        ck.lanes[0].grad_evals = Some(12);
+        let path = ck.save(dir.path()).unwrap();
+        assert_eq!(
+            Checkpoint::load(&path).unwrap().lanes[0].grad_evals,
+            Some(12)
+        );
+        // A format-1 file is the same bytes without the trailing counts: a u64 length (1), an
+        // option tag (1) and the u64 count, 17 bytes in bincode v1.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.truncate(bytes.len() - 17);
+        bytes[12..16].copy_from_slice(&1u32.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let old = Checkpoint::load(&path).unwrap();
+        assert_eq!(old.lanes[0].grad_evals, None);
+        assert_eq!(old.lanes[0].params, ck.lanes[0].params);
+        // Format 2 without its counts is damage, not an old file.
+        bytes[12..16].copy_from_slice(&2u32.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let e = format!("{:#}", Checkpoint::load(&path).unwrap_err());
+        assert!(e.contains("is corrupt or truncated"), "{e}");
+    }
+
+    #[test]
     fn foreign_and_damaged_files_are_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let other = dir.path().join("notes.txt");
@@ -323,7 +375,7 @@ mod tests {
         std::fs::write(&path, &newer).unwrap();
         let e = format!("{:#}", Checkpoint::load(&path).unwrap_err());
         assert!(
-            e.contains("has checkpoint format 99; this build reads format 1"),
+            e.contains("has checkpoint format 99; this build reads formats 1 and 2"),
             "{e}"
         );
     }

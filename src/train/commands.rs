@@ -244,7 +244,7 @@ impl Trainer {
             RunState::Running => RunState::Running,
             _ => RunState::Paused,
         };
-        let (params, step) = (base.params.clone(), base.step);
+        let (params, step, grad_evals) = (base.params.clone(), base.step, base.grad_evals);
         let names: Vec<String> = slots
             .iter()
             .map(|(slot, how)| {
@@ -259,7 +259,7 @@ impl Trainer {
             .into_iter()
             .enumerate()
             .map(|(id, (slot, _))| {
-                let mut lane = Lane::new(id, params.clone(), slot, step);
+                let mut lane = Lane::new(id, params.clone(), slot, step, grad_evals);
                 lane.state = state;
                 lane
             })

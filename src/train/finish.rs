@@ -19,7 +19,7 @@ impl Trainer {
             .lanes
             .iter()
             .map(|l| {
-                LaneSnapshot::new(
+                let mut snap = LaneSnapshot::new(
                     l.id,
                     l.step,
                     l.state,
@@ -27,7 +27,9 @@ impl Trainer {
                     l.before.clone(),
                     &l.slot.save(),
                     l.stats.clone(),
-                )
+                )?;
+                snap.grad_evals = l.grad_evals;
+                Ok(snap)
             })
             .collect::<Result<_>>()?;
         Checkpoint::new(
@@ -117,6 +119,7 @@ fn lane_summary(lane: &Lane) -> LaneSummary {
         lane: lane.id,
         optimizer: lane.slot.optimizer().name().to_string(),
         steps: lane.step,
+        grad_evals: lane.grad_evals,
         final_loss: s.final_loss,
         best_loss: s.best_loss,
         steps_per_s: s.steps_per_s(),

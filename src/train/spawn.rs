@@ -38,6 +38,8 @@ pub struct TrainerConfig {
     pub start_paused: bool,
     /// See [`Settings::pace`].
     pub pace: Option<f64>,
+    /// See [`Settings::max_grad_evals`].
+    pub max_grad_evals: Option<u64>,
 }
 
 impl TrainerConfig {
@@ -53,6 +55,7 @@ impl TrainerConfig {
             message_interval: throttle::INTERVAL,
             start_paused: false,
             pace: None,
+            max_grad_evals: None,
         }
     }
 }
@@ -84,6 +87,7 @@ pub fn spawn(config: TrainerConfig) -> Result<TrainerHandle> {
                     halt_when_stalled: config.halt_when_stalled,
                     start_paused: config.start_paused,
                     pace: config.pace,
+                    max_grad_evals: config.max_grad_evals,
                 };
                 pool.install(move || {
                     let setup =

@@ -349,6 +349,7 @@ mod tests {
         StepRecord {
             lane,
             step,
+            grad_evals: Some(2 * step),
             t: step as f64 * 0.01,
             optimizer: "lodo".into(),
             loss,
