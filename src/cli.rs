@@ -5,7 +5,7 @@
 //!          [--record FILE.jsonl] [--checkpoint-dir DIR] [--resume FILE|DIR] [--headless]
 //!          [--data-dir DIR] …
 //! lodo-tui presets [NAME]
-//! lodo-tui compare --preset NAME --optimizers SPEC,SPEC,… [--steps N] [--seeds S] …
+//! lodo-tui compare --preset NAME --optimizers SPEC,SPEC,… [--steps N | --grad-evals N] [--seeds S] …
 //! lodo-tui plot RECORD.jsonl… -o FILE.png [--log-y] [--smooth N] [--metric NAME] …
 //! lodo-tui sample --resume CHECKPOINT [--count N] [--seed S] -o FILE.png
 //! ```
@@ -117,6 +117,10 @@ pub struct CompareArgs {
     /// Steps per run [default: the preset's max_steps].
     #[arg(long, value_name = "N")]
     pub steps: Option<u64>,
+    /// Instead of a step count, stop each run once it has used N gradient evaluations (L-BFGS
+    /// and O-LBFGS use two a step, so they take about N/2 steps).
+    #[arg(long, value_name = "N", conflicts_with = "steps", value_parser = clap::value_parser!(u64).range(1..))]
+    pub grad_evals: Option<u64>,
     /// Run seeds 0..S for every optimizer.
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seeds: u64,
@@ -289,6 +293,24 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["lodo-tui", "sample", "--resume", "ck"]).is_err());
+        let compare = |extra: &[&str]| {
+            let mut argv = vec![
+                "lodo-tui",
+                "compare",
+                "--preset",
+                "p",
+                "--optimizers",
+                "adam",
+            ];
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv)
+        };
+        match compare(&["--grad-evals", "500"]).unwrap().command {
+            Some(Command::Compare(c)) => assert_eq!((c.grad_evals, c.steps), (Some(500), None)),
+            other => panic!("{other:?}"),
+        }
+        assert!(compare(&["--grad-evals", "500", "--steps", "10"]).is_err());
+        assert!(compare(&["--grad-evals", "0"]).is_err());
         assert!(Cli::try_parse_from(["lodo-tui", "--steps", "5", "presets"]).is_err());
         assert!(Cli::try_parse_from(["lodo-tui", "--checkpoint-every", "5"]).is_err());
     }
