@@ -6,7 +6,7 @@
 //!          [--data-dir DIR] …
 //! lodo-tui presets [NAME]
 //! lodo-tui compare --preset NAME --optimizers SPEC,SPEC,… [--steps N | --grad-evals N] [--seeds S] …
-//! lodo-tui plot RECORD.jsonl… -o FILE.png [--log-y] [--smooth N] [--metric NAME] …
+//! lodo-tui plot RECORD.jsonl… -o FILE.png [--x steps|grad-evals|time] [--log-y] [--metric NAME] …
 //! lodo-tui sample --resume CHECKPOINT [--count N] [--seed S] -o FILE.png
 //! ```
 
@@ -176,6 +176,10 @@ pub struct PlotArgs {
     /// Plot this evaluation metric (e.g. hessian_error, val_loss) instead of the training loss.
     #[arg(long, value_name = "NAME")]
     pub metric: Option<String>,
+    /// The x axis: steps, gradient evaluations (records written since they are counted) or
+    /// wall time in seconds.
+    #[arg(long, value_enum, value_name = "AXIS", default_value = "steps")]
+    pub x: crate::plot::XAxis,
     /// Title above the chart [default: the task and what is plotted].
     #[arg(long, value_name = "TEXT")]
     pub title: Option<String>,

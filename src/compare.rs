@@ -196,14 +196,20 @@ pub fn plot_runs(report: &Report, png: &Path) -> Result<plot::Drawn> {
         (lo.min(l), hi.max(l))
     });
     let mut options = plot::Options::curves(png);
+    if report.grad_evals.is_some() {
+        options.x = plot::XAxis::GradEvals;
+    }
     options.log_y = lo > 0.0 && hi / lo > LOG_FROM_RATIO;
     if report.steps >= SMOOTH_FROM_STEPS {
         options.smooth = Some((report.steps / 100) as usize);
     }
     options.title = Some(format!(
-        "{}: training loss, {} steps{}",
+        "{}: training loss, {}{}",
         report.preset,
-        crate::table::count(report.steps),
+        match report.grad_evals {
+            Some(n) => format!("{} gradient evaluations", crate::table::count(n)),
+            None => format!("{} steps", crate::table::count(report.steps)),
+        },
         if report.seeds > 1 {
             format!(", seeds 0..{}", report.seeds)
         } else {

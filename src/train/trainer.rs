@@ -123,7 +123,10 @@ impl Trainer {
                 return self.stopped("quit");
             }
             if self.lanes.iter().all(|l| l.state == RunState::Finished) {
-                return self.stopped("every lane reached its step or gradient-evaluation limit");
+                return self.stopped(match self.settings.max_grad_evals {
+                    Some(_) => "every lane reached max_steps or its gradient-evaluation budget",
+                    None => "every lane reached max_steps",
+                });
             }
             if !self
                 .lanes
