@@ -299,6 +299,7 @@ fn run_one(
     config.threads = args.threads;
     config.halt_when_stalled = true;
     config.max_grad_evals = args.grad_evals;
+    config.final_evaluation = true;
     config.checkpoint_dir = checkpoint_dir.clone();
     config.record = match &record {
         Some(path) => Some(Recorder::create(path, false)?),
@@ -367,7 +368,8 @@ pub fn run_name(preset: &str, label: &str, seed: u64) -> String {
 pub fn tables(report: &Report) -> String {
     let mut metric_names: Vec<&String> =
         report.runs.iter().flat_map(|r| r.metrics.keys()).collect();
-    metric_names.sort();
+    // Nats (the paper's unit) before bits, otherwise by name.
+    metric_names.sort_by_key(|m| (m.contains("bits"), m.as_str()));
     metric_names.dedup();
     let mut headers: Vec<String> = [
         "optimizer",

@@ -60,6 +60,7 @@ fn train(args: &cli::RunArgs) -> Result<()> {
     }
     // Nobody can send commands to a headless run: stop when every lane has diverged.
     config.halt_when_stalled = true;
+    config.final_evaluation = true;
     // A preset's pace is for watching; headless runs keep only an explicit --pace.
     if args.pace.is_none() {
         config.pace = None;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::checkpoint::{Checkpoint, LaneSnapshot};
 use super::lane::Lane;
@@ -85,12 +85,20 @@ impl Trainer {
         }
     }
 
-    /// Final evaluation, final checkpoint (with `--checkpoint-dir`), lane states, summary.
+    /// Final evaluation (with the task's costly end-of-run metrics when asked), final checkpoint
+    /// (with `--checkpoint-dir`), lane states, summary.
     pub(super) fn wrap_up(&mut self) -> Summary {
         for i in 0..self.lanes.len() {
             let lane = &self.lanes[i];
             if lane.stats.metrics_step != Some(lane.step)
                 && let Err(e) = self.evaluate(i)
+            {
+                let step = self.lanes[i].step;
+                self.emit
+                    .event(Some(i), step, EventKind::Error, format!("{e:#}"));
+            }
+            if self.settings.final_evaluation
+                && let Err(e) = self.final_evaluation(i)
             {
                 let step = self.lanes[i].step;
                 self.emit
@@ -110,6 +118,25 @@ impl Trainer {
             lanes: self.lanes.iter().map(lane_summary).collect(),
             elapsed_s: self.emit.clock.now(),
         }
+    }
+}
+
+impl Trainer {
+    /// The task's end-of-run metrics of lane `i`, added to its latest metrics and recorded as an
+    /// evaluation of their own at the lane's step.
+    fn final_evaluation(&mut self, i: usize) -> Result<()> {
+        let lane = &self.lanes[i];
+        let metrics = self
+            .task
+            .final_evaluation(&lane.params)
+            .with_context(|| format!("final evaluation at step {}", lane.step))?;
+        if metrics.is_empty() {
+            return Ok(());
+        }
+        let (id, step) = (lane.id, lane.step);
+        self.lanes[i].stats.metrics.extend(metrics.clone());
+        self.emit.eval(id, step, metrics);
+        Ok(())
     }
 }
 

@@ -40,6 +40,8 @@ pub struct TrainerConfig {
     pub pace: Option<f64>,
     /// See [`Settings::max_grad_evals`].
     pub max_grad_evals: Option<u64>,
+    /// See [`Settings::final_evaluation`].
+    pub final_evaluation: bool,
 }
 
 impl TrainerConfig {
@@ -56,6 +58,7 @@ impl TrainerConfig {
             start_paused: false,
             pace: None,
             max_grad_evals: None,
+            final_evaluation: false,
         }
     }
 }
@@ -88,6 +91,7 @@ pub fn spawn(config: TrainerConfig) -> Result<TrainerHandle> {
                     start_paused: config.start_paused,
                     pace: config.pace,
                     max_grad_evals: config.max_grad_evals,
+                    final_evaluation: config.final_evaluation,
                 };
                 pool.install(move || {
                     let setup =

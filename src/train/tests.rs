@@ -721,6 +721,35 @@ fn a_gradient_evaluation_budget_finishes_each_lane_when_reached() {
     }
 }
 
+#[test]
+fn the_final_evaluation_adds_the_costly_metrics_only_when_asked() {
+    for asked in [false, true] {
+        let mut cfg = config(preset(spec("sgd", 0.1), Some(7)));
+        cfg.final_evaluation = asked;
+        let h = spawn(cfg).unwrap();
+        let mut seen = Seen::default();
+        seen.until_finished(&h);
+        h.shutdown().unwrap();
+        let metrics = &seen.summary().lanes[0].metrics;
+        assert!(metrics.contains_key("distance"));
+        assert_eq!(metrics.contains_key("sum"), asked);
+        let evals: Vec<(u64, bool)> = seen
+            .msgs
+            .iter()
+            .filter_map(|m| match m {
+                Msg::Eval { step, metrics, .. } => Some((*step, metrics.contains_key("sum"))),
+                _ => None,
+            })
+            .collect();
+        // Steps 0 and 5, the final one at 7, and (when asked) its own evaluation at 7.
+        let mut want = vec![(0, false), (5, false), (7, false)];
+        if asked {
+            want.push((7, true));
+        }
+        assert_eq!(evals, want);
+    }
+}
+
 /// Compile-time: what crosses into and out of the trainer thread is `Send`.
 #[test]
 fn a_pace_limits_steps_per_second_and_can_be_changed_live() {

@@ -35,6 +35,10 @@ pub struct Settings {
     /// Finish a lane once it has used this many gradient evaluations (`compare --grad-evals`),
     /// at the end of the step that reaches it, so a two-evaluation step may pass it by one.
     pub max_grad_evals: Option<u64>,
+    /// Add the task's costly end-of-run metrics ([`Task::final_evaluation`]) to the final
+    /// evaluation: for headless runs and `compare`; the dashboard leaves them to
+    /// `lodo-tui evaluate` so quitting stays quick.
+    pub final_evaluation: bool,
 }
 
 /// Whether to keep going after a command.
