@@ -8,6 +8,7 @@
 //! lodo-tui compare --preset NAME --optimizers SPEC,SPEC,… [--steps N | --grad-evals N] [--seeds S] …
 //! lodo-tui plot RECORD.jsonl… -o FILE.png [--x steps|grad-evals|time] [--log-y] [--metric NAME] …
 //! lodo-tui sample --resume CHECKPOINT [--count N] [--seed S] -o FILE.png
+//! lodo-tui evaluate --resume CHECKPOINT [--json FILE] [--lane L]
 //! ```
 
 use std::path::PathBuf;
@@ -47,6 +48,29 @@ pub enum Command {
     Plot(PlotArgs),
     /// Draw digits with a trained mnist-ar model from a checkpoint and save them as a PNG grid.
     Sample(SampleArgs),
+    /// Evaluate a checkpoint's lanes as at the end of a run, including the costly final
+    /// metrics (mnist-ar: validation loss over all 784 pixels of the held-out images, in nats).
+    Evaluate(EvaluateArgs),
+}
+
+/// Options of `lodo-tui evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// A checkpoint file, or a directory (its newest checkpoint).
+    #[arg(long, visible_alias = "checkpoint", value_name = "FILE|DIR")]
+    pub resume: PathBuf,
+    /// Also write the results as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Only this lane [default: every lane].
+    #[arg(long, value_name = "L")]
+    pub lane: Option<usize>,
+    /// Directory with the four MNIST files [default: the checkpoint's, else as for a run].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 /// Options of a training run.

@@ -4,6 +4,7 @@ pub mod builders;
 pub mod cli;
 pub mod compare;
 pub mod data;
+pub mod evaluate;
 pub mod headless;
 pub mod jsonfloat;
 pub mod launch;
@@ -36,6 +37,7 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         Some(cli::Command::Compare(args)) => compare::run(&args, Builders::default()),
         Some(cli::Command::Plot(args)) => plot::run(&args),
         Some(cli::Command::Sample(args)) => sample::run(&args),
+        Some(cli::Command::Evaluate(args)) => evaluate::run(&args),
         None => train(&cli.run),
     }
 }
