@@ -124,6 +124,16 @@ impl MnistAr {
         self.batch = Batch::new(&items);
     }
 
+    /// The same task with minibatches drawn with replacement (see `data.rs`), positioned at the
+    /// first of them.
+    pub fn drawing_with_replacement(mut self) -> Result<Self> {
+        let n = self.images.len() / PIXELS;
+        let b = self.batch.len();
+        self.stream = Stream::with_replacement(self.seed, b, n - VAL_IMAGES)?;
+        self.fill_batch();
+        Ok(self)
+    }
+
     /// The current minibatch's network inputs and targets.
     pub fn batch(&self) -> &Batch {
         &self.batch
