@@ -107,7 +107,7 @@ fn a_record_without_counts_is_refused_on_the_grad_evals_axis_only() {
         })
         .collect();
     std::fs::write(&path, old.join("\n") + "\n").unwrap();
-    let inputs = read_inputs(&[path.clone()]).unwrap();
+    let inputs = read_inputs(std::slice::from_ref(&path)).unwrap();
     assert_eq!(inputs[0].record.steps[0].grad_evals, None);
     let e = series::collect(&inputs, &Quantity::Loss, XAxis::GradEvals, false).unwrap_err();
     let e = e.to_string();
