@@ -5,9 +5,10 @@
 //!          [--record FILE.jsonl] [--checkpoint-dir DIR] [--resume FILE|DIR] [--headless]
 //!          [--data-dir DIR] …
 //! lodo-tui presets [NAME]
-//! lodo-tui compare --preset NAME --optimizers SPEC,SPEC,… [--steps N] [--seeds S] …
-//! lodo-tui plot RECORD.jsonl… -o FILE.png [--log-y] [--smooth N] [--metric NAME] …
+//! lodo-tui compare --preset NAME --optimizers SPEC,SPEC,… [--steps N | --grad-evals N] [--seeds S] …
+//! lodo-tui plot RECORD.jsonl… -o FILE.png [--x steps|grad-evals|time] [--log-y] [--metric NAME] …
 //! lodo-tui sample --resume CHECKPOINT [--count N] [--seed S] -o FILE.png
+//! lodo-tui evaluate --resume CHECKPOINT [--json FILE] [--lane L]
 //! ```
 
 use std::path::PathBuf;
@@ -47,6 +48,29 @@ pub enum Command {
     Plot(PlotArgs),
     /// Draw digits with a trained mnist-ar model from a checkpoint and save them as a PNG grid.
     Sample(SampleArgs),
+    /// Evaluate a checkpoint's lanes as at the end of a run, including the costly final
+    /// metrics (mnist-ar: validation loss over all 784 pixels of the held-out images, in nats).
+    Evaluate(EvaluateArgs),
+}
+
+/// Options of `lodo-tui evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// A checkpoint file, or a directory (its newest checkpoint).
+    #[arg(long, visible_alias = "checkpoint", value_name = "FILE|DIR")]
+    pub resume: PathBuf,
+    /// Also write the results as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Only this lane [default: every lane].
+    #[arg(long, value_name = "L")]
+    pub lane: Option<usize>,
+    /// Directory with the four MNIST files [default: the checkpoint's, else as for a run].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 /// Options of a training run.
@@ -120,6 +144,10 @@ pub struct CompareArgs {
     /// Steps per run [default: the preset's max_steps].
     #[arg(long, value_name = "N")]
     pub steps: Option<u64>,
+    /// Instead of a step count, stop each run once it has used N gradient evaluations (L-BFGS
+    /// and O-LBFGS use two a step, so they take about N/2 steps).
+    #[arg(long, value_name = "N", conflicts_with = "steps", value_parser = clap::value_parser!(u64).range(1..))]
+    pub grad_evals: Option<u64>,
     /// Run seeds 0..S for every optimizer.
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seeds: u64,
@@ -178,6 +206,10 @@ pub struct PlotArgs {
     /// Plot this evaluation metric (e.g. hessian_error, val_loss) instead of the training loss.
     #[arg(long, value_name = "NAME")]
     pub metric: Option<String>,
+    /// The x axis: steps, gradient evaluations (records written since they are counted) or
+    /// wall time in seconds.
+    #[arg(long, value_enum, value_name = "AXIS", default_value = "steps")]
+    pub x: crate::plot::XAxis,
     /// Title above the chart [default: the task and what is plotted].
     #[arg(long, value_name = "TEXT")]
     pub title: Option<String>,
@@ -314,6 +346,24 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["lodo-tui", "sample", "--resume", "ck"]).is_err());
+        let compare = |extra: &[&str]| {
+            let mut argv = vec![
+                "lodo-tui",
+                "compare",
+                "--preset",
+                "p",
+                "--optimizers",
+                "adam",
+            ];
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv)
+        };
+        match compare(&["--grad-evals", "500"]).unwrap().command {
+            Some(Command::Compare(c)) => assert_eq!((c.grad_evals, c.steps), (Some(500), None)),
+            other => panic!("{other:?}"),
+        }
+        assert!(compare(&["--grad-evals", "500", "--steps", "10"]).is_err());
+        assert!(compare(&["--grad-evals", "0"]).is_err());
         assert!(Cli::try_parse_from(["lodo-tui", "--steps", "5", "presets"]).is_err());
         assert!(Cli::try_parse_from(["lodo-tui", "--checkpoint-every", "5"]).is_err());
         for bad in ["0".to_string(), (max_threads() + 1).to_string()] {

@@ -27,7 +27,11 @@ use crate::train::{self, Command, TrainerConfig, checkpoint_dir};
 pub struct Report {
     pub preset: String,
     pub task: String,
+    /// The step limit of every run (with `grad_evals`, a bound it never reaches first).
     pub steps: u64,
+    /// The gradient-evaluation budget of every run (`--grad-evals`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_evals: Option<u64>,
     pub seeds: u64,
     pub batch_size: Option<usize>,
     pub runs: Vec<RunResult>,
@@ -42,6 +46,10 @@ pub struct RunResult {
     pub seed: u64,
     /// Steps actually taken (fewer than asked if the run diverged or was interrupted).
     pub steps: u64,
+    /// Gradient evaluations used: one per step plus the optimizer's same-minibatch
+    /// re-evaluations (`None` in reports written before they were counted).
+    #[serde(default)]
+    pub grad_evals: Option<u64>,
     #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
     pub final_loss: f32,
     #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
@@ -232,14 +240,20 @@ pub fn plot_runs(report: &Report, png: &Path) -> Result<plot::Drawn> {
         (lo.min(l), hi.max(l))
     });
     let mut options = plot::Options::curves(png);
+    if report.grad_evals.is_some() {
+        options.x = plot::XAxis::GradEvals;
+    }
     options.log_y = lo > 0.0 && hi / lo > LOG_FROM_RATIO;
     if report.steps >= SMOOTH_FROM_STEPS {
         options.smooth = Some((report.steps / 100) as usize);
     }
     options.title = Some(format!(
-        "{}: training loss, {} steps{}",
+        "{}: training loss, {}{}",
         report.preset,
-        crate::table::count(report.steps),
+        match report.grad_evals {
+            Some(n) => format!("{} gradient evaluations", crate::table::count(n)),
+            None => format!("{} steps", crate::table::count(report.steps)),
+        },
         if report.seeds > 1 {
             format!(", seeds 0..{}", report.seeds)
         } else {
@@ -259,11 +273,14 @@ pub fn compare(args: &CompareArgs, builders: Builders, interrupt: &Interrupt) ->
         base.eval_interval = n;
     }
     launch::use_data_dir(&mut base, args.data_dir.as_deref())?;
-    let steps = match args.steps.or(base.max_steps) {
+    // Every step takes at least one gradient evaluation, so a budget of N is also a bound of N
+    // steps.
+    let steps = match args.grad_evals.or(args.steps).or(base.max_steps) {
+        Some(0) if args.grad_evals.is_some() => bail!("--grad-evals must be at least 1"),
         Some(0) => bail!("--steps must be at least 1"),
         Some(steps) => steps,
         None => bail!(
-            "--steps is required: preset {} sets no max_steps",
+            "--steps or --grad-evals is required: preset {} sets no max_steps",
             base.name
         ),
     };
@@ -292,6 +309,7 @@ pub fn compare(args: &CompareArgs, builders: Builders, interrupt: &Interrupt) ->
         preset: base.name.clone(),
         task: base.task.name.clone(),
         steps,
+        grad_evals: args.grad_evals,
         seeds: args.seeds,
         batch_size: base.task.batch_size,
         runs,
@@ -324,6 +342,8 @@ fn run_one(
     config.builders = builders;
     config.threads = args.threads;
     config.halt_when_stalled = true;
+    config.max_grad_evals = args.grad_evals;
+    config.final_evaluation = true;
     config.checkpoint_dir = checkpoint_dir.clone();
     let run = config.run.clone();
     config.record = match &record {
@@ -363,6 +383,7 @@ fn run_one(
         spec: entry.spec.clone(),
         seed,
         steps: lane.steps,
+        grad_evals: lane.grad_evals,
         final_loss: lane.final_loss,
         mean_loss_last_10pct: lane.mean_loss_last_10pct,
         best_loss: lane.best_loss,
@@ -403,11 +424,14 @@ pub fn run_name(preset: &str, label: &str, seed: u64) -> String {
 pub fn tables(report: &Report) -> String {
     let mut metric_names: Vec<&String> =
         report.runs.iter().flat_map(|r| r.metrics.keys()).collect();
-    metric_names.sort();
+    // Nats (the paper's unit) before bits, otherwise by name.
+    metric_names.sort_by_key(|m| (m.contains("bits"), m.as_str()));
     metric_names.dedup();
     let mut headers: Vec<String> = [
         "optimizer",
         "seed",
+        "steps",
+        "grad evals",
         "final loss",
         "mean loss last 10%",
         "best loss",
@@ -424,6 +448,8 @@ pub fn tables(report: &Report) -> String {
             let mut row = vec![
                 optimizer_cell(r, report.steps),
                 r.seed.to_string(),
+                r.steps.to_string(),
+                r.grad_evals.map_or("-".into(), |n| n.to_string()),
                 num(r.final_loss as f64),
                 num(r.mean_loss_last_10pct as f64),
                 num(r.best_loss as f64),
@@ -442,11 +468,14 @@ pub fn tables(report: &Report) -> String {
             row
         })
         .collect();
+    let budget = match report.grad_evals {
+        Some(n) => format!("{n} gradient evaluations"),
+        None => format!("{} steps", report.steps),
+    };
     let mut out = format!(
-        "## {} ({}): {} steps, seeds 0..{}\n\n{}",
+        "## {} ({}): {budget}, seeds 0..{}\n\n{}",
         report.preset,
         report.task,
-        report.steps,
         report.seeds,
         markdown(&headers, &rows)
     );
@@ -567,6 +596,7 @@ mod tests {
             preset: preset.display().to_string(),
             optimizers: vec![optimizers.into()],
             steps: Some(30),
+            grad_evals: None,
             seeds,
             batch_size: None,
             json: None,
@@ -668,6 +698,41 @@ mod tests {
     }
 
     #[test]
+    fn a_gradient_evaluation_budget_gives_two_evaluation_optimizers_half_the_steps() {
+        // The test `lbfgs` re-evaluates its minibatch once a step (testkit): 2 evaluations a step.
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = args(dir.path(), "sgd:lr=0.1,lbfgs:lr=0.1", 1);
+        a.steps = None;
+        a.grad_evals = Some(30);
+        a.json = Some(dir.path().join("out.json"));
+        let report = compare(&a, testkit::builders(), &Interrupt::default()).unwrap();
+        let taken: Vec<(u64, Option<u64>)> = report
+            .runs
+            .iter()
+            .map(|r| (r.steps, r.grad_evals))
+            .collect();
+        assert_eq!(taken, [(30, Some(30)), (15, Some(30))]);
+        let rec = crate::record::read(report.runs[1].record.as_ref().unwrap()).unwrap();
+        assert_eq!(rec.steps.last().map(|s| s.grad_evals), Some(Some(30)));
+        let text = tables(&report);
+        assert!(
+            text.starts_with("## bowl (quadratic): 30 gradient evaluations, seeds 0..1"),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["grad_evals"], 30);
+        assert_eq!(json["runs"][1]["grad_evals"], 30);
+        // A report written before the count reads back with it unknown.
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("grad_evals");
+        for run in old["runs"].as_array_mut().unwrap() {
+            run.as_object_mut().unwrap().remove("grad_evals");
+        }
+        let back: Report = serde_json::from_value(old).unwrap();
+        assert_eq!((back.grad_evals, back.runs[0].grad_evals), (None, None));
+    }
+
+    #[test]
     fn bad_entries_fail_before_any_run() {
         let dir = tempfile::tempdir().unwrap();
         let a = args(dir.path(), "lodo,sgd:lr=-1", 1);
@@ -682,7 +747,7 @@ mod tests {
         let e = compare(&a, testkit::builders(), &Interrupt::default()).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "--steps is required: preset bowl sets no max_steps"
+            "--steps or --grad-evals is required: preset bowl sets no max_steps"
         );
     }
 

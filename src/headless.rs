@@ -383,6 +383,7 @@ mod tests {
         StepRecord {
             lane: 0,
             step: n,
+            grad_evals: Some(n),
             t: 0.0,
             optimizer: "lodo".into(),
             loss,
@@ -453,6 +454,7 @@ mod tests {
                 lane: 0,
                 optimizer: "lodo".into(),
                 steps: 20000,
+                grad_evals: Some(20000),
                 final_loss: 0.125,
                 best_loss: 0.1,
                 steps_per_s: 1500.0,
@@ -488,6 +490,7 @@ mod tests {
                 lane: 0,
                 optimizer: "lodo".into(),
                 steps: 100000,
+                grad_evals: Some(100000),
                 final_loss: 8.5,
                 best_loss: 3.2,
                 steps_per_s: 21000.0,

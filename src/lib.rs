@@ -5,6 +5,7 @@ pub mod cli;
 pub mod compare;
 pub mod data;
 pub mod exit;
+pub mod evaluate;
 pub mod headless;
 pub mod jsonfloat;
 pub mod launch;
@@ -39,6 +40,7 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         Some(cli::Command::Compare(args)) => compare::run(&args, Builders::default()),
         Some(cli::Command::Plot(args)) => plot::run(&args),
         Some(cli::Command::Sample(args)) => sample::run(&args),
+        Some(cli::Command::Evaluate(args)) => evaluate::run(&args),
         None => train(&cli.run),
     }
 }
@@ -67,6 +69,7 @@ fn train(args: &cli::RunArgs) -> Result<()> {
     }
     // Nobody can send commands to a headless run: stop when every lane has diverged.
     config.halt_when_stalled = true;
+    config.final_evaluation = true;
     // A preset's pace is for watching; headless runs keep only an explicit --pace.
     if args.pace.is_none() {
         config.pace = None;

@@ -1,4 +1,4 @@
-//! Curves over the steps (loss or a metric), one colour per legend label, into a PNG.
+//! Curves over steps, gradient evaluations or time (loss or a metric), one colour per legend label, into a PNG.
 
 use std::path::Path;
 
@@ -13,6 +13,7 @@ use super::{Drawn, Frame, legend_entries, plotting, style};
 /// How the curves are drawn.
 pub struct CurveStyle {
     pub title: String,
+    pub x_label: &'static str,
     pub y_label: String,
     pub log_y: bool,
     /// Moving-average window in points; the raw curve stays behind, faint.
@@ -101,7 +102,7 @@ pub fn draw(path: &Path, size: (u32, u32), series: &[Series], style: &CurveStyle
     plotting(root.fill(&WHITE))?;
     let frame = Frame {
         title: &style.title,
-        x_label: "step",
+        x_label: style.x_label,
         y_label: &style.y_label,
     };
     if style.log_y {

@@ -20,7 +20,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::cli::PlotArgs;
 use crate::record;
 use crate::task::TaskView;
-pub use series::{Input, Quantity, Series};
+pub use series::{Input, Quantity, Series, XAxis};
 
 /// What to draw and where.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +29,7 @@ pub struct Options {
     /// Width × height in pixels.
     pub size: (u32, u32),
     pub quantity: Quantity,
+    pub x: XAxis,
     pub log_y: bool,
     /// Moving-average window in points (steps for the loss, evaluations for a metric).
     pub smooth: Option<usize>,
@@ -50,6 +51,7 @@ impl Options {
             output: output.to_path_buf(),
             size: DEFAULT_SIZE,
             quantity: Quantity::Loss,
+            x: XAxis::Steps,
             log_y: false,
             smooth: None,
             hide_raw: false,
@@ -130,6 +132,7 @@ pub fn run(args: &PlotArgs) -> Result<()> {
             Some(name) => Quantity::Metric(name.clone()),
             None => Quantity::Loss,
         },
+        x: args.x,
         log_y: args.log_y,
         smooth: args.smooth.map(|n| n as usize),
         hide_raw: args.no_raw,
@@ -178,7 +181,7 @@ pub fn plot(inputs: &[Input], options: &Options) -> Result<Drawn> {
     if options.trajectories {
         return plot_trajectories(inputs, options);
     }
-    let series = series::collect(inputs, &options.quantity, options.separate_seeds)?;
+    let series = series::collect(inputs, &options.quantity, options.x, options.separate_seeds)?;
     let what = options.quantity.axis_label();
     let title = options
         .title
@@ -186,6 +189,7 @@ pub fn plot(inputs: &[Input], options: &Options) -> Result<Drawn> {
         .unwrap_or_else(|| format!("{} · {what}", common_title(inputs)));
     let style = curves::CurveStyle {
         title,
+        x_label: options.x.axis_label(),
         y_label: what,
         log_y: options.log_y,
         smooth: options.smooth,
@@ -208,7 +212,12 @@ fn plot_trajectories(inputs: &[Input], options: &Options) -> Result<Drawn> {
     }
     let first = &inputs[0];
     let map = heatmap(first)?;
-    let series = series::collect(inputs, &Quantity::Loss, options.separate_seeds)?;
+    let series = series::collect(
+        inputs,
+        &Quantity::Loss,
+        XAxis::Steps,
+        options.separate_seeds,
+    )?;
     let title = options
         .title
         .clone()
@@ -290,3 +299,5 @@ pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod x_axis_tests;

@@ -1,10 +1,12 @@
 //! What a plot shows of each record: one series per lane (its loss or an evaluation metric over
-//! the steps, and for 2-D tasks its trajectory), and the legend label of each.
+//! the steps, gradient evaluations or wall time, and for 2-D tasks its trajectory), and the
+//! legend label of each.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
 
 use crate::optim::OptimizerSpec;
 use crate::record::Record;
@@ -28,6 +30,30 @@ impl Quantity {
     }
 }
 
+/// What the x axis shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum XAxis {
+    /// Optimizer steps of the lane.
+    #[default]
+    Steps,
+    /// Cumulative gradient evaluations of the lane (`grad_evals` of its step lines), the unit the
+    /// paper's learning curves use. Records without the count are refused, see [`collect`].
+    GradEvals,
+    /// Seconds since the run started (continuing across resumes).
+    Time,
+}
+
+impl XAxis {
+    pub fn axis_label(self) -> &'static str {
+        match self {
+            XAxis::Steps => "step",
+            XAxis::GradEvals => "gradient evaluations",
+            XAxis::Time => "wall time (s)",
+        }
+    }
+}
+
 /// A record to plot, with the legend label to give its lanes (`None`: derived from the specs).
 pub struct Input {
     pub path: PathBuf,
@@ -40,7 +66,7 @@ pub struct Input {
 pub struct Series {
     /// Legend label; series with the same label share a colour and a legend entry.
     pub label: String,
-    /// `(step, value)` in step order, non-finite values left out.
+    /// `(x, value)` in step order, non-finite values left out.
     pub points: Vec<(f64, f64)>,
     /// Positions (2-D tasks), in step order, starting with the lane's starting point.
     pub path: Vec<[f32; 2]>,
@@ -60,12 +86,21 @@ struct Lane {
     path: Vec<[f32; 2]>,
 }
 
-/// The series of every lane of every input, labelled. With `separate_seeds`, lanes that differ
-/// only in their seed get their own labels (and colours) instead of sharing one.
-pub fn collect(inputs: &[Input], quantity: &Quantity, separate_seeds: bool) -> Result<Vec<Series>> {
+/// The series of every lane of every input over `x`, labelled. With `separate_seeds`, lanes that
+/// differ only in their seed get their own labels (and colours) instead of sharing one.
+///
+/// Over gradient evaluations, a lane whose step lines lack `grad_evals` (records written before
+/// the count existed, or continuing a checkpoint from before then) is refused with the file and
+/// lane named rather than guessed: how many evaluations a step took depends on the optimizer.
+pub fn collect(
+    inputs: &[Input],
+    quantity: &Quantity,
+    x: XAxis,
+    separate_seeds: bool,
+) -> Result<Vec<Series>> {
     let mut lanes = Vec::new();
     for (file, input) in inputs.iter().enumerate() {
-        lanes.extend(lanes_of(file, &input.record, quantity));
+        lanes.extend(lanes_of(file, input, quantity, x)?);
     }
     // Lanes without the quantity (e.g. a metric only LODO reports) have nothing to show.
     lanes.retain(|l| !l.points.is_empty());
@@ -85,7 +120,29 @@ pub fn collect(inputs: &[Input], quantity: &Quantity, separate_seeds: bool) -> R
         .collect())
 }
 
-fn lanes_of(file: usize, record: &Record, quantity: &Quantity) -> Vec<Lane> {
+fn lanes_of(file: usize, input: &Input, quantity: &Quantity, x: XAxis) -> Result<Vec<Lane>> {
+    let record = &input.record;
+    // Gradient evaluations at each (lane, step), to place evaluations; a lane starts at 0 only
+    // when it starts at step 0 (race lanes start later, with the count of their parent).
+    let mut evals_at: BTreeMap<(LaneId, u64), u64> = BTreeMap::new();
+    if x == XAxis::GradEvals {
+        for s in &record.steps {
+            let Some(count) = s.grad_evals else {
+                bail!(
+                    "{}: lane {} has step lines without grad_evals (the record was written before \
+                     lodo-tui counted gradient evaluations, or continues a checkpoint from before \
+                     then), so it cannot be placed on --x grad-evals; use --x steps (the same \
+                     axis for optimizers that evaluate one gradient a step) or --x time",
+                    input.path.display(),
+                    s.lane
+                );
+            };
+            evals_at.insert((s.lane, s.step), count);
+            if s.step == 1 {
+                evals_at.entry((s.lane, 0)).or_insert(0);
+            }
+        }
+    }
     let mut lanes: BTreeMap<LaneId, Lane> = BTreeMap::new();
     let new_lane = |id: LaneId| Lane {
         file,
@@ -102,14 +159,28 @@ fn lanes_of(file: usize, record: &Record, quantity: &Quantity) -> Vec<Lane> {
             l.optimizers.push(s.optimizer.clone());
         }
         if *quantity == Quantity::Loss && s.loss.is_finite() {
-            l.points.push((s.step as f64, f64::from(s.loss)));
+            let at = match x {
+                XAxis::Steps => s.step as f64,
+                XAxis::GradEvals => s.grad_evals.unwrap_or_default() as f64,
+                XAxis::Time => s.t,
+            };
+            l.points.push((at, f64::from(s.loss)));
         }
     }
     if let Quantity::Metric(name) = quantity {
         for e in &record.evals {
             if let Some(v) = e.metrics.get(name).filter(|v| v.is_finite()) {
+                let at = match x {
+                    XAxis::Steps => e.step as f64,
+                    // An evaluation whose step has no line (e.g. at a race's fork) has no place.
+                    XAxis::GradEvals => match evals_at.get(&(e.lane, e.step)) {
+                        Some(&count) => count as f64,
+                        None => continue,
+                    },
+                    XAxis::Time => e.t,
+                };
                 let l = lanes.entry(e.lane).or_insert_with(|| new_lane(e.lane));
-                l.points.push((e.step as f64, *v));
+                l.points.push((at, *v));
             }
         }
     }
@@ -117,7 +188,7 @@ fn lanes_of(file: usize, record: &Record, quantity: &Quantity) -> Vec<Lane> {
         let l = lanes.entry(p.lane).or_insert_with(|| new_lane(p.lane));
         l.path.push(p.xy);
     }
-    lanes.into_values().collect()
+    Ok(lanes.into_values().collect())
 }
 
 /// Why nothing can be drawn: no steps at all, or the metric is not in the records.

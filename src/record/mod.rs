@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! {"type":"start","version":"0.1.0","preset":"mnist","task":"mnist-ar","n_params":94696,…}
-//! {"type":"step","lane":0,"step":12,"t":3.21,"optimizer":"lodo","loss":2.31,"grad_norm":…}
+//! {"type":"step","lane":0,"step":12,"grad_evals":12,"t":3.21,"optimizer":"lodo","loss":2.31,…}
 //! {"type":"eval","lane":0,"step":500,"t":…,"metrics":{"val_loss":0.91}}
 //! {"type":"event","lane":0,"step":5000,"t":…,"kind":"switch","detail":"lodo -> adam"}
 //! {"type":"point","lane":0,"step":12,"xy":[0.41,1.3]}
@@ -12,6 +12,11 @@
 //! `start` line with `resumed_from_step`. Non-finite numbers are written as `null`. Two-dimensional
 //! tasks (Rosenbrock) add a `point` line per step with the lane's position after it, and one for
 //! each lane's position when it starts (step 0, or the step a race forked it at).
+//!
+//! A step line's `grad_evals` is the lane's cumulative count of gradient evaluations (one per step
+//! plus the optimizer's same-minibatch re-evaluations: two per step for L-BFGS and O-LBFGS).
+//! Records written before the count existed, and runs resumed from checkpoints written before
+//! it, have step lines without it; readers accept them and treat the count as unknown.
 
 pub mod reader;
 pub mod replay;
@@ -68,6 +73,9 @@ pub struct StartLine {
 pub struct StepLine {
     pub lane: LaneId,
     pub step: u64,
+    /// Cumulative gradient evaluations of the lane; absent when unknown (see the module doc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_evals: Option<u64>,
     pub t: f64,
     pub optimizer: String,
     #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
@@ -113,6 +121,7 @@ impl From<&StepRecord> for StepLine {
         Self {
             lane: r.lane,
             step: r.step,
+            grad_evals: r.grad_evals,
             t: r.t,
             optimizer: r.optimizer.clone(),
             loss: r.loss,
@@ -138,6 +147,7 @@ impl StepLine {
         StepRecord {
             lane: self.lane,
             step: self.step,
+            grad_evals: self.grad_evals,
             t: self.t,
             optimizer: self.optimizer.clone(),
             loss: self.loss,
@@ -192,6 +202,7 @@ mod tests {
         let step = StepRecord {
             lane: 0,
             step: 1,
+            grad_evals: Some(2),
             t: 0.5,
             optimizer: "lodo".into(),
             loss: 2.5,
@@ -228,6 +239,7 @@ mod tests {
                     lane: 0,
                     optimizer: "lodo".into(),
                     steps: 1,
+                    grad_evals: Some(2),
                     final_loss: 2.5,
                     best_loss: 2.5,
                     steps_per_s: 10.0,

@@ -113,6 +113,11 @@ pub trait Task {
     fn loss_and_grad(&mut self, params: &[f32], grad: &mut [f32]) -> Result<f32>;
     /// Periodic evaluation (validation loss, accuracy, Hessian error, …).
     fn evaluate(&mut self, params: &[f32], ctx: &EvalContext) -> Result<Metrics>;
+    /// Metrics too costly to repeat during training, computed once at the end of a run (and by
+    /// `lodo-tui evaluate`): mnist-ar's validation loss over every pixel of the held-out images.
+    fn final_evaluation(&mut self, _params: &[f32]) -> Result<Metrics> {
+        Ok(Metrics::new())
+    }
     /// A view that does not depend on the parameters (e.g. Rosenbrock's heat map), sent once.
     fn static_view(&self) -> Option<TaskView> {
         None

@@ -48,6 +48,10 @@ pub struct TaskSpec {
     /// Hidden layer width (mnist-classify).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden: Option<usize>,
+    /// Draw every minibatch's images uniformly with replacement, as the authors' sampler does,
+    /// instead of epochs of a shuffle (mnist-ar; default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with_replacement: Option<bool>,
 }
 
 impl TaskSpec {
@@ -74,6 +78,7 @@ impl TaskSpec {
         add(self.start.is_some(), "start");
         add(self.val_queries.is_some(), "val_queries");
         add(self.hidden.is_some(), "hidden");
+        add(self.with_replacement.is_some(), "with_replacement");
         out
     }
 
@@ -135,12 +140,17 @@ pub fn build(spec: &TaskSpec, seed: u64) -> Result<Box<dyn Task>> {
         "mnist-ar" => {
             check_without_data(spec)?;
             let data = load_mnist(spec)?;
-            Ok(Box::new(MnistAr::new(
+            let task = MnistAr::new(
                 data.train_images,
                 spec.batch_size.unwrap_or(mnist_ar::DEFAULT_BATCH_SIZE),
                 spec.val_queries.unwrap_or(mnist_ar::DEFAULT_VAL_QUERIES),
                 seed,
-            )?))
+            )?;
+            Ok(Box::new(if spec.with_replacement == Some(true) {
+                task.drawing_with_replacement()?
+            } else {
+                task
+            }))
         }
         name => bail!("{name}: not available in this build"),
     }
@@ -159,7 +169,7 @@ pub fn check_without_data(spec: &TaskSpec) -> Result<()> {
             )
         }
         "mnist-ar" => {
-            spec.ensure_only(&["batch_size", "data_dir", "val_queries"])?;
+            spec.ensure_only(&["batch_size", "data_dir", "val_queries", "with_replacement"])?;
             mnist_ar::check_sizes(
                 spec.batch_size.unwrap_or(mnist_ar::DEFAULT_BATCH_SIZE),
                 spec.val_queries.unwrap_or(mnist_ar::DEFAULT_VAL_QUERIES),

@@ -3,12 +3,14 @@
 //! data-stream state, elapsed time and the preset.
 //!
 //! File format 2: the magic bytes `LODOTUI-CKPT`, a little-endian `u32` format version, a `u64`
-//! payload length, the bincode (v1) encoding of [`Checkpoint`], then a CRC-32 of every byte before
-//! it. A file whose length or checksum disagrees is refused, so a flipped bit can never continue as
-//! a silently different run. Format 1 (the same without length and checksum) is still read, with a
-//! note that it is unchecked. Specs and the preset are stored as JSON strings inside the payload,
-//! because their serde form skips unset fields, which a non-self-describing format like bincode
-//! cannot read back. Where files go and how they are named: [`super::checkpoint_dir`].
+//! payload length, the payload, then a CRC-32 of every byte before it. The payload is the bincode
+//! (v1) encoding of [`Checkpoint`] followed by every lane's gradient-evaluation count,
+//! `Vec<Option<u64>>`. A file whose length or checksum disagrees is refused, so a flipped bit can
+//! never continue as a silently different run. Format 1 (magic, version, the [`Checkpoint`] alone:
+//! no length, no counts, no checksum) is still read, with a note that it is unchecked and its
+//! lanes' counts unknown (`None`). Specs and the preset are stored as JSON strings inside the
+//! payload, because their serde form skips unset fields, which a non-self-describing format like
+//! bincode cannot read back. Where files go and how they are named: [`super::checkpoint_dir`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -59,6 +61,9 @@ pub struct LaneSnapshot {
     /// The active optimizer first, then the stashed ones.
     optimizers: Vec<StoredOptimizer>,
     pub stats: LaneStats,
+    /// Stored after the body (see the module doc), so a format-1 file reads without it.
+    #[serde(skip)]
+    pub grad_evals: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,6 +120,7 @@ impl LaneSnapshot {
                 .map(StoredOptimizer::store)
                 .collect::<Result<_>>()?,
             stats,
+            grad_evals: None,
         })
     }
 
@@ -164,12 +170,13 @@ impl Checkpoint {
 
     /// The whole file: header, payload and checksum.
     pub fn encode(&self) -> Result<Vec<u8>> {
-        let len = bincode::serialized_size(self)?;
+        let len = bincode::serialized_size(self)? + bincode::serialized_size(&self.grad_evals())?;
         let mut out = Vec::with_capacity(HEAD_LEN_2 + len as usize + CRC_LEN);
         out.write_all(MAGIC)?;
         out.write_all(&FORMAT.to_le_bytes())?;
         out.write_all(&len.to_le_bytes())?;
         bincode::serialize_into(&mut out, self)?;
+        bincode::serialize_into(&mut out, &self.grad_evals())?;
         let crc = crc32fast::hash(&out);
         out.write_all(&crc.to_le_bytes())?;
         Ok(out)
@@ -193,10 +200,29 @@ impl Checkpoint {
         };
         let damaged = || format!("{what} is corrupt or truncated");
         let mut reader = payload;
-        let checkpoint: Self = bincode::deserialize_from(&mut reader).with_context(damaged)?;
+        let mut checkpoint: Self = bincode::deserialize_from(&mut reader).with_context(damaged)?;
+        if format == FORMAT {
+            let counts: Vec<Option<u64>> =
+                bincode::deserialize_from(&mut reader).with_context(damaged)?;
+            ensure!(
+                counts.len() == checkpoint.lanes.len(),
+                "{}: {} gradient-evaluation counts for {} lanes",
+                damaged(),
+                counts.len(),
+                checkpoint.lanes.len()
+            );
+            for (lane, count) in checkpoint.lanes.iter_mut().zip(counts) {
+                lane.grad_evals = count;
+            }
+        }
         // Bytes left over mean the payload was not what this build wrote.
         ensure!(reader.is_empty(), "{}", damaged());
         Ok((checkpoint, checked))
+    }
+
+    /// Every lane's gradient-evaluation count, in lane order.
+    fn grad_evals(&self) -> Vec<Option<u64>> {
+        self.lanes.iter().map(|l| l.grad_evals).collect()
     }
 
     /// Writes to `dir` (created if needed, private) atomically under this run's name; returns the
@@ -438,6 +464,24 @@ mod tests {
                 assert!(e.starts_with("dir/f.ckpt "), "byte {at}: {e}");
             }
         }
+    }
+
+    #[test]
+    fn grad_evals_round_trip_and_a_format_1_file_loads_with_them_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ck = checkpoint(6);
+        ck.lanes[0].grad_evals = Some(12);
+        let path = ck.save(dir.path(), &run(), &[]).unwrap();
+        assert_eq!(
+            Checkpoint::load(&path).unwrap().lanes[0].grad_evals,
+            Some(12)
+        );
+        // Format 1 has no counts: they load as unknown.
+        let old_path = dir.path().join("old.ckpt");
+        std::fs::write(&old_path, format1_bytes(&ck)).unwrap();
+        let old = Checkpoint::load(&old_path).unwrap();
+        assert_eq!(old.lanes[0].grad_evals, None);
+        assert_eq!(old.lanes[0].params, ck.lanes[0].params);
     }
 
     #[test]

@@ -246,7 +246,8 @@ impl Trainer {
         };
         // The parameters before the base's last step go along, so a fork made right after a bad
         // step can still be restored by the divergence guard.
-        let (params, before, step) = (base.params.clone(), base.before.clone(), base.step);
+        let (params, before, step, grad_evals) =
+            (base.params.clone(), base.before.clone(), base.step, base.grad_evals);
         let names: Vec<String> = slots
             .iter()
             .map(|(slot, how)| {
@@ -261,7 +262,7 @@ impl Trainer {
             .into_iter()
             .enumerate()
             .map(|(id, (slot, _))| {
-                let mut lane = Lane::new(id, params.clone(), slot, step);
+                let mut lane = Lane::new(id, params.clone(), slot, step, grad_evals);
                 lane.before.clone_from(&before);
                 lane.state = state;
                 lane

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::checkpoint::{Checkpoint, LaneSnapshot};
 use super::checkpoint_dir;
@@ -20,7 +20,7 @@ impl Trainer {
             .lanes
             .iter()
             .map(|l| {
-                LaneSnapshot::new(
+                let mut snap = LaneSnapshot::new(
                     l.id,
                     l.step,
                     l.state,
@@ -28,7 +28,9 @@ impl Trainer {
                     l.before.clone(),
                     &l.slot.save(),
                     l.stats.clone(),
-                )
+                )?;
+                snap.grad_evals = l.grad_evals;
+                Ok(snap)
             })
             .collect::<Result<_>>()?;
         Checkpoint::new(
@@ -115,12 +117,20 @@ impl Trainer {
         }
     }
 
-    /// Final evaluation, final checkpoint (with `--checkpoint-dir`), lane states, summary.
+    /// Final evaluation (with the task's costly end-of-run metrics when asked), final checkpoint
+    /// (with `--checkpoint-dir`), lane states, summary.
     pub(super) fn wrap_up(&mut self) -> Summary {
         for i in 0..self.lanes.len() {
             let lane = &self.lanes[i];
             if lane.stats.metrics_step != Some(lane.step)
                 && let Err(e) = self.evaluate(i)
+            {
+                let step = self.lanes[i].step;
+                self.emit
+                    .event(Some(i), step, EventKind::Error, format!("{e:#}"));
+            }
+            if self.settings.final_evaluation
+                && let Err(e) = self.final_evaluation(i)
             {
                 let step = self.lanes[i].step;
                 self.emit
@@ -144,12 +154,32 @@ impl Trainer {
     }
 }
 
+impl Trainer {
+    /// The task's end-of-run metrics of lane `i`, added to its latest metrics and recorded as an
+    /// evaluation of their own at the lane's step.
+    fn final_evaluation(&mut self, i: usize) -> Result<()> {
+        let lane = &self.lanes[i];
+        let metrics = self
+            .task
+            .final_evaluation(&lane.params)
+            .with_context(|| format!("final evaluation at step {}", lane.step))?;
+        if metrics.is_empty() {
+            return Ok(());
+        }
+        let (id, step) = (lane.id, lane.step);
+        self.lanes[i].stats.metrics.extend(metrics.clone());
+        self.emit.eval(id, step, metrics);
+        Ok(())
+    }
+}
+
 fn lane_summary(lane: &Lane) -> LaneSummary {
     let s = &lane.stats;
     LaneSummary {
         lane: lane.id,
         optimizer: lane.slot.optimizer().name().to_string(),
         steps: lane.step,
+        grad_evals: lane.grad_evals,
         final_loss: s.final_loss,
         best_loss: s.best_loss,
         steps_per_s: s.steps_per_s(),

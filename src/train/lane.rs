@@ -23,6 +23,11 @@ pub struct Lane {
     pub state: RunState,
     /// Steps taken by this lane (continuing the count of the lane it was forked from).
     pub step: u64,
+    /// Gradient evaluations performed for this lane, continuing like `step`: one per step plus
+    /// every same-minibatch re-evaluation its optimizers asked for, and also those of steps the
+    /// guard rejected (the work was done). `None` when the lane continues a checkpoint written
+    /// before the count existed: its past is unknown, and a guess would mislead a comparison.
+    pub grad_evals: Option<u64>,
     pub stats: LaneStats,
 }
 
@@ -46,6 +51,9 @@ pub enum Outcome {
 struct Rebatch<'a> {
     task: &'a mut dyn Task,
     time: Duration,
+    /// Calls made, counted here rather than by optimizer name so every optimizer is billed for
+    /// what it really asks for.
+    calls: u64,
     failure: Option<anyhow::Error>,
 }
 
@@ -54,6 +62,7 @@ impl SameBatch for Rebatch<'_> {
         let start = Instant::now();
         let result = self.task.loss_and_grad(params, grad);
         self.time += start.elapsed();
+        self.calls += 1;
         result.map_err(|e| {
             let text = format!("{e:#}");
             self.failure = Some(e);
@@ -63,7 +72,14 @@ impl SameBatch for Rebatch<'_> {
 }
 
 impl Lane {
-    pub fn new(id: LaneId, params: Vec<f32>, slot: Slot, step: u64) -> Self {
+    /// A lane at `step` that has used `grad_evals` gradient evaluations so far.
+    pub fn new(
+        id: LaneId,
+        params: Vec<f32>,
+        slot: Slot,
+        step: u64,
+        grad_evals: Option<u64>,
+    ) -> Self {
         let n = params.len();
         Self {
             id,
@@ -73,6 +89,7 @@ impl Lane {
             slot,
             state: RunState::Running,
             step,
+            grad_evals,
             stats: LaneStats::default(),
         }
     }
@@ -83,6 +100,7 @@ impl Lane {
         let start = Instant::now();
         let loss = task.loss_and_grad(&self.params, &mut self.grad)?;
         let task_time = start.elapsed();
+        self.count_grad_evals(1);
         if let Some(trip) = guard.check(loss, &self.grad) {
             // These parameters came out of the previous step: undo it.
             return Ok(self.trip(trip, self.step.checked_sub(1)));
@@ -94,6 +112,7 @@ impl Lane {
         let mut rebatch = Rebatch {
             task,
             time: Duration::ZERO,
+            calls: 0,
             failure: None,
         };
         let start = Instant::now();
@@ -102,6 +121,7 @@ impl Lane {
             .optimizer_mut()
             .step(&mut self.params, &self.grad, &mut rebatch);
         let total = start.elapsed();
+        self.count_grad_evals(rebatch.calls);
         if let Some(e) = rebatch.failure {
             return Err(e);
         }
@@ -122,6 +142,12 @@ impl Lane {
             ms(total.saturating_sub(rebatch.time)),
         );
         Ok(Outcome::Stepped { loss, stats })
+    }
+
+    fn count_grad_evals(&mut self, n: u64) {
+        if let Some(count) = &mut self.grad_evals {
+            *count += n;
+        }
     }
 
     /// Pauses the lane as diverged, restores the saved parameters, and resets the optimizer if

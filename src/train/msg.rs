@@ -60,6 +60,8 @@ pub struct StepRecord {
     pub lane: LaneId,
     /// 1-based count of steps taken by this lane.
     pub step: u64,
+    /// Gradient evaluations of this lane so far, this step's included (`None`: unknown).
+    pub grad_evals: Option<u64>,
     /// Seconds since the run started.
     pub t: f64,
     pub optimizer: String,
@@ -103,6 +105,9 @@ pub struct LaneSummary {
     pub lane: LaneId,
     pub optimizer: String,
     pub steps: u64,
+    /// Gradient evaluations at the end (`None`: unknown, or a summary written before counting).
+    #[serde(default)]
+    pub grad_evals: Option<u64>,
     #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
     pub final_loss: f32,
     #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]

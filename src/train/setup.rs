@@ -50,7 +50,7 @@ impl Setup {
             let slot = Slot::new(&factory, &preset.optimizer)?;
             return Ok(Self {
                 task,
-                lanes: vec![Lane::new(0, params, slot, 0)],
+                lanes: vec![Lane::new(0, params, slot, 0, Some(0))],
                 factory,
                 iterations: 0,
                 generated: 0,
@@ -86,7 +86,13 @@ fn resume_lane(snap: &LaneSnapshot, factory: &Factory, max_steps: Option<u64>) -
         factory.n
     );
     let slot = Slot::restore(factory, &snap.optimizers()?)?;
-    let mut lane = Lane::new(snap.id, snap.params.clone(), slot, snap.step);
+    let mut lane = Lane::new(
+        snap.id,
+        snap.params.clone(),
+        slot,
+        snap.step,
+        snap.grad_evals,
+    );
     lane.before = snap.before.clone();
     lane.stats = snap.stats.clone();
     lane.state = match snap.state {

@@ -42,6 +42,10 @@ pub struct TrainerConfig {
     pub start_paused: bool,
     /// See [`Settings::pace`].
     pub pace: Option<f64>,
+    /// See [`Settings::max_grad_evals`].
+    pub max_grad_evals: Option<u64>,
+    /// See [`Settings::final_evaluation`].
+    pub final_evaluation: bool,
 }
 
 impl TrainerConfig {
@@ -58,6 +62,8 @@ impl TrainerConfig {
             message_interval: throttle::INTERVAL,
             start_paused: false,
             pace: None,
+            max_grad_evals: None,
+            final_evaluation: false,
         }
     }
 }
@@ -90,6 +96,8 @@ pub fn spawn(config: TrainerConfig) -> Result<TrainerHandle> {
                     halt_when_stalled: config.halt_when_stalled,
                     start_paused: config.start_paused,
                     pace: config.pace,
+                    max_grad_evals: config.max_grad_evals,
+                    final_evaluation: config.final_evaluation,
                 };
                 pool.install(move || {
                     let setup =

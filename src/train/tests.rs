@@ -731,6 +731,123 @@ fn a_checkpoint_that_cannot_be_saved_stops_the_run_and_is_listed_as_lost() {
     assert!(errors.iter().all(|e| e.step == 5));
 }
 
+/// (step, cumulative gradient evaluations) of every step message of `lane`.
+fn grad_evals(seen: &Seen, lane: usize) -> Vec<(u64, Option<u64>)> {
+    seen.steps()
+        .into_iter()
+        .filter(|r| r.lane == lane)
+        .map(|r| (r.step, r.grad_evals))
+        .collect()
+}
+
+#[test]
+fn grad_evals_count_one_per_step_plus_every_same_batch_call() {
+    // The test `sgd` never calls back; the test `lbfgs` calls back once per step (testkit).
+    for (name, per_step) in [("sgd", 1), ("lbfgs", 2)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.jsonl");
+        let mut cfg = config(preset(spec(name, 0.1), Some(10)));
+        cfg.record = Some(crate::record::Recorder::create(&path, false).unwrap());
+        let h = spawn(cfg).unwrap();
+        let mut seen = Seen::default();
+        seen.until_finished(&h);
+        h.join().unwrap();
+        let expected: Vec<(u64, Option<u64>)> = (1..=10).map(|s| (s, Some(per_step * s))).collect();
+        assert_eq!(grad_evals(&seen, 0), expected, "{name}");
+        let record = crate::record::read(&path).unwrap();
+        let recorded: Vec<(u64, Option<u64>)> = record
+            .steps
+            .iter()
+            .map(|s| (s.step, s.grad_evals))
+            .collect();
+        assert_eq!(recorded, expected, "{name}");
+        assert_eq!(seen.summary().lanes[0].grad_evals, Some(10 * per_step));
+    }
+}
+
+#[test]
+fn grad_evals_continue_across_resume_and_into_race_lanes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(preset(spec("lbfgs", 0.1), Some(6)));
+    cfg.checkpoint_dir = Some(dir.path().to_path_buf());
+    let h = spawn(cfg).unwrap();
+    let mut first = Seen::default();
+    first.until_finished(&h);
+    h.shutdown().unwrap();
+    let ck = Checkpoint::load(dir.path()).unwrap();
+    assert_eq!(ck.lanes[0].grad_evals, Some(12));
+    let mut resumed = ck.preset().unwrap();
+    resumed.max_steps = None;
+    let mut cfg = config(resumed);
+    cfg.resume = Some(ck);
+    // Two more L-BFGS steps, then a race of SGD (one evaluation a step) against L-BFGS.
+    let race = Command::Race {
+        specs: vec![spec("sgd", 0.1), spec("lbfgs", 0.1)],
+    };
+    cfg.start_paused = true;
+    let h = spawn(cfg).unwrap();
+    let mut seen = Seen::default();
+    h.send(Command::Step(2));
+    seen.until_step(&h, 0, 8);
+    h.send(race);
+    h.send(Command::Step(2));
+    seen.until_step(&h, 1, 10);
+    h.send(Command::Quit);
+    seen.until_finished(&h);
+    h.shutdown().unwrap();
+    assert_eq!(grad_evals(&seen, 0)[..2], [(7, Some(14)), (8, Some(16))]);
+    assert_eq!(grad_evals(&seen, 0)[2..], [(9, Some(17)), (10, Some(18))]);
+    assert_eq!(grad_evals(&seen, 1), [(9, Some(18)), (10, Some(20))]);
+}
+
+#[test]
+fn a_gradient_evaluation_budget_finishes_each_lane_when_reached() {
+    // sgd: 7 steps of one evaluation; lbfgs: 4 steps of two (the fourth passes 7 by one).
+    for (name, steps, evals) in [("sgd", 7, 7), ("lbfgs", 4, 8)] {
+        let mut cfg = config(preset(spec(name, 0.1), Some(100)));
+        cfg.max_grad_evals = Some(7);
+        let h = spawn(cfg).unwrap();
+        let mut seen = Seen::default();
+        seen.until_finished(&h);
+        h.shutdown().unwrap();
+        let lane = &seen.summary().lanes[0];
+        assert_eq!(
+            (lane.steps, lane.grad_evals),
+            (steps, Some(evals)),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn the_final_evaluation_adds_the_costly_metrics_only_when_asked() {
+    for asked in [false, true] {
+        let mut cfg = config(preset(spec("sgd", 0.1), Some(7)));
+        cfg.final_evaluation = asked;
+        let h = spawn(cfg).unwrap();
+        let mut seen = Seen::default();
+        seen.until_finished(&h);
+        h.shutdown().unwrap();
+        let metrics = &seen.summary().lanes[0].metrics;
+        assert!(metrics.contains_key("distance"));
+        assert_eq!(metrics.contains_key("sum"), asked);
+        let evals: Vec<(u64, bool)> = seen
+            .msgs
+            .iter()
+            .filter_map(|m| match m {
+                Msg::Eval { step, metrics, .. } => Some((*step, metrics.contains_key("sum"))),
+                _ => None,
+            })
+            .collect();
+        // Steps 0 and 5, the final one at 7, and (when asked) its own evaluation at 7.
+        let mut want = vec![(0, false), (5, false), (7, false)];
+        if asked {
+            want.push((7, true));
+        }
+        assert_eq!(evals, want);
+    }
+}
+
 /// Compile-time: what crosses into and out of the trainer thread is `Send`.
 #[test]
 fn a_pace_limits_steps_per_second_and_can_be_changed_live() {

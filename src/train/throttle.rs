@@ -177,6 +177,7 @@ mod tests {
         StepRecord {
             lane: 0,
             step,
+            grad_evals: Some(step),
             t: 0.0,
             optimizer: "sgd".into(),
             loss: 1.0,

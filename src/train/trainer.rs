@@ -34,6 +34,13 @@ pub struct Settings {
     pub start_paused: bool,
     /// At most this many steps a second (the dashboard's speed limit); `None`: full speed.
     pub pace: Option<f64>,
+    /// Finish a lane once it has used this many gradient evaluations (`compare --grad-evals`),
+    /// at the end of the step that reaches it, so a two-evaluation step may pass it by one.
+    pub max_grad_evals: Option<u64>,
+    /// Add the task's costly end-of-run metrics ([`Task::final_evaluation`]) to the final
+    /// evaluation: for headless runs and `compare`; the dashboard leaves them to
+    /// `lodo-tui evaluate` so quitting stays quick.
+    pub final_evaluation: bool,
 }
 
 /// Whether to keep going after a command.
@@ -132,7 +139,10 @@ impl Trainer {
                 return self.stopped("data could not be saved (see the error above)");
             }
             if self.lanes.iter().all(|l| l.state == RunState::Finished) {
-                return self.stopped("every lane reached max_steps");
+                return self.stopped(match self.settings.max_grad_evals {
+                    Some(_) => "every lane reached max_steps or its gradient-evaluation budget",
+                    None => "every lane reached max_steps",
+                });
             }
             if !self
                 .lanes
@@ -350,9 +360,18 @@ impl Trainer {
             {
                 self.evaluate(i)?;
             }
-            if let Some(max) = self.settings.preset.max_steps
-                && self.lanes[i].step >= max
-            {
+            let lane = &self.lanes[i];
+            let out_of_steps = self
+                .settings
+                .preset
+                .max_steps
+                .is_some_and(|max| lane.step >= max);
+            let out_of_evals = self
+                .settings
+                .max_grad_evals
+                .zip(lane.grad_evals)
+                .is_some_and(|(max, used)| used >= max);
+            if out_of_steps || out_of_evals {
                 self.lanes[i].state = RunState::Finished;
                 finished = true;
             }
@@ -370,6 +389,7 @@ impl Trainer {
         let record = StepRecord {
             lane: lane.id,
             step: lane.step,
+            grad_evals: lane.grad_evals,
             t: self.emit.clock.now(),
             optimizer: lane.slot.optimizer().name().to_string(),
             loss,

@@ -25,10 +25,40 @@ const DEFAULT_WINDOW: usize = 2;
 /// How many digits `g` asks the model to draw.
 pub const GENERATE_COUNT: usize = 8;
 
+/// The loss chart's x axis; `x` cycles through them. The trainer sends every value (step,
+/// gradient-evaluation count, time); the chart only picks which to draw against.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum XAxis {
+    #[default]
+    Steps,
+    GradEvals,
+    Time,
+}
+
+impl XAxis {
+    pub fn next(self) -> Self {
+        match self {
+            XAxis::Steps => XAxis::GradEvals,
+            XAxis::GradEvals => XAxis::Time,
+            XAxis::Time => XAxis::Steps,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            XAxis::Steps => "x steps",
+            XAxis::GradEvals => "x grad evals",
+            XAxis::Time => "x time (s)",
+        }
+    }
+}
+
 /// How the user is looking at the run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct View {
     pub log_y: bool,
+    /// The loss chart's x axis (the other charts stay over steps).
+    pub x_axis: XAxis,
     /// Index into [`SMOOTHING`].
     pub smoothing: usize,
     /// Index into [`WINDOWS`], or `None` for the whole run.
@@ -44,6 +74,7 @@ impl Default for View {
         Self {
             // Losses are read in orders of magnitude; `l` switches to linear.
             log_y: true,
+            x_axis: XAxis::Steps,
             smoothing: DEFAULT_SMOOTHING,
             window: None,
             last_window: DEFAULT_WINDOW,
@@ -284,6 +315,10 @@ impl App {
             }
             Action::ToggleLogY => {
                 self.view.log_y = !self.view.log_y;
+                None
+            }
+            Action::CycleXAxis => {
+                self.view.x_axis = self.view.x_axis.next();
                 None
             }
             Action::SmoothMore => {

@@ -8,6 +8,7 @@ use crate::task::{Digits, Heatmap, Metrics, TaskKind, TaskView};
 use crate::train::msg::LaneId;
 use crate::train::{Event, EventKind, LaneStatus, Msg, RunState, StartInfo, StepRecord, Summary};
 
+use super::app::XAxis;
 use super::history::{Series, Trail};
 
 /// Events kept for the log.
@@ -26,6 +27,10 @@ pub struct LaneData {
     /// An optimizer switch the user asked for that no `Msg::Lanes` has confirmed yet.
     pub pending: Option<OptimizerSpec>,
     pub loss: Series,
+    /// The loss over the lane's gradient evaluations (steps that report the count) and over
+    /// trainer seconds, for the loss chart's other x axes.
+    pub loss_by_grad_evals: Series,
+    pub loss_by_time: Series,
     pub step_norm: Series,
     pub grad_norm: Series,
     pub cos: Series,
@@ -37,6 +42,9 @@ pub struct LaneData {
     pub last_step: Option<StepRecord>,
     /// One series per evaluation metric, x = step.
     pub evals: BTreeMap<String, Series>,
+    /// The same over gradient evaluations (where the evaluated step's count is known) and time.
+    pub evals_by_grad_evals: BTreeMap<String, Series>,
+    pub evals_by_time: BTreeMap<String, Series>,
     pub last_metrics: Metrics,
     pub trail: Trail,
     /// `(t, step)` samples at least `RATE_SAMPLE_S` apart over the last `RATE_WINDOW_S`, plus
@@ -51,6 +59,8 @@ impl LaneData {
             status,
             pending: None,
             loss: Series::default(),
+            loss_by_grad_evals: Series::default(),
+            loss_by_time: Series::default(),
             step_norm: Series::default(),
             grad_norm: Series::default(),
             cos: Series::default(),
@@ -60,10 +70,30 @@ impl LaneData {
             layer_hypergrad: Vec::new(),
             last_step: None,
             evals: BTreeMap::new(),
+            evals_by_grad_evals: BTreeMap::new(),
+            evals_by_time: BTreeMap::new(),
             last_metrics: Metrics::new(),
             trail: Trail::default(),
             rate: VecDeque::new(),
             latest: None,
+        }
+    }
+
+    /// The loss over the x axis `x`.
+    pub fn loss_over(&self, x: XAxis) -> &Series {
+        match x {
+            XAxis::Steps => &self.loss,
+            XAxis::GradEvals => &self.loss_by_grad_evals,
+            XAxis::Time => &self.loss_by_time,
+        }
+    }
+
+    /// The evaluation metrics over the x axis `x`.
+    pub fn evals_over(&self, x: XAxis) -> &BTreeMap<String, Series> {
+        match x {
+            XAxis::Steps => &self.evals,
+            XAxis::GradEvals => &self.evals_by_grad_evals,
+            XAxis::Time => &self.evals_by_time,
         }
     }
 
@@ -92,6 +122,10 @@ impl LaneData {
     fn push_step(&mut self, r: StepRecord) {
         let x = r.step as f64;
         self.loss.push(x, r.loss);
+        if let Some(n) = r.grad_evals {
+            self.loss_by_grad_evals.push(n as f64, r.loss);
+        }
+        self.loss_by_time.push(r.t, r.loss);
         self.step_norm.push(x, r.stats.step_norm);
         self.grad_norm.push(x, r.stats.grad_norm);
         self.cos.push(x, r.stats.cos_step_neg_grad);
@@ -166,11 +200,28 @@ impl RunModel {
             } => {
                 self.t = self.t.max(t);
                 let data = self.lane_mut(lane, None);
+                // The trainer evaluates right after a step, so the lane's last step line holds
+                // the count of the evaluated parameters; a run's first evaluation is at 0.
+                let grad_evals = match &data.last_step {
+                    Some(r) if r.step == step => r.grad_evals,
+                    None if step == 0 => Some(0),
+                    _ => None,
+                };
                 for (name, &value) in &metrics {
                     data.evals
                         .entry(name.clone())
                         .or_default()
                         .push(step as f64, value as f32);
+                    if let Some(n) = grad_evals {
+                        data.evals_by_grad_evals
+                            .entry(name.clone())
+                            .or_default()
+                            .push(n as f64, value as f32);
+                    }
+                    data.evals_by_time
+                        .entry(name.clone())
+                        .or_default()
+                        .push(t, value as f32);
                 }
                 data.last_metrics = metrics;
             }
@@ -317,9 +368,14 @@ impl RunModel {
     /// The x range (steps) covered by any lane's losses and evaluations (an evaluation may come
     /// before the first step).
     pub fn x_span(&self) -> Option<(f64, f64)> {
+        self.x_span_of(XAxis::Steps)
+    }
+
+    /// The same over the loss chart's x axis `x`.
+    pub fn x_span_of(&self, x: XAxis) -> Option<(f64, f64)> {
         self.lanes
             .iter()
-            .flat_map(|l| std::iter::once(&l.loss).chain(l.evals.values()))
+            .flat_map(|l| std::iter::once(l.loss_over(x)).chain(l.evals_over(x).values()))
             .filter_map(Series::x_span)
             .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
     }
@@ -349,6 +405,7 @@ mod tests {
         StepRecord {
             lane,
             step,
+            grad_evals: Some(2 * step),
             t: step as f64 * 0.01,
             optimizer: "lodo".into(),
             loss,
@@ -471,5 +528,42 @@ mod tests {
         let mut m = RunModel::default();
         m.disconnected();
         assert!(matches!(m.phase(), Phase::Failed(_)));
+    }
+
+    #[test]
+    fn the_loss_and_evaluations_are_kept_over_every_x_axis() {
+        let mut m = RunModel::default();
+        m.apply(Msg::Eval {
+            lane: 0,
+            step: 0,
+            t: 0.0,
+            metrics: [("val_loss".to_string(), 3.0)].into(),
+        });
+        // `record` counts two gradient evaluations a step and 0.01 s a step.
+        m.apply(Msg::Steps((1..=10).map(|s| record(0, s, 1.0)).collect()));
+        m.apply(Msg::Eval {
+            lane: 0,
+            step: 10,
+            t: 0.1,
+            metrics: [("val_loss".to_string(), 2.0)].into(),
+        });
+        let lane = &m.lanes[0];
+        assert_eq!(lane.loss_over(XAxis::Steps).x_span(), Some((1.0, 10.0)));
+        assert_eq!(lane.loss_over(XAxis::GradEvals).x_span(), Some((2.0, 20.0)));
+        let (t0, t1) = lane.loss_over(XAxis::Time).x_span().unwrap();
+        assert!((t0 - 0.01).abs() < 1e-12 && (t1 - 0.1).abs() < 1e-12);
+        assert_eq!(
+            lane.evals_over(XAxis::GradEvals)["val_loss"].x_span(),
+            Some((0.0, 20.0))
+        );
+        assert_eq!(m.x_span_of(XAxis::GradEvals), Some((0.0, 20.0)));
+        // Steps without a count (a run resumed from an older checkpoint) leave that axis empty.
+        let mut old = RunModel::default();
+        old.apply(Msg::Steps(vec![StepRecord {
+            grad_evals: None,
+            ..record(0, 1, 1.0)
+        }]));
+        assert!(old.lanes[0].loss_over(XAxis::GradEvals).is_empty());
+        assert_eq!(old.lanes[0].loss_over(XAxis::Steps).len(), 1);
     }
 }

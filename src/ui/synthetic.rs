@@ -132,9 +132,12 @@ pub fn record(task: TaskKind, lane: LaneId, step: u64, name: &str) -> StepRecord
             rel_meta_step: (3e-4 / (1.0 + s / 800.0)) as f32,
         }
     });
+    // The two-evaluation optimizers re-evaluate the minibatch once per step, as in a real run.
+    let evals_per_step = if name.contains("lbfgs") { 2 } else { 1 };
     StepRecord {
         lane,
         step,
+        grad_evals: Some(evals_per_step * step),
         t: s / 50.0,
         optimizer: name.into(),
         loss: loss as f32,

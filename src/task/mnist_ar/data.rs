@@ -1,12 +1,17 @@
 //! The mnist-ar data: which images train and validate, the order minibatches visit them, and the
 //! query pixel of every example.
 //!
-//! The last [`VAL_IMAGES`] training images are for validation (docs/algorithm.md §8.3); the rest
-//! train. Minibatches are drawn without replacement from a seeded shuffle of the training images,
-//! a new shuffle each epoch, dropping the incomplete last batch. The query pixel of the example
-//! at position `k` of epoch `e` is the `k`-th draw of stream `e` of [`Purpose::QueryPixels`];
-//! each draw takes exactly two words of the stream, so the stream can be positioned directly and
-//! the state is just (epoch, batch).
+//! The last [`VAL_IMAGES`] training images are held out for validation, as the authors do (docs/algorithm.md §8.3); the
+//! rest train. By default minibatches are drawn without replacement from a seeded shuffle of the
+//! training images, a new shuffle each epoch, dropping the incomplete last batch. The query pixel
+//! of the example at position `k` of epoch `e` is the `k`-th draw of stream `e` of
+//! [`Purpose::QueryPixels`]; each draw takes exactly two words of the stream, so the stream can
+//! be positioned directly and the state is just (epoch, batch).
+//!
+//! With replacement (the authors' sampler: every image of every minibatch uniform over the
+//! training images, independently), batch `t` takes its images from stream `t` of
+//! [`Purpose::DataOrder`] and its query pixels from stream `t` of [`Purpose::QueryPixels`]; the
+//! state is just `t`.
 
 use anyhow::{Result, bail, ensure};
 use rand::RngCore;
@@ -44,7 +49,12 @@ pub struct Stream {
     /// Batches drawn in this epoch; the current batch is number `cursor − 1`.
     cursor: usize,
     order: Vec<u32>,
+    /// Draw with replacement: then `epoch` counts batches and `cursor` stays 1.
+    replacement: bool,
 }
+
+/// The extra state word that marks a with-replacement stream.
+const REPLACEMENT_WORD: u64 = 1;
 
 impl Stream {
     /// A stream over `train_len` images, positioned at its first batch.
@@ -60,9 +70,27 @@ impl Stream {
             epoch: 0,
             cursor: 1,
             order: Vec::new(),
+            replacement: false,
         };
         s.shuffle();
         Ok(s)
+    }
+
+    /// A stream drawing every minibatch with replacement, positioned at its first batch.
+    pub fn with_replacement(seed: u64, batch_size: usize, train_len: usize) -> Result<Self> {
+        ensure!(
+            batch_size >= 1 && train_len >= 1,
+            "mnist-ar: batch_size {batch_size} over {train_len} images: both must be at least 1"
+        );
+        Ok(Self {
+            seed,
+            batch_size,
+            train_len,
+            epoch: 0,
+            cursor: 1,
+            order: Vec::new(),
+            replacement: true,
+        })
     }
 
     fn batches_per_epoch(&self) -> usize {
@@ -70,6 +98,9 @@ impl Stream {
     }
 
     fn shuffle(&mut self) {
+        if self.replacement {
+            return;
+        }
         self.order = (0..self.train_len as u32).collect();
         let mut rng = rng::stream(self.seed, Purpose::DataOrder, self.epoch);
         self.order.shuffle(&mut rng);
@@ -77,6 +108,10 @@ impl Stream {
 
     /// Moves to the next batch.
     pub fn advance(&mut self) {
+        if self.replacement {
+            self.epoch += 1;
+            return;
+        }
         if self.cursor == self.batches_per_epoch() {
             self.epoch += 1;
             self.cursor = 0;
@@ -87,6 +122,18 @@ impl Stream {
 
     /// The current batch: (training image index, query) pairs.
     pub fn batch(&self) -> Vec<(usize, Query)> {
+        if self.replacement {
+            let mut images = rng::stream(self.seed, Purpose::DataOrder, self.epoch);
+            let mut pixels = rng::stream(self.seed, Purpose::QueryPixels, self.epoch);
+            let n = self.train_len as u128;
+            return (0..self.batch_size)
+                .map(|_| {
+                    // Multiply-shift, as for the query pixels: bias below 1e-14.
+                    let image = ((u128::from(images.next_u64()) * n) >> 64) as usize;
+                    (image, draw_query(&mut pixels))
+                })
+                .collect();
+        }
         let start = (self.cursor - 1) * self.batch_size;
         let mut rng = rng::stream(self.seed, Purpose::QueryPixels, self.epoch);
         rng.set_word_pos(2 * start as u128);
@@ -104,11 +151,16 @@ impl Stream {
     /// Seed, batch size, epoch, batch: all it takes to continue the identical stream.
     pub fn words(&self) -> Vec<u64> {
         let b = self.batch_size as u64;
-        vec![self.seed, b, self.epoch, self.cursor as u64]
+        let mut words = vec![self.seed, b, self.epoch, self.cursor as u64];
+        if self.replacement {
+            words.push(REPLACEMENT_WORD);
+        }
+        words
     }
 
     pub fn restore(&mut self, words: &[u64]) -> Result<()> {
-        rng::check_state_words("mnist-ar", words, 4, self.seed)?;
+        let len = if self.replacement { 5 } else { 4 };
+        rng::check_state_words("mnist-ar", words, len, self.seed)?;
         let (batch_size, epoch, cursor) = (words[1], words[2], words[3]);
         if batch_size != self.batch_size as u64 {
             bail!(
@@ -118,6 +170,15 @@ impl Stream {
             );
         }
         let cursor = usize::try_from(cursor).unwrap_or(usize::MAX);
+        if self.replacement {
+            ensure!(
+                cursor == 1 && words[4] == REPLACEMENT_WORD,
+                "mnist-ar: saved task state is not of a with-replacement stream; the checkpoint \
+                 is damaged"
+            );
+            self.epoch = epoch;
+            return Ok(());
+        }
         ensure!(
             (1..=self.batches_per_epoch()).contains(&cursor),
             "mnist-ar: saved task state has batch {cursor} of an epoch of {}; the checkpoint \
@@ -176,6 +237,47 @@ mod tests {
             (0..64).collect::<Vec<_>>()
         );
         assert_eq!(validation_queries(1, 100), queries[..100]);
+    }
+
+    #[test]
+    fn with_replacement_draws_repeat_images_deterministically_per_seed() {
+        // 8 draws from 10 images: a batch without a repeat has probability 10!/(2!·10⁸) ≈ 0.018,
+        // so among 20 seeded batches repeats are all but certain; the draws are fixed by the seed.
+        let batches = |seed| {
+            let mut s = Stream::with_replacement(seed, 8, 10).expect("stream");
+            (0..20)
+                .map(|_| {
+                    let b = s.batch();
+                    s.advance();
+                    b
+                })
+                .collect::<Vec<_>>()
+        };
+        let a = batches(4);
+        assert_eq!(a, batches(4));
+        assert_ne!(a, batches(5));
+        let repeats = a
+            .iter()
+            .filter(|b| b.iter().map(|&(i, _)| i).collect::<HashSet<_>>().len() < b.len())
+            .count();
+        assert!(repeats > 0);
+        // Uniform over the images: 160 draws, every image drawn (each is missed with probability
+        // 0.9^160 ≈ 5e-8).
+        let seen: HashSet<usize> = a.iter().flatten().map(|&(i, _)| i).collect();
+        assert_eq!(seen.len(), 10);
+        // Consecutive batches differ, and the state continues the identical stream.
+        assert_ne!(a[0], a[1]);
+        let mut s = Stream::with_replacement(4, 8, 10).expect("stream");
+        for _ in 0..7 {
+            s.advance();
+        }
+        let mut t = Stream::with_replacement(4, 8, 10).expect("stream");
+        t.restore(&s.words()).expect("restore");
+        assert_eq!(t.batch(), a[7]);
+        // An epoch stream's state is refused by name.
+        let epochs = Stream::new(4, 8, 10).expect("stream");
+        let err = t.restore(&epochs.words()).unwrap_err().to_string();
+        assert!(err.contains("has 4 words, expected 5"), "{err}");
     }
 
     #[test]

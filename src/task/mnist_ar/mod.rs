@@ -48,6 +48,10 @@ pub const DEFAULT_BATCH_SIZE: usize = 64;
 pub const DEFAULT_VAL_QUERIES: usize = 1024;
 /// Upper bound on `val_queries` (an evaluation costs one forward pass per query).
 pub const MAX_VAL_QUERIES: usize = 1 << 20;
+/// Metric: the authors' validation loss, every pixel of the 64 held-out images, in nats.
+pub const FULL_VAL_NATS: &str = "val_full_nats";
+/// Metric: the same in bits per pixel.
+pub const FULL_VAL_BITS: &str = "val_full_bits_per_pixel";
 
 /// Samples `count` digits from the model at `params` pixel by pixel, as [`Task::generate`] does,
 /// without a task: generation needs no data. `lodo-tui sample` uses it on checkpoints.
@@ -137,6 +141,16 @@ impl MnistAr {
         self.batch = Batch::new(&items);
     }
 
+    /// The same task with minibatches drawn with replacement (see `data.rs`), positioned at the
+    /// first of them.
+    pub fn drawing_with_replacement(mut self) -> Result<Self> {
+        let n = self.images.len() / PIXELS;
+        let b = self.batch.len();
+        self.stream = Stream::with_replacement(self.seed, b, n - VAL_IMAGES)?;
+        self.fill_batch();
+        Ok(self)
+    }
+
     /// The current minibatch's network inputs and targets.
     pub fn batch(&self) -> &Batch {
         &self.batch
@@ -173,13 +187,24 @@ impl Task for MnistAr {
         model::loss_and_grad(&self.dev, params, &self.batch, grad)
     }
 
-    /// `val_loss`: mean cross-entropy (nats) of the fixed validation queries;
-    /// `val_bits_per_pixel`: the same in bits.
+    /// `val_loss`: mean cross-entropy (nats) of the fixed subset of `val_queries` validation
+    /// queries (cheap enough to repeat during training); `val_bits_per_pixel`: the same in bits.
     fn evaluate(&mut self, params: &[f32], _ctx: &EvalContext) -> Result<Metrics> {
         let nats = eval::mean_nll(&self.dev, params, &self.images, &self.val)?;
         let mut metrics = Metrics::new();
         metrics.insert("val_loss".into(), nats);
         metrics.insert("val_bits_per_pixel".into(), nats / std::f64::consts::LN_2);
+        Ok(metrics)
+    }
+
+    /// [`FULL_VAL_NATS`] and [`FULL_VAL_BITS`]: all 784 pixels of the 64 held-out images,
+    /// 50,176 predictions.
+    fn final_evaluation(&mut self, params: &[f32]) -> Result<Metrics> {
+        let n = self.images.len() / PIXELS;
+        let nats = eval::all_pixels_nll(&self.dev, params, &self.images, n - VAL_IMAGES..n)?;
+        let mut metrics = Metrics::new();
+        metrics.insert(FULL_VAL_NATS.into(), nats);
+        metrics.insert(FULL_VAL_BITS.into(), nats / std::f64::consts::LN_2);
         Ok(metrics)
     }
 

@@ -48,7 +48,7 @@ fn builds_from_a_spec_with_its_defaults_and_names_misplaced_fields() {
     let err = build(&spec, 0).err().expect("error").to_string();
     assert_eq!(
         err,
-        "mnist-ar: field `hidden` does not apply (mnist-ar takes: batch_size, data_dir, val_queries)"
+        "mnist-ar: field `hidden` does not apply (mnist-ar takes: batch_size, data_dir, val_queries, with_replacement)"
     );
     let spec = TaskSpec {
         batch_size: Some(0),

@@ -33,12 +33,14 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View, theme: &Theme) {
     lines.push(Line::from(vec![
         Span::styled(" now: ", theme.muted()),
         Span::raw(format!(
-            "{} {} {} {} y axis {}",
+            "{} {} {} {} y axis {} {} loss {}",
             view.smoothing_label(),
             theme.glyphs().sep,
             view.window_label(),
             theme.glyphs().sep,
             if view.log_y { "log" } else { "linear" },
+            theme.glyphs().sep,
+            view.x_axis.label(),
         )),
     ]));
     let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3;

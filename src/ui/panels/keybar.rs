@@ -88,6 +88,7 @@ fn normal_hints(app: &App) -> Vec<Hint> {
         }
     }
     out.push(bound(5, Action::ToggleLogY, theme));
+    out.push(bound(5, Action::CycleXAxis, theme));
     out.push(bound(6, Action::SmoothMore, theme));
     out.push(bound(6, Action::WindowWider, theme));
     if model.lanes.len() > 1 {

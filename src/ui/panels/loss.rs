@@ -1,12 +1,13 @@
 //! The loss chart: every lane's raw loss (dim) and EMA, validation loss as dots, optimizer and
-//! hyperparameter changes as dotted rules, optional log axis.
+//! hyperparameter changes as dotted rules (over steps), optional log axis, x over steps,
+//! gradient evaluations or wall time.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 
-use crate::ui::app::{App, smoothing_label};
+use crate::ui::app::{App, XAxis, smoothing_label};
 use crate::ui::format;
 use crate::ui::plot::{Plot, Scale};
 use crate::ui::traces::{self, Window};
@@ -22,7 +23,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let g = theme.glyphs();
     let block = theme.block(Line::default());
     let inner = block.inner(area);
-    let span = model.x_span().unwrap_or((0.0, 0.0));
+    let x_axis = view.x_axis;
+    let span = model.x_span_of(x_axis).unwrap_or((0.0, 0.0));
     let window = Window::new(inner, theme, view.x_range(span), view.smoothing());
     // The smoothing actually applied (capped by the window), not just the one asked for.
     let axis = if view.log_y { "log" } else { "linear" };
@@ -30,6 +32,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         smoothing_label(window.smoothing),
         view.window_label(),
         axis.to_string(),
+        x_axis.label().to_string(),
     ];
     let sep = format!(" {} ", g.sep);
     let title = vec![
@@ -42,12 +45,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let mut legend = Vec::new();
     let mut any_val = false;
     for (i, lane) in model.lanes.iter().enumerate() {
-        let (mut lane_traces, last) = traces::raw_and_smooth(&lane.loss, &window, i, theme);
+        let (mut lane_traces, last) =
+            traces::raw_and_smooth(lane.loss_over(x_axis), &window, i, theme);
         if lane_traces.len() > 1 {
             lines.extend(lane_traces.pop());
         }
         bands.append(&mut lane_traces);
-        if let Some(val) = lane.evals.get(VALIDATION) {
+        if let Some(val) = lane.evals_over(x_axis).get(VALIDATION) {
             let cols = window.columns_of(val);
             any_val |= !cols.is_empty();
             dots.push(traces::dots(&cols, theme.lane(i), theme.dot_marker()));
@@ -57,10 +61,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let mut traces = bands;
     traces.append(&mut lines);
     traces.append(&mut dots);
-    // A lane's changes in that lane's (dim) colour; run-wide ones (a race) in grey.
+    // A lane's changes in that lane's (dim) colour; run-wide ones (a race) in grey. They are
+    // known by step only, so they show on the steps axis.
     let rules: Vec<(f64, Color)> = model
         .rules
         .iter()
+        .filter(|_| x_axis == XAxis::Steps)
         .map(|&(lane, step)| {
             let color = lane.map_or(theme.marker_color(), |l| theme.lane_dim(l));
             (step as f64, color)
@@ -80,7 +86,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         },
         rules: &rules,
         y_fixed: None,
-        empty: "waiting for the first step",
+        empty: match x_axis {
+            XAxis::GradEvals if model.lanes.iter().any(|l| !l.loss.is_empty()) => {
+                "no gradient-evaluation counts (a run resumed from an older checkpoint)"
+            }
+            _ => "waiting for the first step",
+        },
         theme,
     };
     frame.render_widget(&plot, inner);
@@ -112,7 +123,13 @@ fn legend_line(
         }
         if any_val && detail >= 1 {
             let dot = if theme.ascii { "o" } else { "•" };
-            spans.push(Span::styled(format!("{dot} val "), theme.muted()));
+            // mnist-ar validates on a fixed subset of queries while training.
+            let what = if app.model.task() == Some(crate::task::TaskKind::MnistAr) {
+                "val subset"
+            } else {
+                "val"
+            };
+            spans.push(Span::styled(format!("{dot} {what} "), theme.muted()));
         }
         if spans.iter().map(|s| s.width()).sum::<usize>() <= room {
             return Line::from(spans);
