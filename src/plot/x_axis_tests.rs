@@ -36,6 +36,7 @@ fn records(dir: &Path) -> Vec<PathBuf> {
         data_dir: None,
         eval_interval: None,
         threads: Some(1),
+        force: false,
     };
     let report = compare::compare(&args, testkit::builders(), &Interrupt::default()).unwrap();
     report

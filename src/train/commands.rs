@@ -246,8 +246,12 @@ impl Trainer {
         };
         // The parameters before the base's last step go along, so a fork made right after a bad
         // step can still be restored by the divergence guard.
-        let (params, before, step, grad_evals) =
-            (base.params.clone(), base.before.clone(), base.step, base.grad_evals);
+        let (params, before, step, grad_evals) = (
+            base.params.clone(),
+            base.before.clone(),
+            base.step,
+            base.grad_evals,
+        );
         let names: Vec<String> = slots
             .iter()
             .map(|(slot, how)| {

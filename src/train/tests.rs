@@ -747,7 +747,10 @@ fn grad_evals_count_one_per_step_plus_every_same_batch_call() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run.jsonl");
         let mut cfg = config(preset(spec(name, 0.1), Some(10)));
-        cfg.record = Some(crate::record::Recorder::create(&path, false).unwrap());
+        cfg.record = Some(
+            crate::record::Recorder::create(&path, crate::record::Open::New { force: false })
+                .unwrap(),
+        );
         let h = spawn(cfg).unwrap();
         let mut seen = Seen::default();
         seen.until_finished(&h);
