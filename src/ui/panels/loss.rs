@@ -28,12 +28,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let window = Window::new(inner, theme, view.x_range(span), view.smoothing());
     // The smoothing actually applied (capped by the window), not just the one asked for.
     let axis = if view.log_y { "log" } else { "linear" };
-    let settings = [
+    // The x axis is named when it is not the steps every other chart uses.
+    let mut settings = vec![
         smoothing_label(window.smoothing),
         view.window_label(),
         axis.to_string(),
-        x_axis.label().to_string(),
     ];
+    if x_axis != XAxis::Steps {
+        settings.push(x_axis.label().to_string());
+    }
     let sep = format!(" {} ", g.sep);
     let title = vec![
         Span::styled(" Loss ", theme.strong()),
@@ -123,8 +126,10 @@ fn legend_line(
         }
         if any_val && detail >= 1 {
             let dot = if theme.ascii { "o" } else { "•" };
-            // mnist-ar validates on a fixed subset of queries while training.
-            let what = if app.model.task() == Some(crate::task::TaskKind::MnistAr) {
+            // mnist-ar validates on a fixed subset of queries while training (said when there
+            // is room).
+            let subset = app.model.task() == Some(crate::task::TaskKind::MnistAr);
+            let what = if subset && detail == 2 {
                 "val subset"
             } else {
                 "val"
