@@ -277,7 +277,8 @@ pub fn summary_table(summary: &Summary) -> String {
         .iter()
         .flat_map(|l| l.metrics.keys())
         .collect();
-    metric_names.sort();
+    // Nats (the paper's unit) before bits, otherwise by name.
+    metric_names.sort_by_key(|m| (m.contains("bits"), m.as_str()));
     metric_names.dedup();
     let mut headers: Vec<String> = [
         "lane",
