@@ -7,20 +7,13 @@ use std::ops::Range;
 use super::testkit::{Quadratic, TestRng};
 use super::{BuildContext, Optimizer, OptimizerSpec, OptimizerState, spec};
 
-const BASELINES: &[&str] = &[
-    "sgd",
-    "momentum",
-    "nesterov",
-    "rmsprop",
-    "adam",
-    "yogi",
-    "lars",
-    "lbfgs",
-    "olbfgs",
-    "bfgs",
-    "bfgs-same-batch",
-    "lm",
-];
+/// Every optimizer outside the LODO family, from the one registry.
+fn baselines() -> impl Iterator<Item = &'static str> {
+    spec::NAMES
+        .iter()
+        .copied()
+        .filter(|name| !super::lodo::is_lodo(name))
+}
 
 const N: usize = 20;
 const LAYERS: &[Range<usize>] = &[0..7, 7..20];
@@ -90,7 +83,7 @@ fn start() -> Vec<f32> {
 
 #[test]
 fn every_baseline_builds_with_defaults_and_reports_its_full_live_spec() {
-    for &name in BASELINES {
+    for name in baselines() {
         let opt = build(&OptimizerSpec::named(name));
         assert_eq!(opt.name(), name);
         let spec = opt.spec();
@@ -107,7 +100,7 @@ fn every_baseline_builds_with_defaults_and_reports_its_full_live_spec() {
 fn state_round_trip_continues_the_bit_identical_trajectory() {
     // Run A takes 30 steps; run B is a fresh optimizer given A's state (through RON and JSON
     // text, as a checkpoint would) and parameters after 15 steps, then takes the same last 15.
-    for &name in BASELINES {
+    for name in baselines() {
         let mut bowl = NoisyBowl::new(30);
         let mut a = build(&OptimizerSpec::named(name));
         let mut xa = start();
@@ -135,7 +128,7 @@ fn state_round_trip_continues_the_bit_identical_trajectory() {
 
 #[test]
 fn load_state_rejects_foreign_or_misshapen_states_and_changes_nothing() {
-    for &name in BASELINES {
+    for name in baselines() {
         let mut bowl = NoisyBowl::new(5);
         let mut opt = build(&OptimizerSpec::named(name));
         let mut x = start();
@@ -167,7 +160,7 @@ fn load_state_rejects_foreign_or_misshapen_states_and_changes_nothing() {
 
 #[test]
 fn set_lr_changes_the_live_spec_and_keeps_the_state() {
-    for &name in BASELINES {
+    for name in baselines() {
         let mut bowl = NoisyBowl::new(5);
         let mut opt = build(&OptimizerSpec::named(name));
         let mut x = start();
@@ -193,7 +186,7 @@ fn set_lr_changes_the_live_spec_and_keeps_the_state() {
 
 #[test]
 fn reset_returns_to_the_fresh_state() {
-    for &name in BASELINES {
+    for name in baselines() {
         let mut bowl = NoisyBowl::new(5);
         let mut opt = build(&OptimizerSpec::named(name));
         let fresh = opt.state();
@@ -226,7 +219,7 @@ fn no_nan_on_a_quadratic_with_curvature_up_to_1e4() {
     // Eigenvalues log-spaced in [1, 1e4], start ~10·N(0, 1), 300 steps: every parameter and
     // statistic stays finite and the loss ends below where it started.
     let q = Quadratic::new(N, 1.0, 1e4, 3);
-    for &name in BASELINES {
+    for name in baselines() {
         let mut opt = build(&steep_spec(name, 1e4));
         let mut x: Vec<f32> = start().iter().map(|v| 10.0 * v).collect();
         let mut g = vec![0.0; N];
@@ -255,7 +248,7 @@ fn no_nan_on_a_steep_quartic() {
         }
         Ok(f)
     };
-    for &name in BASELINES {
+    for name in baselines() {
         let mut opt = build(&steep_spec(name, 1.1e5));
         let mut x: Vec<f32> = (0..N)
             .map(|i| if i % 2 == 0 { 3.0 } else { -3.0 })
@@ -283,7 +276,7 @@ fn a_zero_gradient_gives_a_zero_finite_step() {
         g.fill(0.0);
         Ok(0.0)
     };
-    for &name in BASELINES {
+    for name in baselines() {
         let mut spec = OptimizerSpec::named(name);
         if name == "lars" {
             // LARS's default weight decay (5e-4, the authors') rightly moves x even at g = 0.
@@ -391,7 +384,7 @@ fn invalid_hyperparameters_fail_with_named_errors() {
 #[test]
 fn wrong_dimensions_and_failed_same_batch_calls_are_named_errors() {
     let failing = |_: &[f32], _: &mut [f32]| -> anyhow::Result<f32> { anyhow::bail!("disk gone") };
-    for &name in BASELINES {
+    for name in baselines() {
         let mut opt = build(&OptimizerSpec::named(name));
         let err = opt
             .step(&mut [0.0; 3], &[0.0; 3], &mut { failing })
