@@ -177,8 +177,7 @@ pub fn run(args: &CompareArgs, builders: Builders) -> Result<()> {
     }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        crate::output_file::write_private(path, (text + "\n").as_bytes())?;
     }
     if lost.is_empty() {
         Ok(())

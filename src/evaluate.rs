@@ -153,8 +153,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     print!("{}", table(&evaluation));
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&evaluation)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        crate::output_file::write_private(path, (text + "\n").as_bytes())?;
     }
     Ok(())
 }

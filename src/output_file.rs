@@ -1,11 +1,13 @@
-//! Output files of `plot` and `sample`: checked for writability before any work, so a bad `-o`
-//! fails at once with the file named instead of after the work with the image library's error.
+//! Output files of `plot`, `sample`, `compare --json` and `evaluate --json`: checked for
+//! writability before any work, so a bad `-o` fails at once with the file named instead of after
+//! the work with the image library's error; and written privately and whole.
 
 use std::fs::OpenOptions;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 /// Fails unless `path` can be created or overwritten. Leaves an existing file's content alone and
 /// removes the file again if this check created it.
@@ -36,6 +38,31 @@ pub fn check_writable(path: &Path) -> Result<()> {
     }
 }
 
+/// Writes `bytes` to `path` through a private (0600) temporary beside it and a rename, so a kill
+/// or a full disk leaves either the old file or the new one, never a truncated result.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write()
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +91,31 @@ mod tests {
         let e = check_writable(&dir.path().join("no/such/dir.png")).unwrap_err();
         assert!(
             e.to_string().ends_with("its directory does not exist"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn write_private_replaces_the_file_whole_and_keeps_it_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out.json");
+        std::fs::write(&file, b"old and longer").unwrap();
+        write_private(&file, b"new").unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"new");
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary left"
+        );
+        let e = format!(
+            "{:#}",
+            write_private(&dir.path().join("no/x.json"), b"x").unwrap_err()
+        );
+        assert!(
+            e.starts_with("cannot write ") && e.contains("no/x.json"),
             "{e}"
         );
     }
