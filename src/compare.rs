@@ -421,11 +421,8 @@ pub fn run_name(preset: &str, label: &str, seed: u64) -> String {
 
 /// The per-run table, and a per-optimizer one (mean ± sd over seeds) when there are several.
 pub fn tables(report: &Report) -> String {
-    let mut metric_names: Vec<&String> =
-        report.runs.iter().flat_map(|r| r.metrics.keys()).collect();
-    // Nats (the paper's unit) before bits, otherwise by name.
-    metric_names.sort_by_key(|m| (m.contains("bits"), m.as_str()));
-    metric_names.dedup();
+    let metric_names =
+        crate::table::metric_columns(report.runs.iter().flat_map(|r| r.metrics.keys()));
     let mut headers: Vec<String> = [
         "optimizer",
         "seed",

@@ -98,9 +98,7 @@ pub fn evaluate(
 
 /// One row per lane, the metrics nats before bits.
 pub fn table(e: &Evaluation) -> String {
-    let mut names: Vec<&String> = e.lanes.iter().flat_map(|l| l.metrics.keys()).collect();
-    names.sort_by_key(|m| (m.contains("bits"), m.as_str()));
-    names.dedup();
+    let names = crate::table::metric_columns(e.lanes.iter().flat_map(|l| l.metrics.keys()));
     let mut headers: Vec<String> = ["lane", "optimizer", "step", "grad evals"]
         .map(String::from)
         .to_vec();

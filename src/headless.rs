@@ -272,14 +272,8 @@ const METRIC_LINE: usize = 78;
 
 /// The end-of-run summary, one row per lane.
 pub fn summary_table(summary: &Summary) -> String {
-    let mut metric_names: Vec<&String> = summary
-        .lanes
-        .iter()
-        .flat_map(|l| l.metrics.keys())
-        .collect();
-    // Nats (the paper's unit) before bits, otherwise by name.
-    metric_names.sort_by_key(|m| (m.contains("bits"), m.as_str()));
-    metric_names.dedup();
+    let metric_names =
+        crate::table::metric_columns(summary.lanes.iter().flat_map(|l| l.metrics.keys()));
     let mut headers: Vec<String> = [
         "lane",
         "optimizer",

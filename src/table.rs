@@ -46,6 +46,15 @@ fn pad(cell: &str, width: usize) -> String {
     )
 }
 
+/// The metric columns of a table over several rows' metrics: each name once, nats (the paper's
+/// unit) before bits, otherwise by name.
+pub fn metric_columns<'a>(names: impl Iterator<Item = &'a String>) -> Vec<&'a String> {
+    let mut names: Vec<&String> = names.collect();
+    names.sort_by_key(|m| (m.contains("bits"), m.as_str()));
+    names.dedup();
+    names
+}
+
 /// A GitHub-flavoured markdown table with aligned columns.
 pub fn markdown(headers: &[String], rows: &[Vec<String>]) -> String {
     let w = widths(headers, rows);
@@ -103,5 +112,22 @@ mod tests {
             "| a   | long |\n|-----|------|\n| xyz | 1    |\n"
         );
         assert_eq!(plain(&h, &rows), "a    long\nxyz  1\n");
+    }
+
+    #[test]
+    fn metric_columns_put_nats_before_bits_once_each() {
+        let names: Vec<String> = [
+            "val_full_bits_per_pixel",
+            "val_loss",
+            "val_full_nats",
+            "val_loss",
+        ]
+        .map(String::from)
+        .to_vec();
+        let cols = metric_columns(names.iter());
+        assert_eq!(
+            cols,
+            ["val_full_nats", "val_loss", "val_full_bits_per_pixel"]
+        );
     }
 }
