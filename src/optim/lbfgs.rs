@@ -15,7 +15,7 @@
 use anyhow::Result;
 
 use super::OptimizerSpec;
-use super::online_qn::{H0, OnlineQn, OnlineQnConfig};
+use super::online_qn::{AUTHORS_DEFAULTS, H0, OnlineQn, OnlineQnConfig};
 
 pub const NAME: &str = "lbfgs";
 
@@ -23,13 +23,7 @@ pub const NAME: &str = "lbfgs";
 pub const FIELDS: &[&str] = &["lr", "memory", "eps", "tau"];
 
 /// The authors' defaults, the same for every task in their code.
-pub const DEFAULTS: OnlineQnConfig = OnlineQnConfig {
-    lr: 1e-3,
-    memory: 48,
-    eps: 1e-10,
-    tau: 1e4,
-    lambda: 0.0,
-};
+pub const DEFAULTS: OnlineQnConfig = AUTHORS_DEFAULTS;
 
 /// L-BFGS as `spec` asks for it over `n` parameters.
 pub fn build(spec: &OptimizerSpec, n: usize) -> Result<OnlineQn> {

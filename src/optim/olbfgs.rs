@@ -14,20 +14,14 @@
 use anyhow::Result;
 
 use super::OptimizerSpec;
-use super::online_qn::{H0, OnlineQn, OnlineQnConfig};
+use super::online_qn::{AUTHORS_DEFAULTS, H0, OnlineQn, OnlineQnConfig};
 
 pub const NAME: &str = "olbfgs";
 
 pub const FIELDS: &[&str] = &["lr", "memory", "lambda", "eps", "tau"];
 
 /// The authors' defaults.
-pub const DEFAULTS: OnlineQnConfig = OnlineQnConfig {
-    lr: 1e-3,
-    memory: 48,
-    eps: 1e-10,
-    tau: 1e4,
-    lambda: 0.0,
-};
+pub const DEFAULTS: OnlineQnConfig = AUTHORS_DEFAULTS;
 
 /// O-LBFGS as `spec` asks for it over `n` parameters.
 pub fn build(spec: &OptimizerSpec, n: usize) -> Result<OnlineQn> {

@@ -38,6 +38,16 @@ const RESOLVED: f64 = 1.0 / 1024.0;
 /// The probe scale grows by this factor after each probe whose pair was not accepted.
 const PROBE_GROWTH: f64 = 10.0;
 
+/// The authors' defaults, shared by L-BFGS and O-LBFGS and the same for every task in their code:
+/// gain η0 = 1e-3 decaying as τ/(τ + t) with τ = 10⁴, memory 48, first-step ε = 1e-10, λ = 0.
+pub const AUTHORS_DEFAULTS: OnlineQnConfig = OnlineQnConfig {
+    lr: 1e-3,
+    memory: 48,
+    eps: 1e-10,
+    tau: 1e4,
+    lambda: 0.0,
+};
+
 /// Hyperparameters of the online limited-memory methods; each optimizer keeps its own defaults
 /// and its own list of the fields it takes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
