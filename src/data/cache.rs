@@ -127,7 +127,9 @@ fn check_cached(path: &Path, spec: &IdxSpec, expected: Option<u32>) -> Cached {
     }
 }
 
-fn write_atomically(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `target` (0600, its directory 0700) through a temporary and a rename, so a
+/// crash or a concurrent writer never leaves a partial file under the final name.
+pub fn write_atomically(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     if let Some(dir) = target.parent() {
         fs::DirBuilder::new()

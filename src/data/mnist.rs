@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use super::cache;
 use super::idx::IdxSpec;
+use super::{cache, embedded};
 
 pub const ROWS: usize = 28;
 pub const COLS: usize = 28;
@@ -72,15 +72,46 @@ impl Mnist {
 
 /// The directory to load MNIST from: `explicit` (CLI `--data-dir` / preset `data_dir`), else
 /// `$LODO_TUI_DATA_DIR`, else the `assets/mnist` of the source tree this binary was built from,
-/// else `./assets/mnist`. The first two are taken as given (a typo must not silently fall back to
-/// other data); the last two only if they hold all four files.
+/// else `./assets/mnist`, else the copy built into the binary (written into the cache, see
+/// [`embedded`]). The first two are taken as given (a typo must not silently fall back to other
+/// data); the next two only if they hold all four files.
 pub fn resolve_dir(explicit: Option<&Path>) -> Result<PathBuf> {
     let env = std::env::var_os(DATA_DIR_VAR).filter(|v| !v.is_empty());
     let fallbacks = [
         Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mnist"),
         PathBuf::from("assets/mnist"),
     ];
-    resolve_from(explicit, env.as_deref().map(Path::new), &fallbacks)
+    resolve_with(
+        explicit,
+        env.as_deref().map(Path::new),
+        &fallbacks,
+        &cache::default_roots(),
+    )
+}
+
+/// [`resolve_dir`] with its places given; the built-in copy goes to the first of `cache_roots`
+/// that accepts it.
+fn resolve_with(
+    explicit: Option<&Path>,
+    env: Option<&Path>,
+    fallbacks: &[PathBuf],
+    cache_roots: &[PathBuf],
+) -> Result<PathBuf> {
+    // A run on the built-in copy records that directory; resuming after the cache was cleaned
+    // writes it again.
+    if let Some(dir) = explicit.filter(|d| embedded::is_embedded_dir(d, cache_roots)) {
+        embedded::write_into(dir).with_context(|| {
+            format!("cannot write the built-in MNIST files to {}", dir.display())
+        })?;
+        return Ok(dir.to_path_buf());
+    }
+    match resolve_from(explicit, env, fallbacks) {
+        Err(not_found) if explicit.is_none() && env.is_none() => embedded::materialize(cache_roots)
+            .map_err(|e| {
+                anyhow!("{not_found:#}\nThe built-in copy could not be used either: {e:#}")
+            }),
+        found => found,
+    }
 }
 
 fn resolve_from(

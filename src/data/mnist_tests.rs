@@ -184,6 +184,29 @@ fn resolve_errors_list_where_they_looked() {
 }
 
 #[test]
+fn without_any_data_directory_the_built_in_copy_is_used_and_rebuilt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let roots = [tmp.path().join("cache")];
+    let dir = resolve_with(None, None, &[empty.path().to_path_buf()], &roots).unwrap();
+    assert_eq!(dir, roots[0].join(embedded::DIR_NAME));
+    let data = load_with_cache(&dir, &tmp.path().join("raw")).unwrap();
+    let reference = load_with_cache(&assets(), &tmp.path().join("raw-assets")).unwrap();
+    assert_eq!(data.train_labels, reference.train_labels);
+    assert_eq!(data.test_images, reference.test_images);
+    // A checkpoint names that directory; after the cache is cleaned it is written again, while
+    // an explicit directory elsewhere is still taken as given.
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(resolve_with(Some(&dir), None, &[], &roots).unwrap(), dir);
+    assert!(dir.join(embedded::FILES[0].0).is_file());
+    let elsewhere = tmp.path().join("other").join(embedded::DIR_NAME);
+    let err = resolve_with(Some(&elsewhere), None, &[], &roots).unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    // An environment variable is honoured even when it is wrong: no silent fallback.
+    assert!(resolve_with(None, Some(&elsewhere), &[], &roots).is_err());
+}
+
+#[test]
 fn resolve_dir_finds_the_committed_assets() {
     // Holds unless LODO_TUI_DATA_DIR points elsewhere in the test environment.
     if std::env::var_os(DATA_DIR_VAR).is_none() {
