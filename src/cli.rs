@@ -9,6 +9,8 @@
 //! lodo-tui plot RECORD.jsonl… -o FILE.png [--x steps|grad-evals|time] [--log-y] [--metric NAME] …
 //! lodo-tui sample --resume CHECKPOINT [--count N] [--seed S] -o FILE.png
 //! lodo-tui evaluate --resume CHECKPOINT [--json FILE] [--lane L]
+//! lodo-tui completions bash|zsh|fish|elvish|powershell
+//! lodo-tui man
 //! ```
 
 use std::path::PathBuf;
@@ -51,6 +53,13 @@ pub enum Command {
     /// Evaluate a checkpoint's lanes as at the end of a run, including the costly final
     /// metrics (mnist-ar: validation loss over all 784 pixels of the held-out images, in nats).
     Evaluate(EvaluateArgs),
+    /// Print a shell completion script: `lodo-tui completions bash > ~/.local/share/bash-completion/completions/lodo-tui`.
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `lodo-tui man > ~/.local/share/man/man1/lodo-tui.1`.
+    Man,
 }
 
 /// Options of `lodo-tui evaluate`.

@@ -15,6 +15,7 @@ pub mod plot;
 pub mod preset;
 pub mod record;
 pub mod sample;
+pub mod shell;
 pub mod table;
 pub mod task;
 pub mod train;
@@ -41,6 +42,10 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         Some(cli::Command::Plot(args)) => plot::run(&args),
         Some(cli::Command::Sample(args)) => sample::run(&args),
         Some(cli::Command::Evaluate(args)) => evaluate::run(&args),
+        Some(cli::Command::Completions { shell }) => {
+            shell::completions(shell, &mut std::io::stdout().lock())
+        }
+        Some(cli::Command::Man) => shell::man(&mut std::io::stdout().lock()),
         None => train(&cli.run),
     }
 }
