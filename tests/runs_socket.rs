@@ -571,3 +571,30 @@ fn attaching_to_a_million_step_run_sends_a_bounded_history() {
     drop(msg_tx);
     drop(server);
 }
+
+#[test]
+fn connections_beyond_the_limit_are_refused_with_a_reason() {
+    let dir = private_dir();
+    let socket = dir.path().join("sock");
+    let (server, run) = serve(spawn(quadratic(100, true)).unwrap(), &socket).unwrap();
+    // Connections that never say hello each hold a place until the handshake times out.
+    let silent: Vec<UnixStream> = (0..lodo_tui::run::server::MAX_CONNECTIONS)
+        .map(|_| UnixStream::connect(&socket).unwrap())
+        .collect();
+    let mut refused = None;
+    wait_for("a refusal", || {
+        let mut s = UnixStream::connect(&socket).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        refused = protocol::read::<Reply>(&mut s, MAX_TO_VIEWER).ok();
+        refused.is_some()
+    });
+    let Some(Reply::Refused { reason }) = refused else {
+        panic!("{refused:?}")
+    };
+    assert!(reason.contains("already serves 64 connections"), "{reason}");
+    drop(silent);
+    // Their places free up: a viewer attaches again.
+    wait_for("a place", || connect(&socket).is_ok());
+    drop(server);
+    run.shutdown().unwrap();
+}

@@ -108,7 +108,13 @@ fn read_stream(stream: UnixStream, messages: &Sender<Msg>) {
                 let _ = messages.send(note(EventKind::Info, reason, step, t));
                 break;
             }
-            Ok(None) => break,
+            Ok(None) => {
+                let detail = "the run closed the connection without a goodbye: its process may \
+                              have died (`lodo-tui ps` shows it)"
+                    .to_string();
+                let _ = messages.send(note(EventKind::Error, detail, step, t));
+                break;
+            }
             Err(e) => {
                 let detail = format!("the connection to the run was lost: {e:#}");
                 let _ = messages.send(note(EventKind::Error, detail, step, t));

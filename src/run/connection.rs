@@ -112,6 +112,17 @@ fn handshake(stream: &UnixStream) -> Result<()> {
     }
 }
 
+/// Tells a connection it will not be served, without reading from it.
+pub fn refuse(stream: &UnixStream, reason: &str) {
+    let reply = Reply::Refused {
+        reason: reason.to_string(),
+    };
+    if let Ok(frame) = protocol::encode(&reply, MAX_TO_VIEWER) {
+        let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+        let _ = protocol::write_frame(&mut &*stream, &frame);
+    }
+}
+
 /// Turns the viewer's frames into commands until it detaches, hangs up or sends garbage.
 fn read_commands(stream: &UnixStream, hub: &Hub, id: u64, commands: &Sender<Command>) {
     let mut limit = RateLimit::starting(Instant::now());

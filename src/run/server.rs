@@ -129,12 +129,25 @@ fn accept_loop(listener: &UnixListener, hub: &Hub, commands: &Sender<Command>, s
     while !stop.load(Ordering::SeqCst) {
         let mut fds = [PollFd::new(listener, PollFlags::IN)];
         if poll(&mut fds, Some(&tick)).is_err() {
+            std::thread::sleep(ACCEPT_TICK);
             continue;
         }
-        while let Ok((stream, _)) = listener.accept() {
-            if open.load(Ordering::SeqCst) >= MAX_CONNECTIONS
-                || stream.set_nonblocking(false).is_err()
-            {
+        loop {
+            let stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                // Out of file descriptors, say: wait rather than spin on a pending connection.
+                Err(_) => {
+                    std::thread::sleep(ACCEPT_TICK);
+                    break;
+                }
+            };
+            if stream.set_nonblocking(false).is_err() {
+                continue;
+            }
+            if open.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+                let reason = format!("this run already serves {MAX_CONNECTIONS} connections");
+                connection::refuse(&stream, &reason);
                 continue;
             }
             n += 1;
