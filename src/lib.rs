@@ -14,6 +14,7 @@ pub mod output_file;
 pub mod plot;
 pub mod preset;
 pub mod record;
+pub mod run;
 pub mod sample;
 pub mod shell;
 pub mod table;
