@@ -14,9 +14,12 @@
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use super::baseline::{Baseline, Settings};
+use super::hyperparameters::{Hyperparameters, Identity};
 use super::kernels::{check_dims, fused_step, norm};
-use super::snapshot::{buffer, check_owner};
-use super::{Optimizer, OptimizerSpec, OptimizerState, SameBatch, StepStats, hyper};
+use super::registry::Entry;
+use super::snapshot::buffer;
+use super::{OptimizerState, SameBatch, StepStats, hyper};
 
 pub const NAME: &str = "adam";
 
@@ -46,41 +49,30 @@ pub const DEFAULTS: MomentConfig = MomentConfig {
     weight_decay: 0.0,
 };
 
-impl MomentConfig {
-    pub const FIELDS: &[&str] = &["lr", "beta1", "beta2", "eps", "weight_decay"];
+pub static IDENTITY: Identity<MomentConfig> = Identity {
+    name: NAME,
+    defaults: DEFAULTS,
+};
 
-    /// The config `spec` asks for, `defaults` where it is silent; errors name `spec.name`.
-    pub fn from_spec(spec: &OptimizerSpec, defaults: &Self) -> Result<Self> {
-        spec.ensure_only(Self::FIELDS)?;
-        let d = defaults;
-        let cfg = Self {
-            lr: spec.lr.unwrap_or(d.lr),
-            beta1: spec.beta1.unwrap_or(d.beta1),
-            beta2: spec.beta2.unwrap_or(d.beta2),
-            eps: spec.eps.unwrap_or(d.eps),
-            weight_decay: spec.weight_decay.unwrap_or(d.weight_decay),
-        };
-        cfg.validate(&spec.name)?;
-        Ok(cfg)
-    }
+pub const ENTRY: Entry = Entry {
+    name: NAME,
+    build: |spec, ctx| Ok(Box::new(Adam::new(IDENTITY.from_spec(spec)?, ctx.n)?)),
+    state_words: |_, n| 3 * n,
+};
 
-    pub fn validate(&self, name: &str) -> Result<()> {
+impl Hyperparameters for MomentConfig {
+    fn validate(&self, name: &str) -> Result<()> {
         hyper::lr(name, self.lr)?;
         hyper::unit(name, "beta1", self.beta1)?;
         hyper::unit(name, "beta2", self.beta2)?;
         hyper::positive(name, "eps", self.eps)?;
         hyper::weight_decay(name, self.weight_decay)
     }
-
-    pub fn to_spec(&self, name: &str) -> OptimizerSpec {
-        OptimizerSpec {
-            lr: Some(self.lr),
-            beta1: Some(self.beta1),
-            beta2: Some(self.beta2),
-            eps: Some(self.eps),
-            weight_decay: Some(self.weight_decay),
-            ..OptimizerSpec::named(name)
-        }
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+    fn lr_mut(&mut self) -> &mut f32 {
+        &mut self.lr
     }
 }
 
@@ -90,52 +82,82 @@ pub fn bias_correction(beta: f32, t: u64) -> f64 {
     1.0 - (beta as f64).powf(t as f64)
 }
 
+/// The two moment buffers Adam and Yogi keep, with their snapshot.
+pub struct Moments {
+    pub m: Vec<f32>,
+    pub v: Vec<f32>,
+}
+
+impl Moments {
+    pub fn new(n: usize) -> Self {
+        Self {
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.m.fill(0.0);
+        self.v.fill(0.0);
+    }
+
+    pub fn save(&self, state: &mut OptimizerState) {
+        state.buffers.push(("m".into(), self.m.clone()));
+        state.buffers.push(("v".into(), self.v.clone()));
+    }
+
+    pub fn load(&mut self, state: &OptimizerState) -> Result<()> {
+        let m = buffer(state, "m", self.m.len())?;
+        let v = buffer(state, "v", self.v.len())?;
+        (self.m, self.v) = (m, v);
+        Ok(())
+    }
+}
+
 pub struct Adam {
-    cfg: MomentConfig,
-    t: u64,
-    m: Vec<f32>,
-    v: Vec<f32>,
+    settings: Settings<MomentConfig>,
+    moments: Moments,
 }
 
 impl Adam {
     pub fn new(cfg: MomentConfig, n: usize) -> Result<Self> {
-        cfg.validate(NAME)?;
         Ok(Self {
-            cfg,
-            t: 0,
-            m: vec![0.0; n],
-            v: vec![0.0; n],
+            settings: Settings::new(&IDENTITY, cfg)?,
+            moments: Moments::new(n),
         })
     }
 }
 
-impl Optimizer for Adam {
-    fn name(&self) -> &'static str {
-        NAME
+impl Baseline for Adam {
+    type Config = MomentConfig;
+
+    fn settings(&self) -> &Settings<MomentConfig> {
+        &self.settings
     }
 
-    fn spec(&self) -> OptimizerSpec {
-        self.cfg.to_spec(NAME)
+    fn settings_mut(&mut self) -> &mut Settings<MomentConfig> {
+        &mut self.settings
     }
 
-    fn step(
+    fn update(
         &mut self,
         params: &mut [f32],
         grad: &[f32],
         _same_batch: &mut dyn SameBatch,
     ) -> Result<StepStats> {
-        check_dims(NAME, self.m.len(), params, grad)?;
+        check_dims(NAME, self.moments.m.len(), params, grad)?;
         let MomentConfig {
             lr,
             beta1,
             beta2,
             eps,
             weight_decay: wd,
-        } = self.cfg;
-        self.t += 1;
-        let step_size = (lr as f64 / bias_correction(beta1, self.t)) as f32;
-        let inv_sqrt_bc2 = (1.0 / bias_correction(beta2, self.t).sqrt()) as f32;
-        let (m, v) = (&mut self.m, &mut self.v);
+        } = self.settings.cfg;
+        self.settings.t += 1;
+        let t = self.settings.t;
+        let step_size = (lr as f64 / bias_correction(beta1, t)) as f32;
+        let inv_sqrt_bc2 = (1.0 / bias_correction(beta2, t).sqrt()) as f32;
+        let Moments { m, v } = &mut self.moments;
         Ok(fused_step(params, grad, |r, x, g, dx| {
             let m = &mut m[r.clone()];
             let v = &mut v[r];
@@ -152,42 +174,27 @@ impl Optimizer for Adam {
         }))
     }
 
-    fn lr(&self) -> f32 {
-        self.cfg.lr
+    fn clear(&mut self) {
+        self.moments.clear();
     }
 
-    fn set_lr(&mut self, lr: f32) -> Result<()> {
-        hyper::lr(NAME, lr)?;
-        self.cfg.lr = lr;
-        Ok(())
+    fn save(&self, state: &mut OptimizerState) {
+        self.moments.save(state);
     }
 
-    fn reset(&mut self) {
-        self.t = 0;
-        self.m.fill(0.0);
-        self.v.fill(0.0);
+    fn load(&mut self, _cfg: &MomentConfig, state: &OptimizerState) -> Result<()> {
+        self.moments.load(state)
     }
 
-    fn state(&self) -> OptimizerState {
-        OptimizerState {
-            spec: self.spec(),
-            step: self.t,
-            scalars: Vec::new(),
-            buffers: vec![("m".into(), self.m.clone()), ("v".into(), self.v.clone())],
-        }
-    }
-
-    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-        check_owner(state, NAME)?;
-        let cfg = MomentConfig::from_spec(&state.spec, &DEFAULTS)?;
-        let m = buffer(state, "m", self.m.len())?;
-        let v = buffer(state, "v", self.v.len())?;
-        (self.cfg, self.t, self.m, self.v) = (cfg, state.step, m, v);
-        Ok(())
-    }
-
-    fn summary(&self) -> Vec<(String, String)> {
-        moment_summary(&self.m, &self.v, self.cfg.beta1, self.cfg.beta2, self.t)
+    fn figures(&self) -> Vec<(String, String)> {
+        let MomentConfig { beta1, beta2, .. } = self.settings.cfg;
+        moment_summary(
+            &self.moments.m,
+            &self.moments.v,
+            beta1,
+            beta2,
+            self.settings.t,
+        )
     }
 }
 
@@ -216,6 +223,7 @@ pub fn moment_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::Optimizer;
     use crate::optim::testkit::no_same_batch;
 
     #[test]

@@ -97,6 +97,46 @@ fn every_baseline_builds_with_defaults_and_reports_its_full_live_spec() {
 }
 
 #[test]
+fn the_fields_an_optimizer_takes_are_the_fields_of_its_live_spec() {
+    // The "does not apply" error lists the fields derived from the config; the live spec sets
+    // every field of the config. For every baseline, set each field its live spec leaves unset:
+    // the error must list exactly the live spec's fields.
+    for name in baselines() {
+        let live = build(&OptimizerSpec::named(name)).spec();
+        let mut taken = live.set_fields();
+        taken.sort_unstable();
+        let unset = super::fields::FIELDS
+            .iter()
+            .filter(|f| !taken.contains(&f.key));
+        for field in unset {
+            let mut spec = OptimizerSpec::named(name);
+            match field.key {
+                "depth" => spec.depth = Some(3),
+                "block_size" => spec.block_size = Some(3),
+                "memory" => spec.memory = Some(3),
+                "seed" => spec.seed = Some(3),
+                key => {
+                    let text = format!(r#"{{"name": "{name}", "{key}": 0.5}}"#);
+                    spec = serde_json::from_str(&text).unwrap();
+                }
+            }
+            let err = build_err(&spec);
+            let prefix = format!(
+                "{name}: field `{}` does not apply ({name} takes: ",
+                field.key
+            );
+            let listed = err
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.strip_suffix(')'))
+                .unwrap_or_else(|| panic!("{name}/{}: {err}", field.key));
+            let mut listed: Vec<&str> = listed.split(", ").collect();
+            listed.sort_unstable();
+            assert_eq!(listed, taken, "{name}");
+        }
+    }
+}
+
+#[test]
 fn state_round_trip_continues_the_bit_identical_trajectory() {
     // Run A takes 30 steps; run B is a fresh optimizer given A's state (through RON and JSON
     // text, as a checkpoint would) and parameters after 15 steps, then takes the same last 15.

@@ -31,12 +31,13 @@
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use super::baseline::{Baseline, Settings};
 use super::curvature::positive_curvature;
+use super::hyperparameters::{Hyperparameters, Identity};
 use super::kernels::{check_dims, curvature_pair, dot, move_and_record, norm1};
-use super::snapshot::{buffer, check_owner, count};
-use super::{
-    Optimizer, OptimizerSpec, OptimizerState, Preconditioner, SameBatch, StepStats, hyper,
-};
+use super::registry::Entry;
+use super::snapshot::{buffer, count};
+use super::{OptimizerState, Preconditioner, SameBatch, StepStats, hyper};
 
 pub const NAME: &str = "bfgs";
 pub const SAME_BATCH_NAME: &str = "bfgs-same-batch";
@@ -55,18 +56,13 @@ pub enum Pairing {
 
 impl Pairing {
     pub fn name(self) -> &'static str {
-        match self {
-            Pairing::NextBatch => NAME,
-            Pairing::SameBatch => SAME_BATCH_NAME,
-        }
+        self.identity().name
     }
 
-    /// Default step length: the authors' 0.01 for `bfgs`, the natural quasi-Newton step 1
-    /// (N&W §6.1) for `bfgs-same-batch`.
-    pub fn default_lr(self) -> f32 {
+    pub fn identity(self) -> &'static Identity<BfgsConfig> {
         match self {
-            Pairing::NextBatch => 0.01,
-            Pairing::SameBatch => 1.0,
+            Pairing::NextBatch => &BFGS,
+            Pairing::SameBatch => &BFGS_SAME_BATCH,
         }
     }
 }
@@ -75,45 +71,55 @@ impl Pairing {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BfgsConfig {
-    /// Fixed step length (see [`Pairing::default_lr`]).
+    /// Fixed step length.
     pub lr: f32,
 }
 
-impl BfgsConfig {
-    pub const FIELDS: &[&str] = &["lr"];
+/// The authors' BFGS: step length 0.01.
+pub static BFGS: Identity<BfgsConfig> = Identity {
+    name: NAME,
+    defaults: BfgsConfig { lr: 0.01 },
+};
 
-    pub fn defaults(pairing: Pairing) -> Self {
-        Self {
-            lr: pairing.default_lr(),
-        }
-    }
+/// The same-batch variant: the natural quasi-Newton step 1 (N&W §6.1).
+pub static BFGS_SAME_BATCH: Identity<BfgsConfig> = Identity {
+    name: SAME_BATCH_NAME,
+    defaults: BfgsConfig { lr: 1.0 },
+};
 
-    pub fn from_spec(spec: &OptimizerSpec, pairing: Pairing) -> Result<Self> {
-        spec.ensure_only(Self::FIELDS)?;
-        let cfg = Self {
-            lr: spec.lr.unwrap_or(pairing.default_lr()),
-        };
-        cfg.validate(pairing.name())?;
-        Ok(cfg)
-    }
+/// `H` (n²) plus five vectors.
+fn state_words(n: u64) -> u64 {
+    n.saturating_mul(n).saturating_add(5 * n)
+}
 
-    pub fn validate(&self, name: &str) -> Result<()> {
+pub const ENTRY: Entry = Entry {
+    name: NAME,
+    build: |spec, ctx| Ok(Box::new(Bfgs::build(Pairing::NextBatch, spec, ctx.n)?)),
+    state_words: |_, n| state_words(n),
+};
+
+pub const SAME_BATCH_ENTRY: Entry = Entry {
+    name: SAME_BATCH_NAME,
+    build: |spec, ctx| Ok(Box::new(Bfgs::build(Pairing::SameBatch, spec, ctx.n)?)),
+    state_words: |_, n| state_words(n),
+};
+
+impl Hyperparameters for BfgsConfig {
+    fn validate(&self, name: &str) -> Result<()> {
         hyper::lr(name, self.lr)
     }
-
-    pub fn to_spec(&self, name: &str) -> OptimizerSpec {
-        OptimizerSpec {
-            lr: Some(self.lr),
-            ..OptimizerSpec::named(name)
-        }
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+    fn lr_mut(&mut self) -> &mut f32 {
+        &mut self.lr
     }
 }
 
 pub struct Bfgs {
     pairing: Pairing,
-    cfg: BfgsConfig,
+    settings: Settings<BfgsConfig>,
     n: usize,
-    t: u64,
     /// Inverse-Hessian approximation, row-major n×n; meaningful once `initialized` (from the
     /// start, `H0 = I`, for `bfgs`).
     h: Vec<f32>,
@@ -132,8 +138,8 @@ pub struct Bfgs {
 
 impl Bfgs {
     pub fn new(pairing: Pairing, cfg: BfgsConfig, n: usize) -> Result<Self> {
+        let settings = Settings::new(pairing.identity(), cfg)?;
         let name = pairing.name();
-        cfg.validate(name)?;
         if n > MAX_DIM {
             bail!(
                 "{name}: {n} parameters is too many for a dense inverse Hessian (at most \
@@ -142,9 +148,8 @@ impl Bfgs {
         }
         let mut out = Self {
             pairing,
-            cfg,
+            settings,
             n,
-            t: 0,
             h: vec![0.0; n * n],
             initialized: false,
             updates: 0,
@@ -155,8 +160,12 @@ impl Bfgs {
             hv: vec![0.0; n],
             g_new: vec![0.0; n],
         };
-        out.reset();
+        out.clear();
         Ok(out)
+    }
+
+    fn build(pairing: Pairing, spec: &crate::optim::OptimizerSpec, n: usize) -> Result<Self> {
+        Self::new(pairing, pairing.identity().from_spec(spec)?, n)
     }
 
     /// `out = H·v`, one f64-accumulated dot product per row.
@@ -213,28 +222,31 @@ impl Bfgs {
     }
 }
 
-impl Optimizer for Bfgs {
-    fn name(&self) -> &'static str {
-        self.pairing.name()
+impl Baseline for Bfgs {
+    type Config = BfgsConfig;
+
+    fn settings(&self) -> &Settings<BfgsConfig> {
+        &self.settings
     }
 
-    fn spec(&self) -> OptimizerSpec {
-        self.cfg.to_spec(self.name())
+    fn settings_mut(&mut self) -> &mut Settings<BfgsConfig> {
+        &mut self.settings
     }
 
-    fn step(
+    fn update(
         &mut self,
         params: &mut [f32],
         grad: &[f32],
         same_batch: &mut dyn SameBatch,
     ) -> Result<StepStats> {
-        check_dims(self.name(), self.n, params, grad)?;
-        if self.pairing == Pairing::NextBatch && self.t > 0 {
+        let name = self.pairing.name();
+        check_dims(name, self.n, params, grad)?;
+        if self.pairing == Pairing::NextBatch && self.settings.t > 0 {
             let g_old = std::mem::take(&mut self.g_prev);
             self.pair(&g_old, grad);
             self.g_prev = g_old;
         }
-        let lr = self.cfg.lr;
+        let lr = self.settings.cfg.lr;
         let (dir, eta): (&[f32], f32) = if self.initialized {
             Self::h_times(&self.h, self.n, grad, &mut self.hv);
             (&self.hv, lr)
@@ -242,11 +254,10 @@ impl Optimizer for Bfgs {
             (grad, (lr as f64 * (1.0 / norm1(grad)).min(1.0)) as f32)
         };
         let sums = move_and_record(params, dir, eta, &mut self.s, grad);
-        self.t += 1;
+        self.settings.t += 1;
         match self.pairing {
             Pairing::NextBatch => self.g_prev.copy_from_slice(grad),
             Pairing::SameBatch => {
-                let name = self.name();
                 same_batch
                     .loss_and_grad(params, &mut self.g_new)
                     .with_context(|| format!("{name}: same-batch gradient after the step"))?;
@@ -258,19 +269,8 @@ impl Optimizer for Bfgs {
         Ok(sums.stats())
     }
 
-    fn lr(&self) -> f32 {
-        self.cfg.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) -> Result<()> {
-        hyper::lr(self.name(), lr)?;
-        self.cfg.lr = lr;
-        Ok(())
-    }
-
-    fn reset(&mut self) {
+    fn clear(&mut self) {
         let n = self.n;
-        self.t = 0;
         self.h.fill(0.0);
         // The authors' H0 = I; the same-batch variant scales its H0 from its first pair.
         self.initialized = self.pairing == Pairing::NextBatch;
@@ -283,29 +283,22 @@ impl Optimizer for Bfgs {
         self.skipped = 0;
     }
 
-    fn state(&self) -> OptimizerState {
+    fn save(&self, state: &mut OptimizerState) {
         let flag = |b: bool| if b { 1.0 } else { 0.0 };
-        let mut buffers = vec![("h".into(), self.h.clone())];
+        state.scalars.extend([
+            ("initialized".into(), flag(self.initialized)),
+            ("updates".into(), self.updates as f64),
+            ("skipped".into(), self.skipped as f64),
+        ]);
+        state.buffers.push(("h".into(), self.h.clone()));
         if self.pairing == Pairing::NextBatch {
             // The step and gradient whose pair the next gradient completes.
-            buffers.push(("s".into(), self.s.clone()));
-            buffers.push(("g_prev".into(), self.g_prev.clone()));
-        }
-        OptimizerState {
-            spec: self.spec(),
-            step: self.t,
-            scalars: vec![
-                ("initialized".into(), flag(self.initialized)),
-                ("updates".into(), self.updates as f64),
-                ("skipped".into(), self.skipped as f64),
-            ],
-            buffers,
+            state.buffers.push(("s".into(), self.s.clone()));
+            state.buffers.push(("g_prev".into(), self.g_prev.clone()));
         }
     }
 
-    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-        check_owner(state, self.name())?;
-        let cfg = BfgsConfig::from_spec(&state.spec, self.pairing)?;
+    fn load(&mut self, _cfg: &BfgsConfig, state: &OptimizerState) -> Result<()> {
         let initialized = count(state, "initialized")? == 1;
         let updates = count(state, "updates")?;
         let skipped = count(state, "skipped")?;
@@ -318,18 +311,16 @@ impl Optimizer for Bfgs {
         } else {
             (vec![0.0; self.n], vec![0.0; self.n])
         };
-        self.cfg = cfg;
-        self.t = state.step;
         (self.initialized, self.updates, self.skipped, self.h) = (initialized, updates, skipped, h);
         (self.s, self.g_prev) = (s, g_prev);
         Ok(())
     }
 
-    fn preconditioner(&self) -> Option<&dyn Preconditioner> {
+    fn preconditioner_view(&self) -> Option<&dyn Preconditioner> {
         Some(self)
     }
 
-    fn summary(&self) -> Vec<(String, String)> {
+    fn figures(&self) -> Vec<(String, String)> {
         let mean_diag = if self.initialized && self.n > 0 {
             let trace: f64 = self.h.iter().step_by(self.n + 1).map(|&d| d as f64).sum();
             hyper::sci(trace / self.n as f64)
@@ -353,7 +344,7 @@ impl Preconditioner for Bfgs {
         } else {
             out.copy_from_slice(v);
         }
-        out.iter_mut().for_each(|o| *o *= self.cfg.lr);
+        out.iter_mut().for_each(|o| *o *= self.settings.cfg.lr);
     }
 }
 
@@ -361,14 +352,10 @@ impl Preconditioner for Bfgs {
 mod tests {
     use super::*;
     use crate::optim::testkit::{Quadratic, TestRng, no_same_batch};
+    use crate::optim::{Optimizer, OptimizerSpec};
 
     fn same_batch(n: usize) -> Bfgs {
-        Bfgs::new(
-            Pairing::SameBatch,
-            BfgsConfig::defaults(Pairing::SameBatch),
-            n,
-        )
-        .unwrap()
+        Bfgs::new(Pairing::SameBatch, BFGS_SAME_BATCH.defaults.clone(), n).unwrap()
     }
 
     fn paper(lr: f32, n: usize) -> Bfgs {
@@ -436,7 +423,7 @@ mod tests {
     fn defaults_are_the_authors() {
         let opt = Bfgs::new(
             Pairing::NextBatch,
-            BfgsConfig::from_spec(&OptimizerSpec::named(NAME), Pairing::NextBatch).unwrap(),
+            BFGS.from_spec(&OptimizerSpec::named(NAME)).unwrap(),
             3,
         )
         .unwrap();

@@ -25,9 +25,12 @@ use std::ops::Range;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
+use super::baseline::{Baseline, Settings};
+use super::hyperparameters::{Hyperparameters, Identity};
 use super::kernels::{StepSums, check_dims, fused_sums, norm};
-use super::snapshot::{buffer, check_owner};
-use super::{BuildContext, Optimizer, OptimizerSpec, OptimizerState, SameBatch, StepStats, hyper};
+use super::registry::Entry;
+use super::snapshot::buffer;
+use super::{BuildContext, OptimizerState, SameBatch, StepStats, hyper};
 
 pub const NAME: &str = "lars";
 
@@ -49,46 +52,38 @@ pub struct LarsConfig {
 
 impl Default for LarsConfig {
     fn default() -> Self {
-        Self {
-            lr: 1e-3,
-            beta: 0.9,
-            trust: 1.0,
-            weight_decay: 5e-4,
-        }
+        IDENTITY.defaults.clone()
     }
 }
 
-impl LarsConfig {
-    pub const FIELDS: &[&str] = &["lr", "beta", "trust", "weight_decay"];
+pub static IDENTITY: Identity<LarsConfig> = Identity {
+    name: NAME,
+    defaults: LarsConfig {
+        lr: 1e-3,
+        beta: 0.9,
+        trust: 1.0,
+        weight_decay: 5e-4,
+    },
+};
 
-    pub fn from_spec(spec: &OptimizerSpec) -> Result<Self> {
-        spec.ensure_only(Self::FIELDS)?;
-        let d = Self::default();
-        let cfg = Self {
-            lr: spec.lr.unwrap_or(d.lr),
-            beta: spec.beta.unwrap_or(d.beta),
-            trust: spec.trust.unwrap_or(d.trust),
-            weight_decay: spec.weight_decay.unwrap_or(d.weight_decay),
-        };
-        cfg.validate()?;
-        Ok(cfg)
+pub const ENTRY: Entry = Entry {
+    name: NAME,
+    build: |spec, ctx| Ok(Box::new(Lars::new(IDENTITY.from_spec(spec)?, ctx)?)),
+    state_words: |_, n| 2 * n,
+};
+
+impl Hyperparameters for LarsConfig {
+    fn validate(&self, name: &str) -> Result<()> {
+        hyper::lr(name, self.lr)?;
+        hyper::unit(name, "beta", self.beta)?;
+        hyper::positive(name, "trust", self.trust)?;
+        hyper::weight_decay(name, self.weight_decay)
     }
-
-    pub fn validate(&self) -> Result<()> {
-        hyper::lr(NAME, self.lr)?;
-        hyper::unit(NAME, "beta", self.beta)?;
-        hyper::positive(NAME, "trust", self.trust)?;
-        hyper::weight_decay(NAME, self.weight_decay)
+    fn lr(&self) -> f32 {
+        self.lr
     }
-
-    pub fn to_spec(&self) -> OptimizerSpec {
-        OptimizerSpec {
-            lr: Some(self.lr),
-            beta: Some(self.beta),
-            trust: Some(self.trust),
-            weight_decay: Some(self.weight_decay),
-            ..OptimizerSpec::named(NAME)
-        }
+    fn lr_mut(&mut self) -> &mut f32 {
+        &mut self.lr
     }
 }
 
@@ -121,11 +116,10 @@ pub fn validate_layers(layers: &[Range<usize>], n: usize) -> Result<()> {
 }
 
 pub struct Lars {
-    cfg: LarsConfig,
+    settings: Settings<LarsConfig>,
     layers: Vec<Range<usize>>,
     /// The run's step limit T of the schedule, if any.
     horizon: Option<u64>,
-    t: u64,
     v: Vec<f32>,
     /// Each layer's trust ratio at the last step (1 before the first).
     ratios: Vec<f32>,
@@ -133,16 +127,15 @@ pub struct Lars {
 
 impl Lars {
     pub fn new(cfg: LarsConfig, ctx: &BuildContext) -> Result<Self> {
-        cfg.validate()?;
+        let settings = Settings::new(&IDENTITY, cfg)?;
         validate_layers(ctx.layers, ctx.n)?;
         if ctx.horizon == Some(0) {
             bail!("{NAME}: the run's step limit (the schedule's horizon) must be at least 1");
         }
         Ok(Self {
-            cfg,
+            settings,
             layers: ctx.layers.to_vec(),
             horizon: ctx.horizon,
-            t: 0,
             v: vec![0.0; ctx.n],
             ratios: vec![1.0; ctx.layers.len()],
         })
@@ -162,16 +155,18 @@ impl Lars {
     }
 }
 
-impl Optimizer for Lars {
-    fn name(&self) -> &'static str {
-        NAME
+impl Baseline for Lars {
+    type Config = LarsConfig;
+
+    fn settings(&self) -> &Settings<LarsConfig> {
+        &self.settings
     }
 
-    fn spec(&self) -> OptimizerSpec {
-        self.cfg.to_spec()
+    fn settings_mut(&mut self) -> &mut Settings<LarsConfig> {
+        &mut self.settings
     }
 
-    fn step(
+    fn update(
         &mut self,
         params: &mut [f32],
         grad: &[f32],
@@ -183,9 +178,9 @@ impl Optimizer for Lars {
             beta,
             trust,
             weight_decay: wd,
-        } = self.cfg;
-        self.t += 1;
-        let global = lr as f64 * self.schedule(self.t);
+        } = self.settings.cfg;
+        self.settings.t += 1;
+        let global = lr as f64 * self.schedule(self.settings.t);
         let mut sums = StepSums::default();
         for (layer, ratio) in self.layers.iter().zip(&mut self.ratios) {
             let (x, g) = (&mut params[layer.clone()], &grad[layer.clone()]);
@@ -212,44 +207,26 @@ impl Optimizer for Lars {
         Ok(sums.stats())
     }
 
-    fn lr(&self) -> f32 {
-        self.cfg.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) -> Result<()> {
-        hyper::lr(NAME, lr)?;
-        self.cfg.lr = lr;
-        Ok(())
-    }
-
-    fn reset(&mut self) {
-        self.t = 0;
+    fn clear(&mut self) {
         self.v.fill(0.0);
         self.ratios.fill(1.0);
     }
 
-    fn state(&self) -> OptimizerState {
-        OptimizerState {
-            spec: self.spec(),
-            step: self.t,
-            scalars: Vec::new(),
-            buffers: vec![
-                ("v".into(), self.v.clone()),
-                ("trust_ratios".into(), self.ratios.clone()),
-            ],
-        }
+    fn save(&self, state: &mut OptimizerState) {
+        state.buffers.push(("v".into(), self.v.clone()));
+        state
+            .buffers
+            .push(("trust_ratios".into(), self.ratios.clone()));
     }
 
-    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-        check_owner(state, NAME)?;
-        let cfg = LarsConfig::from_spec(&state.spec)?;
+    fn load(&mut self, _cfg: &LarsConfig, state: &OptimizerState) -> Result<()> {
         let v = buffer(state, "v", self.v.len())?;
         let ratios = buffer(state, "trust_ratios", self.ratios.len())?;
-        (self.cfg, self.t, self.v, self.ratios) = (cfg, state.step, v, ratios);
+        (self.v, self.ratios) = (v, ratios);
         Ok(())
     }
 
-    fn summary(&self) -> Vec<(String, String)> {
+    fn figures(&self) -> Vec<(String, String)> {
         let lo = self.ratios.iter().copied().fold(f32::INFINITY, f32::min);
         let hi = self
             .ratios
@@ -264,7 +241,7 @@ impl Optimizer for Lars {
             ("‖v‖".into(), hyper::sci(norm(&self.v))),
             (
                 "lr now".into(),
-                hyper::sci(self.cfg.lr as f64 * self.schedule(self.t.max(1))),
+                hyper::sci(self.settings.cfg.lr as f64 * self.schedule(self.settings.t.max(1))),
             ),
             ("layers".into(), self.layers.len().to_string()),
         ]
@@ -274,6 +251,7 @@ impl Optimizer for Lars {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::Optimizer;
     use crate::optim::testkit::no_same_batch;
 
     fn ctx(layers: &[Range<usize>], n: usize) -> BuildContext<'_> {

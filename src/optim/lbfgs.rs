@@ -14,31 +14,35 @@
 
 use anyhow::Result;
 
-use super::OptimizerSpec;
-use super::online_qn::{AUTHORS_DEFAULTS, H0, OnlineQn, OnlineQnConfig};
+use super::hyperparameters::Identity;
+use super::online_qn::{self, AUTHORS_DEFAULTS, H0, OnlineQn, OnlineQnConfig};
+use super::registry::Entry;
 
 pub const NAME: &str = "lbfgs";
 
-/// The fields L-BFGS takes (λ is O-LBFGS's alone).
-pub const FIELDS: &[&str] = &["lr", "memory", "eps", "tau"];
-
-/// The authors' defaults, the same for every task in their code.
+/// The authors' defaults, the same for every task in their code (no λ).
 pub const DEFAULTS: OnlineQnConfig = AUTHORS_DEFAULTS;
 
-/// L-BFGS as `spec` asks for it over `n` parameters.
-pub fn build(spec: &OptimizerSpec, n: usize) -> Result<OnlineQn> {
-    new(OnlineQnConfig::from_spec(spec, &DEFAULTS, FIELDS)?, n)
-}
+pub static IDENTITY: Identity<OnlineQnConfig> = Identity {
+    name: NAME,
+    defaults: DEFAULTS,
+};
+
+pub const ENTRY: Entry = Entry {
+    name: NAME,
+    build: |spec, ctx| Ok(Box::new(new(IDENTITY.from_spec(spec)?, ctx.n)?)),
+    state_words: |spec, n| online_qn::state_words(spec, &DEFAULTS, n),
+};
 
 pub fn new(cfg: OnlineQnConfig, n: usize) -> Result<OnlineQn> {
-    OnlineQn::new(NAME, FIELDS, H0::Newest, cfg, n)
+    OnlineQn::new(&IDENTITY, H0::Newest, cfg, n)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::optim::testkit::{Quadratic, TestRng};
-    use crate::optim::{Optimizer, Preconditioner};
+    use crate::optim::{Optimizer, OptimizerSpec, Preconditioner};
 
     /// A gain that stays 1 in f64 for the few steps of a hand-computed run: τ/(τ + t) = 1.
     const FLAT: f32 = 1e30;
@@ -64,7 +68,7 @@ mod tests {
             memory: 2,
             eps: 0.5,
             tau: FLAT,
-            lambda: 0.0,
+            lambda: None,
         };
         let mut opt = new(cfg, 1).unwrap();
         let mut x = [1.0f32];
@@ -101,7 +105,7 @@ mod tests {
             memory: 2,
             eps: 0.5,
             tau: FLAT,
-            lambda: 0.0,
+            lambda: None,
         };
         let mut opt = new(cfg, 2).unwrap();
         let mut x = [1.0f32, 1.0];
@@ -122,11 +126,11 @@ mod tests {
 
     #[test]
     fn defaults_are_the_authors() {
-        let opt = build(&OptimizerSpec::named(NAME), 3).unwrap();
+        let opt = new(IDENTITY.from_spec(&OptimizerSpec::named(NAME)).unwrap(), 3).unwrap();
         let cfg = opt.config();
         assert_eq!(
             (cfg.lr, cfg.memory, cfg.eps, cfg.tau, cfg.lambda),
-            (1e-3, 48, 1e-10, 1e4, 0.0)
+            (1e-3, 48, 1e-10, 1e4, None)
         );
         // Step t's gain η0·τ/(τ + t): 1e-3 at t = 0, half of it at t = τ.
         assert!((cfg.gain(0) / 1e-3 - 1.0).abs() < 1e-6);

@@ -22,11 +22,12 @@
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use super::baseline::{Baseline, Settings};
+use super::hyperparameters::{Hyperparameters, Identity};
 use super::kernels::{check_dims, move_and_record};
-use super::snapshot::{check_owner, count};
-use super::{
-    Optimizer, OptimizerSpec, OptimizerState, Preconditioner, SameBatch, StepStats, hyper,
-};
+use super::registry::Entry;
+use super::snapshot::count;
+use super::{OptimizerState, Preconditioner, SameBatch, StepStats, hyper};
 
 pub const NAME: &str = "lm";
 
@@ -39,7 +40,7 @@ const FD_STEP: f32 = 1.0 / 256.0;
 
 /// Levenberg–Marquardt hyperparameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LmConfig {
     /// Step length; default 1 (the authors' unscaled step).
     pub lr: f32,
@@ -53,37 +54,45 @@ pub const DEFAULTS: LmConfig = LmConfig {
     lambda: 1.0,
 };
 
-impl LmConfig {
-    pub const FIELDS: &[&str] = &["lr", "lambda"];
-
-    pub fn from_spec(spec: &OptimizerSpec) -> Result<Self> {
-        spec.ensure_only(Self::FIELDS)?;
-        let cfg = Self {
-            lr: spec.lr.unwrap_or(DEFAULTS.lr),
-            lambda: spec.lambda.unwrap_or(DEFAULTS.lambda),
-        };
-        cfg.validate()?;
-        Ok(cfg)
+impl Default for LmConfig {
+    fn default() -> Self {
+        DEFAULTS
     }
+}
 
-    pub fn validate(&self) -> Result<()> {
-        hyper::lr(NAME, self.lr)?;
-        hyper::non_negative(NAME, "lambda", self.lambda)
+pub static IDENTITY: Identity<LmConfig> = Identity {
+    name: NAME,
+    defaults: DEFAULTS,
+};
+
+pub const ENTRY: Entry = Entry {
+    name: NAME,
+    build: |spec, ctx| {
+        Ok(Box::new(LevenbergMarquardt::new(
+            IDENTITY.from_spec(spec)?,
+            ctx.n,
+        )?))
+    },
+    // The Hessian and its Cholesky factor, both n×n in f64 (two words each), and six vectors.
+    state_words: |_, n| n.saturating_mul(n).saturating_mul(4).saturating_add(6 * n),
+};
+
+impl Hyperparameters for LmConfig {
+    fn validate(&self, name: &str) -> Result<()> {
+        hyper::lr(name, self.lr)?;
+        hyper::non_negative(name, "lambda", self.lambda)
     }
-
-    pub fn to_spec(&self) -> OptimizerSpec {
-        OptimizerSpec {
-            lr: Some(self.lr),
-            lambda: Some(self.lambda),
-            ..OptimizerSpec::named(NAME)
-        }
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+    fn lr_mut(&mut self) -> &mut f32 {
+        &mut self.lr
     }
 }
 
 pub struct LevenbergMarquardt {
-    cfg: LmConfig,
+    settings: Settings<LmConfig>,
     n: usize,
-    t: u64,
     /// Steps whose `M` was singular (and which therefore did not move).
     singular: u64,
     /// The last step's symmetrized Hessian estimate and Cholesky factor of `M` (row-major,
@@ -101,7 +110,7 @@ pub struct LevenbergMarquardt {
 
 impl LevenbergMarquardt {
     pub fn new(cfg: LmConfig, n: usize) -> Result<Self> {
-        cfg.validate()?;
+        let settings = Settings::new(&IDENTITY, cfg)?;
         if n > MAX_DIM {
             bail!(
                 "{NAME}: {n} parameters is too many for Levenberg–Marquardt (at most {MAX_DIM}: \
@@ -110,9 +119,8 @@ impl LevenbergMarquardt {
             );
         }
         Ok(Self {
-            cfg,
+            settings,
             n,
-            t: 0,
             singular: 0,
             hess: vec![0.0; n * n],
             chol: vec![0.0; n * n],
@@ -168,7 +176,7 @@ impl LevenbergMarquardt {
                 // H is symmetric: (H²)ᵢⱼ = Σ_k Hᵢₖ·Hⱼₖ, two contiguous rows.
                 let hh: f64 = (0..n).map(|k| h[i * n + k] * h[j * n + k]).sum();
                 m[i * n + j] = if i == j {
-                    hh * (1.0 + self.cfg.lambda as f64)
+                    hh * (1.0 + self.settings.cfg.lambda as f64)
                 } else {
                     hh
                 };
@@ -220,16 +228,18 @@ fn cholesky_solve(l: &[f64], n: usize, b: &mut [f64]) {
     }
 }
 
-impl Optimizer for LevenbergMarquardt {
-    fn name(&self) -> &'static str {
-        NAME
+impl Baseline for LevenbergMarquardt {
+    type Config = LmConfig;
+
+    fn settings(&self) -> &Settings<LmConfig> {
+        &self.settings
     }
 
-    fn spec(&self) -> OptimizerSpec {
-        self.cfg.to_spec()
+    fn settings_mut(&mut self) -> &mut Settings<LmConfig> {
+        &mut self.settings
     }
 
-    fn step(
+    fn update(
         &mut self,
         params: &mut [f32],
         grad: &[f32],
@@ -238,7 +248,7 @@ impl Optimizer for LevenbergMarquardt {
         check_dims(NAME, self.n, params, grad)?;
         self.measure_hessian(params, same_batch)?;
         self.factored = self.factor();
-        self.t += 1;
+        self.settings.t += 1;
         if self.factored {
             let mut d = vec![0.0; self.n];
             self.solve(grad, &mut d);
@@ -250,50 +260,35 @@ impl Optimizer for LevenbergMarquardt {
             self.singular += 1;
             self.dir.fill(0.0);
         }
-        let sums = move_and_record(params, &self.dir, self.cfg.lr, &mut self.s, grad);
+        let lr = self.settings.cfg.lr;
+        let sums = move_and_record(params, &self.dir, lr, &mut self.s, grad);
         Ok(sums.stats())
     }
 
-    fn lr(&self) -> f32 {
-        self.cfg.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) -> Result<()> {
-        hyper::lr(NAME, lr)?;
-        self.cfg.lr = lr;
-        Ok(())
-    }
-
-    fn reset(&mut self) {
-        self.t = 0;
+    fn clear(&mut self) {
         self.singular = 0;
         self.factored = false;
     }
 
     /// Only counters: every step measures its Hessian afresh, so nothing else carries over.
-    fn state(&self) -> OptimizerState {
-        OptimizerState {
-            spec: self.spec(),
-            step: self.t,
-            scalars: vec![("singular".into(), self.singular as f64)],
-            buffers: Vec::new(),
-        }
+    fn save(&self, state: &mut OptimizerState) {
+        state
+            .scalars
+            .push(("singular".into(), self.singular as f64));
     }
 
-    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-        check_owner(state, NAME)?;
-        let cfg = LmConfig::from_spec(&state.spec)?;
+    fn load(&mut self, _cfg: &LmConfig, state: &OptimizerState) -> Result<()> {
         let singular = count(state, "singular")?;
-        (self.cfg, self.t, self.singular, self.factored) = (cfg, state.step, singular, false);
+        (self.singular, self.factored) = (singular, false);
         Ok(())
     }
 
     /// The last step's `G = lr·M⁻¹·H` (so `Δx = −G·g`); none before a step has measured `H`.
-    fn preconditioner(&self) -> Option<&dyn Preconditioner> {
+    fn preconditioner_view(&self) -> Option<&dyn Preconditioner> {
         self.factored.then_some(self as &dyn Preconditioner)
     }
 
-    fn summary(&self) -> Vec<(String, String)> {
+    fn figures(&self) -> Vec<(String, String)> {
         vec![
             ("gradients/step".into(), format!("1 + {}", 2 * self.n)),
             ("singular steps".into(), self.singular.to_string()),
@@ -305,7 +300,7 @@ impl Preconditioner for LevenbergMarquardt {
     fn apply(&self, v: &[f32], out: &mut [f32]) {
         let mut d = vec![0.0; self.n];
         self.solve(v, &mut d);
-        let lr = self.cfg.lr as f64;
+        let lr = self.settings.cfg.lr as f64;
         out.iter_mut()
             .zip(&d)
             .for_each(|(o, &v)| *o = (lr * v) as f32);
@@ -315,6 +310,7 @@ impl Preconditioner for LevenbergMarquardt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::Optimizer;
 
     fn lm(lambda: f32, n: usize) -> LevenbergMarquardt {
         LevenbergMarquardt::new(LmConfig { lr: 1.0, lambda }, n).unwrap()
@@ -401,7 +397,7 @@ mod tests {
             (out[0] - 1.0).abs() < 1e-6 && out[1].abs() < 1e-6,
             "{out:?}"
         );
-        opt.cfg.lambda = 1.0;
+        opt.settings.cfg.lambda = 1.0;
         opt.step(&mut [0.5, 0.5], &[1.5, 1.5], &mut { f }).unwrap();
         opt.apply(&[1.0, 0.0], &mut out);
         assert!(

@@ -3,7 +3,7 @@
 //! that cannot fit is refused with the estimate instead of aborting the process mid-allocation.
 //!
 //! The estimate counts the buffers each optimizer allocates (4-byte floats and permutation
-//! indices) and doubles them: the trainer holds a saved copy of the state (the divergence guard's
+//! indices; each registry entry's `state_words`) and doubles them: the trainer holds a saved copy of the state (the divergence guard's
 //! restore point and the checkpoint snapshot). It is an estimate of the dominant terms, not a
 //! measurement; constant-size state is left out.
 
@@ -23,31 +23,14 @@ const WORD: u64 = 4;
 /// Estimated bytes for optimizer `spec` on `n` parameters (saturating, never overflowing).
 pub fn estimate(spec: &OptimizerSpec, n: usize) -> u64 {
     let n = n as u64;
-    let words = match spec.name.as_str() {
-        name if super::lodo::is_lodo(name) => lodo_words(spec, n),
-        "sgd" => n,
-        "momentum" | "nesterov" | "rmsprop" | "lars" => 2 * n,
-        "adam" | "yogi" => 3 * n,
-        "lbfgs" => {
-            let m = spec.memory.unwrap_or(super::lbfgs::DEFAULTS.memory) as u64;
-            m.saturating_mul(2).saturating_add(4).saturating_mul(n)
-        }
-        "olbfgs" => {
-            let m = spec.memory.unwrap_or(super::olbfgs::DEFAULTS.memory) as u64;
-            m.saturating_mul(2).saturating_add(4).saturating_mul(n)
-        }
-        "bfgs" | "bfgs-same-batch" => n.saturating_mul(n).saturating_add(5 * n),
-        // The Hessian and its Cholesky factor, both n×n in f64 (two words each).
-        "lm" => n.saturating_mul(n).saturating_mul(4).saturating_add(6 * n),
-        _ => 4 * n,
-    };
+    let words = super::registry::find(&spec.name).map_or(4 * n, |e| (e.state_words)(spec, n));
     words.saturating_mul(WORD).saturating_mul(2)
 }
 
 /// LODO: the iteration's momentum, direction and step, plus per family the weights θ with the
 /// meta optimizer's two moments, the activations of both passes, and the permutations with their
 /// inverses (hidden width `h ≈ 2n`).
-fn lodo_words(spec: &OptimizerSpec, n: u64) -> u64 {
+pub fn lodo_words(spec: &OptimizerSpec, n: u64) -> u64 {
     let Ok(defaults) = LodoConfig::defaults(&spec.name, 0) else {
         return 4 * n;
     };

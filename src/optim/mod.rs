@@ -6,12 +6,14 @@
 //! arrive through [`BuildContext`] and [`SameBatch`].
 
 pub mod adam;
+pub mod baseline;
 #[cfg(test)]
 mod baseline_tests;
 pub mod bfgs;
 pub mod curvature;
 pub mod fields;
 pub mod hyper;
+pub mod hyperparameters;
 pub mod kernels;
 pub mod lars;
 pub mod lbfgs;
@@ -21,6 +23,7 @@ pub mod memory;
 pub mod momentum;
 pub mod olbfgs;
 pub mod online_qn;
+pub mod registry;
 pub mod rmsprop;
 pub mod sgd;
 pub mod snapshot;

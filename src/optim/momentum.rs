@@ -13,9 +13,12 @@
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use super::baseline::{Baseline, Settings};
+use super::hyperparameters::{Hyperparameters, Identity};
 use super::kernels::{check_dims, fused_step, norm};
-use super::snapshot::{buffer, check_owner};
-use super::{Optimizer, OptimizerSpec, OptimizerState, SameBatch, StepStats, hyper};
+use super::registry::Entry;
+use super::snapshot::buffer;
+use super::{OptimizerState, SameBatch, StepStats, hyper};
 
 /// Which of the two momentum methods.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,9 +29,13 @@ pub enum Variant {
 
 impl Variant {
     pub fn name(self) -> &'static str {
+        self.identity().name
+    }
+
+    pub fn identity(self) -> &'static Identity<MomentumConfig> {
         match self {
-            Variant::HeavyBall => "momentum",
-            Variant::Nesterov => "nesterov",
+            Variant::HeavyBall => &MOMENTUM,
+            Variant::Nesterov => &NESTEROV,
         }
     }
 }
@@ -45,92 +52,102 @@ pub struct MomentumConfig {
     pub weight_decay: f32,
 }
 
+/// The defaults of both variants.
+const DEFAULTS: MomentumConfig = MomentumConfig {
+    lr: 0.01,
+    beta: 0.9,
+    weight_decay: 0.0,
+};
+
 impl Default for MomentumConfig {
     fn default() -> Self {
-        Self {
-            lr: 0.01,
-            beta: 0.9,
-            weight_decay: 0.0,
-        }
+        DEFAULTS
     }
 }
 
-impl MomentumConfig {
-    pub const FIELDS: &[&str] = &["lr", "beta", "weight_decay"];
+pub static MOMENTUM: Identity<MomentumConfig> = Identity {
+    name: "momentum",
+    defaults: DEFAULTS,
+};
 
-    pub fn from_spec(spec: &OptimizerSpec, variant: Variant) -> Result<Self> {
-        spec.ensure_only(Self::FIELDS)?;
-        let d = Self::default();
-        let cfg = Self {
-            lr: spec.lr.unwrap_or(d.lr),
-            beta: spec.beta.unwrap_or(d.beta),
-            weight_decay: spec.weight_decay.unwrap_or(d.weight_decay),
-        };
-        cfg.validate(variant)?;
-        Ok(cfg)
-    }
+pub static NESTEROV: Identity<MomentumConfig> = Identity {
+    name: "nesterov",
+    defaults: DEFAULTS,
+};
 
-    pub fn validate(&self, variant: Variant) -> Result<()> {
-        let name = variant.name();
+pub const MOMENTUM_ENTRY: Entry = Entry {
+    name: "momentum",
+    build: |spec, ctx| Ok(Box::new(Momentum::build(Variant::HeavyBall, spec, ctx.n)?)),
+    state_words: |_, n| 2 * n,
+};
+
+pub const NESTEROV_ENTRY: Entry = Entry {
+    name: "nesterov",
+    build: |spec, ctx| Ok(Box::new(Momentum::build(Variant::Nesterov, spec, ctx.n)?)),
+    state_words: |_, n| 2 * n,
+};
+
+impl Hyperparameters for MomentumConfig {
+    fn validate(&self, name: &str) -> Result<()> {
         hyper::lr(name, self.lr)?;
         hyper::unit(name, "beta", self.beta)?;
         hyper::weight_decay(name, self.weight_decay)
     }
-
-    pub fn to_spec(&self, variant: Variant) -> OptimizerSpec {
-        OptimizerSpec {
-            lr: Some(self.lr),
-            beta: Some(self.beta),
-            weight_decay: Some(self.weight_decay),
-            ..OptimizerSpec::named(variant.name())
-        }
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+    fn lr_mut(&mut self) -> &mut f32 {
+        &mut self.lr
     }
 }
 
 pub struct Momentum {
     variant: Variant,
-    cfg: MomentumConfig,
-    t: u64,
+    settings: Settings<MomentumConfig>,
     /// The velocity buffer `v`.
     v: Vec<f32>,
 }
 
 impl Momentum {
     pub fn new(variant: Variant, cfg: MomentumConfig, n: usize) -> Result<Self> {
-        cfg.validate(variant)?;
         Ok(Self {
             variant,
-            cfg,
-            t: 0,
+            settings: Settings::new(variant.identity(), cfg)?,
             v: vec![0.0; n],
         })
     }
+
+    fn build(variant: Variant, spec: &crate::optim::OptimizerSpec, n: usize) -> Result<Self> {
+        Self::new(variant, variant.identity().from_spec(spec)?, n)
+    }
 }
 
-impl Optimizer for Momentum {
-    fn name(&self) -> &'static str {
-        self.variant.name()
+impl Baseline for Momentum {
+    type Config = MomentumConfig;
+
+    fn settings(&self) -> &Settings<MomentumConfig> {
+        &self.settings
     }
 
-    fn spec(&self) -> OptimizerSpec {
-        self.cfg.to_spec(self.variant)
+    fn settings_mut(&mut self) -> &mut Settings<MomentumConfig> {
+        &mut self.settings
     }
 
-    fn step(
+    fn update(
         &mut self,
         params: &mut [f32],
         grad: &[f32],
         _same_batch: &mut dyn SameBatch,
     ) -> Result<StepStats> {
-        check_dims(self.name(), self.v.len(), params, grad)?;
+        check_dims(self.variant.name(), self.v.len(), params, grad)?;
         let MomentumConfig {
             lr,
             beta,
             weight_decay: wd,
-        } = self.cfg;
+        } = self.settings.cfg;
         let nesterov = self.variant == Variant::Nesterov;
         let v = &mut self.v;
-        self.t += 1;
+        self.settings.t += 1;
         Ok(fused_step(params, grad, |r, x, g, dx| {
             let v = &mut v[r];
             for i in 0..x.len() {
@@ -148,42 +165,23 @@ impl Optimizer for Momentum {
         }))
     }
 
-    fn lr(&self) -> f32 {
-        self.cfg.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) -> Result<()> {
-        hyper::lr(self.name(), lr)?;
-        self.cfg.lr = lr;
-        Ok(())
-    }
-
-    fn reset(&mut self) {
-        self.t = 0;
+    fn clear(&mut self) {
         self.v.fill(0.0);
     }
 
-    fn state(&self) -> OptimizerState {
-        OptimizerState {
-            spec: self.spec(),
-            step: self.t,
-            scalars: Vec::new(),
-            buffers: vec![("v".into(), self.v.clone())],
-        }
+    fn save(&self, state: &mut OptimizerState) {
+        state.buffers.push(("v".into(), self.v.clone()));
     }
 
-    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-        check_owner(state, self.name())?;
-        let cfg = MomentumConfig::from_spec(&state.spec, self.variant)?;
-        let v = buffer(state, "v", self.v.len())?;
-        (self.cfg, self.t, self.v) = (cfg, state.step, v);
+    fn load(&mut self, _cfg: &MomentumConfig, state: &OptimizerState) -> Result<()> {
+        self.v = buffer(state, "v", self.v.len())?;
         Ok(())
     }
 
-    fn summary(&self) -> Vec<(String, String)> {
+    fn figures(&self) -> Vec<(String, String)> {
         vec![
             ("‖v‖".into(), hyper::sci(norm(&self.v))),
-            ("steps".into(), self.t.to_string()),
+            ("steps".into(), self.settings.t.to_string()),
         ]
     }
 }
@@ -191,6 +189,7 @@ impl Optimizer for Momentum {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::Optimizer;
     use crate::optim::testkit::no_same_batch;
 
     fn run(variant: Variant, steps: usize) -> Vec<f32> {

@@ -13,30 +13,38 @@
 
 use anyhow::Result;
 
-use super::OptimizerSpec;
-use super::online_qn::{AUTHORS_DEFAULTS, H0, OnlineQn, OnlineQnConfig};
+use super::hyperparameters::Identity;
+use super::online_qn::{self, AUTHORS_DEFAULTS, H0, OnlineQn, OnlineQnConfig};
+use super::registry::Entry;
 
 pub const NAME: &str = "olbfgs";
 
-pub const FIELDS: &[&str] = &["lr", "memory", "lambda", "eps", "tau"];
-
 /// The authors' defaults.
-pub const DEFAULTS: OnlineQnConfig = AUTHORS_DEFAULTS;
+pub const DEFAULTS: OnlineQnConfig = OnlineQnConfig {
+    lambda: Some(0.0),
+    ..AUTHORS_DEFAULTS
+};
 
-/// O-LBFGS as `spec` asks for it over `n` parameters.
-pub fn build(spec: &OptimizerSpec, n: usize) -> Result<OnlineQn> {
-    new(OnlineQnConfig::from_spec(spec, &DEFAULTS, FIELDS)?, n)
-}
+pub static IDENTITY: Identity<OnlineQnConfig> = Identity {
+    name: NAME,
+    defaults: DEFAULTS,
+};
+
+pub const ENTRY: Entry = Entry {
+    name: NAME,
+    build: |spec, ctx| Ok(Box::new(new(IDENTITY.from_spec(spec)?, ctx.n)?)),
+    state_words: |spec, n| online_qn::state_words(spec, &DEFAULTS, n),
+};
 
 pub fn new(cfg: OnlineQnConfig, n: usize) -> Result<OnlineQn> {
-    OnlineQn::new(NAME, FIELDS, H0::Mean, cfg, n)
+    OnlineQn::new(&IDENTITY, H0::Mean, cfg, n)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::optim::testkit::{Quadratic, TestRng};
-    use crate::optim::{Optimizer, Preconditioner};
+    use crate::optim::{Optimizer, OptimizerSpec, Preconditioner};
 
     fn parabola(x: &[f32], g: &mut [f32]) -> Result<f32> {
         g[0] = 2.0 * x[0];
@@ -90,7 +98,7 @@ mod tests {
         let cfg = OnlineQnConfig {
             eps: 0.1,
             tau: 10.0,
-            lambda: 2.0,
+            lambda: Some(2.0),
             ..unit_gain()
         };
         let xs = run_1d(cfg, 2);
@@ -172,7 +180,7 @@ mod tests {
 
     #[test]
     fn defaults_are_the_authors() {
-        let opt = build(&OptimizerSpec::named(NAME), 3).unwrap();
+        let opt = new(IDENTITY.from_spec(&OptimizerSpec::named(NAME)).unwrap(), 3).unwrap();
         assert_eq!(opt.config(), &DEFAULTS);
         assert_eq!(
             (
@@ -182,7 +190,7 @@ mod tests {
                 DEFAULTS.tau,
                 DEFAULTS.lambda
             ),
-            (1e-3, 48, 1e-10, 1e4, 0.0)
+            (1e-3, 48, 1e-10, 1e4, Some(0.0))
         );
     }
 }

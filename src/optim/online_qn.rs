@@ -25,12 +25,12 @@
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::baseline::{Baseline, Settings};
 use super::curvature::CurvatureMemory;
+use super::hyperparameters::{Hyperparameters, Identity};
 use super::kernels::{check_dims, move_and_record, norm};
-use super::snapshot::{check_owner, count};
-use super::{
-    Optimizer, OptimizerSpec, OptimizerState, Preconditioner, SameBatch, StepStats, hyper,
-};
+use super::snapshot::count;
+use super::{OptimizerSpec, OptimizerState, Preconditioner, SameBatch, StepStats, hyper};
 
 /// A probe pair counts once `‖y‖ ≥ RESOLVED·‖g‖`: `y` then keeps ~14 of f32's 24 bits.
 const RESOLVED: f64 = 1.0 / 1024.0;
@@ -39,17 +39,17 @@ const RESOLVED: f64 = 1.0 / 1024.0;
 const PROBE_GROWTH: f64 = 10.0;
 
 /// The authors' defaults, shared by L-BFGS and O-LBFGS and the same for every task in their code:
-/// gain η0 = 1e-3 decaying as τ/(τ + t) with τ = 10⁴, memory 48, first-step ε = 1e-10, λ = 0.
+/// gain η0 = 1e-3 decaying as τ/(τ + t) with τ = 10⁴, memory 48, first-step ε = 1e-10; no λ
+/// (O-LBFGS adds its own, λ = 0).
 pub const AUTHORS_DEFAULTS: OnlineQnConfig = OnlineQnConfig {
     lr: 1e-3,
     memory: 48,
+    lambda: None,
     eps: 1e-10,
     tau: 1e4,
-    lambda: 0.0,
 };
 
-/// Hyperparameters of the online limited-memory methods; each optimizer keeps its own defaults
-/// and its own list of the fields it takes.
+/// Hyperparameters of the online limited-memory methods; each optimizer keeps its own defaults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OnlineQnConfig {
@@ -57,56 +57,53 @@ pub struct OnlineQnConfig {
     pub lr: f32,
     /// Number of curvature pairs kept (m).
     pub memory: usize,
+    /// Curvature regularizer λ ≥ 0 (y ← y + λ·s); `None` for a method without one (L-BFGS),
+    /// which then does not take the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<f32>,
     /// Initial scale of the first step `−η0·ε·g` (see the module doc for f32).
     pub eps: f32,
     /// Gain decay time τ (η_t = lr·τ/(τ + t)).
     pub tau: f32,
-    /// Curvature regularizer λ ≥ 0 (y ← y + λ·s).
-    pub lambda: f32,
 }
 
-impl OnlineQnConfig {
-    /// The config `spec` asks for, `defaults` where it is silent, taking only `fields`.
-    pub fn from_spec(spec: &OptimizerSpec, defaults: &Self, fields: &[&str]) -> Result<Self> {
-        spec.ensure_only(fields)?;
-        let d = defaults;
-        let cfg = Self {
-            lr: spec.lr.unwrap_or(d.lr),
-            memory: spec.memory.unwrap_or(d.memory),
-            eps: spec.eps.unwrap_or(d.eps),
-            tau: spec.tau.unwrap_or(d.tau),
-            lambda: spec.lambda.unwrap_or(d.lambda),
-        };
-        cfg.validate(&spec.name)?;
-        Ok(cfg)
-    }
-
-    pub fn validate(&self, name: &str) -> Result<()> {
+impl Hyperparameters for OnlineQnConfig {
+    fn validate(&self, name: &str) -> Result<()> {
         hyper::lr(name, self.lr)?;
         hyper::at_least(name, "memory", self.memory, 1)?;
         hyper::positive(name, "eps", self.eps)?;
         hyper::positive(name, "tau", self.tau)?;
-        hyper::non_negative(name, "lambda", self.lambda)
-    }
-
-    /// The spec of the fields in `fields`.
-    pub fn to_spec(&self, name: &str, fields: &[&str]) -> OptimizerSpec {
-        let has = |f: &str| fields.contains(&f);
-        OptimizerSpec {
-            lr: Some(self.lr),
-            memory: Some(self.memory),
-            eps: Some(self.eps),
-            tau: Some(self.tau),
-            lambda: has("lambda").then_some(self.lambda),
-            ..OptimizerSpec::named(name)
+        match self.lambda {
+            Some(lambda) => hyper::non_negative(name, "lambda", lambda),
+            None => Ok(()),
         }
     }
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+    fn lr_mut(&mut self) -> &mut f32 {
+        &mut self.lr
+    }
+}
 
+impl OnlineQnConfig {
     /// The gain `η_t = lr·τ/(τ + t)` of step `t` (0-based).
     pub fn gain(&self, t: u64) -> f64 {
         let tau = self.tau as f64;
         self.lr as f64 * tau / (tau + t as f64)
     }
+
+    /// λ, 0 for a method without one.
+    fn lambda(&self) -> f32 {
+        self.lambda.unwrap_or(0.0)
+    }
+}
+
+/// The state words of a method with these defaults for `spec` on `n` parameters: the pairs
+/// (2 vectors each) plus the spare slot's two and two scratch vectors.
+pub fn state_words(spec: &OptimizerSpec, defaults: &OnlineQnConfig, n: u64) -> u64 {
+    let m = spec.memory.unwrap_or(defaults.memory) as u64;
+    m.saturating_mul(2).saturating_add(4).saturating_mul(n)
 }
 
 /// The scale `γ` of the initial inverse Hessian `H0 = γ·I`.
@@ -119,12 +116,9 @@ pub enum H0 {
 }
 
 pub struct OnlineQn {
-    name: &'static str,
-    fields: &'static [&'static str],
+    settings: Settings<OnlineQnConfig>,
     h0: H0,
-    cfg: OnlineQnConfig,
     n: usize,
-    t: u64,
     /// Probes taken whose pair was not accepted; the probe scale is `ε·10^probes` (≤ 1).
     probes: u64,
     mem: CurvatureMemory,
@@ -136,21 +130,17 @@ pub struct OnlineQn {
 
 impl OnlineQn {
     pub fn new(
-        name: &'static str,
-        fields: &'static [&'static str],
+        id: &'static Identity<OnlineQnConfig>,
         h0: H0,
         cfg: OnlineQnConfig,
         n: usize,
     ) -> Result<Self> {
-        cfg.validate(name)?;
+        let mem = CurvatureMemory::new(n, cfg.memory);
         Ok(Self {
-            name,
-            fields,
+            settings: Settings::new(id, cfg)?,
             h0,
-            mem: CurvatureMemory::new(n, cfg.memory),
-            cfg,
+            mem,
             n,
-            t: 0,
             probes: 0,
             dir: vec![0.0; n],
             g_new: vec![0.0; n],
@@ -158,7 +148,7 @@ impl OnlineQn {
     }
 
     pub fn config(&self) -> &OnlineQnConfig {
-        &self.cfg
+        &self.settings.cfg
     }
 
     /// `γ`, or `None` while no pair is held.
@@ -172,7 +162,7 @@ impl OnlineQn {
     /// The scale of the first step's `−η_t·scale·g`: `ε·10^probes`, at most 1.
     pub fn probe_scale(&self) -> f64 {
         let growth = PROBE_GROWTH.powi(self.probes.min(64) as i32);
-        (self.cfg.eps as f64 * growth).min(1.0)
+        (self.settings.cfg.eps as f64 * growth).min(1.0)
     }
 
     #[cfg(test)]
@@ -181,23 +171,27 @@ impl OnlineQn {
     }
 }
 
-impl Optimizer for OnlineQn {
-    fn name(&self) -> &'static str {
-        self.name
+impl Baseline for OnlineQn {
+    type Config = OnlineQnConfig;
+
+    fn settings(&self) -> &Settings<OnlineQnConfig> {
+        &self.settings
     }
 
-    fn spec(&self) -> OptimizerSpec {
-        self.cfg.to_spec(self.name, self.fields)
+    fn settings_mut(&mut self) -> &mut Settings<OnlineQnConfig> {
+        &mut self.settings
     }
 
-    fn step(
+    fn update(
         &mut self,
         params: &mut [f32],
         grad: &[f32],
         same_batch: &mut dyn SameBatch,
     ) -> Result<StepStats> {
-        check_dims(self.name, self.n, params, grad)?;
-        let gain = self.cfg.gain(self.t);
+        let name = self.settings.name();
+        check_dims(name, self.n, params, grad)?;
+        let gain = self.settings.cfg.gain(self.settings.t);
+        let lambda = self.settings.cfg.lambda();
         let gamma = self.gamma();
         let (dir, eta): (&[f32], f32) = match gamma {
             Some(gamma) => {
@@ -207,67 +201,45 @@ impl Optimizer for OnlineQn {
             None => (grad, (gain * self.probe_scale()) as f32),
         };
         let sums = move_and_record(params, dir, eta, self.mem.next_step(), grad);
-        self.t += 1;
+        self.settings.t += 1;
         // On failure the parameters have moved and no pair is recorded; the trainer stops.
         same_batch
             .loss_and_grad(params, &mut self.g_new)
-            .with_context(|| format!("{}: same-batch gradient after the step", self.name))?;
+            .with_context(|| format!("{name}: same-batch gradient after the step"))?;
         if gamma.is_some() {
-            self.mem.push(grad, &self.g_new, self.cfg.lambda);
+            self.mem.push(grad, &self.g_new, lambda);
         } else {
             let capped = self.probe_scale() >= 1.0;
             let resolved = |y: &[f32]| capped || norm(y) >= RESOLVED * norm(grad);
-            if !self
-                .mem
-                .push_if(grad, &self.g_new, self.cfg.lambda, resolved)
-            {
+            if !self.mem.push_if(grad, &self.g_new, lambda, resolved) {
                 self.probes += 1;
             }
         }
         Ok(sums.stats())
     }
 
-    fn lr(&self) -> f32 {
-        self.cfg.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) -> Result<()> {
-        hyper::lr(self.name, lr)?;
-        self.cfg.lr = lr;
-        Ok(())
-    }
-
-    fn reset(&mut self) {
-        self.t = 0;
+    fn clear(&mut self) {
         self.probes = 0;
         self.mem.clear();
     }
 
-    fn state(&self) -> OptimizerState {
-        let mut state = OptimizerState {
-            spec: self.spec(),
-            step: self.t,
-            scalars: vec![("probes".into(), self.probes as f64)],
-            ..OptimizerState::default()
-        };
-        self.mem.save(&mut state);
-        state
+    fn save(&self, state: &mut OptimizerState) {
+        state.scalars.push(("probes".into(), self.probes as f64));
+        self.mem.save(state);
     }
 
-    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-        check_owner(state, self.name)?;
-        let cfg = OnlineQnConfig::from_spec(&state.spec, &self.cfg, self.fields)?;
+    fn load(&mut self, cfg: &OnlineQnConfig, state: &OptimizerState) -> Result<()> {
         let probes = count(state, "probes")?;
         let mem = CurvatureMemory::load(self.n, cfg.memory, state)?;
-        (self.cfg, self.t, self.probes, self.mem) = (cfg, state.step, probes, mem);
+        (self.probes, self.mem) = (probes, mem);
         Ok(())
     }
 
-    fn preconditioner(&self) -> Option<&dyn Preconditioner> {
+    fn preconditioner_view(&self) -> Option<&dyn Preconditioner> {
         Some(self)
     }
 
-    fn summary(&self) -> Vec<(String, String)> {
+    fn figures(&self) -> Vec<(String, String)> {
         let gamma = self.gamma().map_or("—".into(), hyper::sci);
         let gamma_label = match self.h0 {
             H0::Newest => "H0 scale γ",
@@ -280,7 +252,10 @@ impl Optimizer for OnlineQn {
             ),
             ("skipped sᵀy≤0".into(), self.mem.skipped().to_string()),
             ("probes refused".into(), self.probes.to_string()),
-            ("gain η_t".into(), hyper::sci(self.cfg.gain(self.t))),
+            (
+                "gain η_t".into(),
+                hyper::sci(self.settings.cfg.gain(self.settings.t)),
+            ),
             (gamma_label.into(), gamma),
         ]
     }
@@ -290,7 +265,7 @@ impl Optimizer for OnlineQn {
 /// is held.
 impl Preconditioner for OnlineQn {
     fn apply(&self, v: &[f32], out: &mut [f32]) {
-        let gain = self.cfg.gain(self.t);
+        let gain = self.settings.cfg.gain(self.settings.t);
         let (gamma, scale) = match self.gamma() {
             Some(gamma) => (gamma, gain),
             None => (1.0, gain * self.probe_scale()),
@@ -304,14 +279,15 @@ impl Preconditioner for OnlineQn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::Optimizer;
 
     fn cfg(eps: f32) -> OnlineQnConfig {
         OnlineQnConfig {
             lr: 1.0,
             memory: 4,
+            lambda: None,
             eps,
             tau: 1e4,
-            lambda: 0.0,
         }
     }
 
@@ -327,7 +303,8 @@ mod tests {
             g[0] = x[0];
             Ok(0.5 * x[0] * x[0])
         };
-        let mut opt = OnlineQn::new("olbfgs", &[], H0::Mean, cfg(1e-10), 1).unwrap();
+        let mut opt =
+            OnlineQn::new(&super::super::olbfgs::IDENTITY, H0::Mean, cfg(1e-10), 1).unwrap();
         let mut x = [1000.0f32];
         let mut g = [0.0f32];
         let mut refused = 0;
@@ -353,7 +330,8 @@ mod tests {
             g[0] = 2e-6 * x[0];
             Ok(1e-6 * x[0] * x[0])
         };
-        let mut opt = OnlineQn::new("lbfgs", &[], H0::Newest, cfg(1.0), 1).unwrap();
+        let mut opt =
+            OnlineQn::new(&super::super::lbfgs::IDENTITY, H0::Newest, cfg(1.0), 1).unwrap();
         let mut x = [1.0f32];
         let mut g = [0.0f32];
         f(&x, &mut g).unwrap();

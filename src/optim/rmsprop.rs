@@ -17,9 +17,12 @@
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use super::baseline::{Baseline, Settings};
+use super::hyperparameters::{Hyperparameters, Identity};
 use super::kernels::{check_dims, fused_step, norm};
-use super::snapshot::{buffer, check_owner};
-use super::{Optimizer, OptimizerSpec, OptimizerState, SameBatch, StepStats, hyper};
+use super::registry::Entry;
+use super::snapshot::buffer;
+use super::{OptimizerState, SameBatch, StepStats, hyper};
 
 pub const NAME: &str = "rmsprop";
 
@@ -41,56 +44,45 @@ pub struct RmspropConfig {
 
 impl Default for RmspropConfig {
     fn default() -> Self {
-        Self {
-            lr: 1e-3,
-            rho: 0.9,
-            eps: 1e-7,
-            beta: 0.0,
-            weight_decay: 0.0,
-        }
+        IDENTITY.defaults.clone()
     }
 }
 
-impl RmspropConfig {
-    pub const FIELDS: &[&str] = &["lr", "rho", "eps", "beta", "weight_decay"];
+pub static IDENTITY: Identity<RmspropConfig> = Identity {
+    name: NAME,
+    defaults: RmspropConfig {
+        lr: 1e-3,
+        rho: 0.9,
+        eps: 1e-7,
+        beta: 0.0,
+        weight_decay: 0.0,
+    },
+};
 
-    pub fn from_spec(spec: &OptimizerSpec) -> Result<Self> {
-        spec.ensure_only(Self::FIELDS)?;
-        let d = Self::default();
-        let cfg = Self {
-            lr: spec.lr.unwrap_or(d.lr),
-            rho: spec.rho.unwrap_or(d.rho),
-            eps: spec.eps.unwrap_or(d.eps),
-            beta: spec.beta.unwrap_or(d.beta),
-            weight_decay: spec.weight_decay.unwrap_or(d.weight_decay),
-        };
-        cfg.validate()?;
-        Ok(cfg)
+pub const ENTRY: Entry = Entry {
+    name: NAME,
+    build: |spec, ctx| Ok(Box::new(Rmsprop::new(IDENTITY.from_spec(spec)?, ctx.n)?)),
+    state_words: |_, n| 2 * n,
+};
+
+impl Hyperparameters for RmspropConfig {
+    fn validate(&self, name: &str) -> Result<()> {
+        hyper::lr(name, self.lr)?;
+        hyper::unit(name, "rho", self.rho)?;
+        hyper::positive(name, "eps", self.eps)?;
+        hyper::unit(name, "beta", self.beta)?;
+        hyper::weight_decay(name, self.weight_decay)
     }
-
-    pub fn validate(&self) -> Result<()> {
-        hyper::lr(NAME, self.lr)?;
-        hyper::unit(NAME, "rho", self.rho)?;
-        hyper::positive(NAME, "eps", self.eps)?;
-        hyper::unit(NAME, "beta", self.beta)?;
-        hyper::weight_decay(NAME, self.weight_decay)
+    fn lr(&self) -> f32 {
+        self.lr
     }
-
-    pub fn to_spec(&self) -> OptimizerSpec {
-        OptimizerSpec {
-            lr: Some(self.lr),
-            rho: Some(self.rho),
-            eps: Some(self.eps),
-            beta: Some(self.beta),
-            weight_decay: Some(self.weight_decay),
-            ..OptimizerSpec::named(NAME)
-        }
+    fn lr_mut(&mut self) -> &mut f32 {
+        &mut self.lr
     }
 }
 
 pub struct Rmsprop {
-    cfg: RmspropConfig,
-    t: u64,
+    settings: Settings<RmspropConfig>,
     /// Running average of g².
     v: Vec<f32>,
     /// Momentum buffer (the step itself, lr included); stays zero while β = 0.
@@ -99,26 +91,26 @@ pub struct Rmsprop {
 
 impl Rmsprop {
     pub fn new(cfg: RmspropConfig, n: usize) -> Result<Self> {
-        cfg.validate()?;
         Ok(Self {
-            cfg,
-            t: 0,
+            settings: Settings::new(&IDENTITY, cfg)?,
             v: vec![0.0; n],
             b: vec![0.0; n],
         })
     }
 }
 
-impl Optimizer for Rmsprop {
-    fn name(&self) -> &'static str {
-        NAME
+impl Baseline for Rmsprop {
+    type Config = RmspropConfig;
+
+    fn settings(&self) -> &Settings<RmspropConfig> {
+        &self.settings
     }
 
-    fn spec(&self) -> OptimizerSpec {
-        self.cfg.to_spec()
+    fn settings_mut(&mut self) -> &mut Settings<RmspropConfig> {
+        &mut self.settings
     }
 
-    fn step(
+    fn update(
         &mut self,
         params: &mut [f32],
         grad: &[f32],
@@ -131,9 +123,9 @@ impl Optimizer for Rmsprop {
             eps,
             beta,
             weight_decay: wd,
-        } = self.cfg;
+        } = self.settings.cfg;
         let (v, b) = (&mut self.v, &mut self.b);
-        self.t += 1;
+        self.settings.t += 1;
         Ok(fused_step(params, grad, |r, x, g, dx| {
             let v = &mut v[r.clone()];
             let b = &mut b[r];
@@ -154,45 +146,28 @@ impl Optimizer for Rmsprop {
         }))
     }
 
-    fn lr(&self) -> f32 {
-        self.cfg.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) -> Result<()> {
-        hyper::lr(NAME, lr)?;
-        self.cfg.lr = lr;
-        Ok(())
-    }
-
-    fn reset(&mut self) {
-        self.t = 0;
+    fn clear(&mut self) {
         self.v.fill(0.0);
         self.b.fill(0.0);
     }
 
-    fn state(&self) -> OptimizerState {
-        OptimizerState {
-            spec: self.spec(),
-            step: self.t,
-            scalars: Vec::new(),
-            buffers: vec![("v".into(), self.v.clone()), ("b".into(), self.b.clone())],
-        }
+    fn save(&self, state: &mut OptimizerState) {
+        state.buffers.push(("v".into(), self.v.clone()));
+        state.buffers.push(("b".into(), self.b.clone()));
     }
 
-    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-        check_owner(state, NAME)?;
-        let cfg = RmspropConfig::from_spec(&state.spec)?;
+    fn load(&mut self, _cfg: &RmspropConfig, state: &OptimizerState) -> Result<()> {
         let v = buffer(state, "v", self.v.len())?;
         let b = buffer(state, "b", self.b.len())?;
-        (self.cfg, self.t, self.v, self.b) = (cfg, state.step, v, b);
+        (self.v, self.b) = (v, b);
         Ok(())
     }
 
-    fn summary(&self) -> Vec<(String, String)> {
+    fn figures(&self) -> Vec<(String, String)> {
         let n = self.v.len().max(1) as f64;
         let mean_rms = self.v.iter().map(|&v| (v as f64).sqrt()).sum::<f64>() / n;
         let mut out = vec![("mean √v".into(), hyper::sci(mean_rms))];
-        if self.cfg.beta > 0.0 {
+        if self.settings.cfg.beta > 0.0 {
             out.push(("‖b‖".into(), hyper::sci(norm(&self.b))));
         }
         out
@@ -202,6 +177,7 @@ impl Optimizer for Rmsprop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::Optimizer;
     use crate::optim::testkit::no_same_batch;
 
     #[test]

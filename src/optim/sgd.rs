@@ -3,9 +3,11 @@
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use super::baseline::{Baseline, Settings};
+use super::hyperparameters::{Hyperparameters, Identity};
 use super::kernels::{check_dims, fused_step};
-use super::snapshot::check_owner;
-use super::{Optimizer, OptimizerSpec, OptimizerState, SameBatch, StepStats, hyper};
+use super::registry::Entry;
+use super::{SameBatch, StepStats, hyper};
 
 pub const NAME: &str = "sgd";
 
@@ -21,73 +23,75 @@ pub struct SgdConfig {
 
 impl Default for SgdConfig {
     fn default() -> Self {
-        Self {
-            lr: 0.01,
-            weight_decay: 0.0,
-        }
+        IDENTITY.defaults.clone()
     }
 }
 
-impl SgdConfig {
-    pub const FIELDS: &[&str] = &["lr", "weight_decay"];
+pub static IDENTITY: Identity<SgdConfig> = Identity {
+    name: NAME,
+    defaults: SgdConfig {
+        lr: 0.01,
+        weight_decay: 0.0,
+    },
+};
 
-    pub fn from_spec(spec: &OptimizerSpec) -> Result<Self> {
-        spec.ensure_only(Self::FIELDS)?;
-        let d = Self::default();
-        let cfg = Self {
-            lr: spec.lr.unwrap_or(d.lr),
-            weight_decay: spec.weight_decay.unwrap_or(d.weight_decay),
-        };
-        cfg.validate()?;
-        Ok(cfg)
+pub const ENTRY: Entry = Entry {
+    name: NAME,
+    build: |spec, ctx| Ok(Box::new(Sgd::new(IDENTITY.from_spec(spec)?, ctx.n)?)),
+    state_words: |_, n| n,
+};
+
+impl Hyperparameters for SgdConfig {
+    fn validate(&self, name: &str) -> Result<()> {
+        hyper::lr(name, self.lr)?;
+        hyper::weight_decay(name, self.weight_decay)
     }
-
-    pub fn validate(&self) -> Result<()> {
-        hyper::lr(NAME, self.lr)?;
-        hyper::weight_decay(NAME, self.weight_decay)
+    fn lr(&self) -> f32 {
+        self.lr
     }
-
-    pub fn to_spec(&self) -> OptimizerSpec {
-        OptimizerSpec {
-            lr: Some(self.lr),
-            weight_decay: Some(self.weight_decay),
-            ..OptimizerSpec::named(NAME)
-        }
+    fn lr_mut(&mut self) -> &mut f32 {
+        &mut self.lr
     }
 }
 
 /// SGD has no state besides its step count.
 pub struct Sgd {
-    cfg: SgdConfig,
+    settings: Settings<SgdConfig>,
     n: usize,
-    t: u64,
 }
 
 impl Sgd {
     pub fn new(cfg: SgdConfig, n: usize) -> Result<Self> {
-        cfg.validate()?;
-        Ok(Self { cfg, n, t: 0 })
+        Ok(Self {
+            settings: Settings::new(&IDENTITY, cfg)?,
+            n,
+        })
     }
 }
 
-impl Optimizer for Sgd {
-    fn name(&self) -> &'static str {
-        NAME
+impl Baseline for Sgd {
+    type Config = SgdConfig;
+
+    fn settings(&self) -> &Settings<SgdConfig> {
+        &self.settings
     }
 
-    fn spec(&self) -> OptimizerSpec {
-        self.cfg.to_spec()
+    fn settings_mut(&mut self) -> &mut Settings<SgdConfig> {
+        &mut self.settings
     }
 
-    fn step(
+    fn update(
         &mut self,
         params: &mut [f32],
         grad: &[f32],
         _same_batch: &mut dyn SameBatch,
     ) -> Result<StepStats> {
         check_dims(NAME, self.n, params, grad)?;
-        let (lr, wd) = (self.cfg.lr, self.cfg.weight_decay);
-        self.t += 1;
+        let SgdConfig {
+            lr,
+            weight_decay: wd,
+        } = self.settings.cfg;
+        self.settings.t += 1;
         Ok(fused_step(params, grad, |_, x, g, dx| {
             for i in 0..x.len() {
                 let d = -lr * (g[i] + wd * x[i]);
@@ -97,43 +101,17 @@ impl Optimizer for Sgd {
         }))
     }
 
-    fn lr(&self) -> f32 {
-        self.cfg.lr
-    }
+    fn clear(&mut self) {}
 
-    fn set_lr(&mut self, lr: f32) -> Result<()> {
-        hyper::lr(NAME, lr)?;
-        self.cfg.lr = lr;
-        Ok(())
-    }
-
-    fn reset(&mut self) {
-        self.t = 0;
-    }
-
-    fn state(&self) -> OptimizerState {
-        OptimizerState {
-            spec: self.spec(),
-            step: self.t,
-            ..OptimizerState::default()
-        }
-    }
-
-    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-        check_owner(state, NAME)?;
-        self.cfg = SgdConfig::from_spec(&state.spec)?;
-        self.t = state.step;
-        Ok(())
-    }
-
-    fn summary(&self) -> Vec<(String, String)> {
-        vec![("steps".into(), self.t.to_string())]
+    fn figures(&self) -> Vec<(String, String)> {
+        vec![("steps".into(), self.settings.t.to_string())]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::Optimizer;
     use crate::optim::testkit::no_same_batch;
 
     #[test]

@@ -10,38 +10,8 @@ use std::fmt;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-use super::adam::{self, Adam, MomentConfig};
-use super::bfgs::{Bfgs, BfgsConfig, Pairing};
 use super::fields;
-use super::lars::{Lars, LarsConfig};
-use super::levenberg_marquardt::{LevenbergMarquardt, LmConfig};
-use super::momentum::{Momentum, MomentumConfig, Variant};
-use super::rmsprop::{Rmsprop, RmspropConfig};
-use super::sgd::{Sgd, SgdConfig};
-use super::yogi::{self, Yogi};
-use super::{BuildContext, Optimizer};
-
-/// Canonical optimizer names, in the order they are offered to users.
-pub const NAMES: &[&str] = &[
-    "lodo",
-    "lodo-diagonal",
-    "lodo-global",
-    "lodo-residuals",
-    "lodo-no-momentum",
-    "lodo-sgd",
-    "sgd",
-    "momentum",
-    "nesterov",
-    "rmsprop",
-    "adam",
-    "yogi",
-    "lars",
-    "lbfgs",
-    "olbfgs",
-    "bfgs",
-    "lm",
-    "bfgs-same-batch",
-];
+pub use super::registry::{NAMES, build, check_name};
 
 /// An optimizer name plus the hyperparameters the user set; unset ones take the documented
 /// defaults of that optimizer's config.
@@ -147,58 +117,4 @@ impl fmt::Display for OptimizerSpec {
             write!(f, "{}({})", self.name, fields.join(", "))
         }
     }
-}
-
-/// Fails unless `name` is a canonical optimizer name, listing the valid ones.
-pub fn check_name(name: &str) -> Result<()> {
-    if NAMES.contains(&name) {
-        Ok(())
-    } else {
-        bail!(
-            "unknown optimizer `{name}`; valid optimizers: {}",
-            NAMES.join(", ")
-        )
-    }
-}
-
-/// Builds the optimizer a spec names, validating its hyperparameters.
-pub fn build(spec: &OptimizerSpec, ctx: &BuildContext) -> Result<Box<dyn Optimizer>> {
-    check_name(&spec.name)?;
-    let n = ctx.n;
-    let momentum = |variant| -> Result<Box<dyn Optimizer>> {
-        let cfg = MomentumConfig::from_spec(spec, variant)?;
-        Ok(Box::new(Momentum::new(variant, cfg, n)?))
-    };
-    Ok(match spec.name.as_str() {
-        name if super::lodo::is_lodo(name) => super::lodo::build(spec, ctx)?,
-        "sgd" => Box::new(Sgd::new(SgdConfig::from_spec(spec)?, n)?),
-        "momentum" => momentum(Variant::HeavyBall)?,
-        "nesterov" => momentum(Variant::Nesterov)?,
-        "rmsprop" => Box::new(Rmsprop::new(RmspropConfig::from_spec(spec)?, n)?),
-        "adam" => Box::new(Adam::new(
-            MomentConfig::from_spec(spec, &adam::DEFAULTS)?,
-            n,
-        )?),
-        "yogi" => Box::new(Yogi::new(
-            MomentConfig::from_spec(spec, &yogi::DEFAULTS)?,
-            n,
-        )?),
-        "lars" => Box::new(Lars::new(LarsConfig::from_spec(spec)?, ctx)?),
-        "lbfgs" => Box::new(super::lbfgs::build(spec, n)?),
-        "olbfgs" => Box::new(super::olbfgs::build(spec, n)?),
-        "bfgs" | "bfgs-same-batch" => {
-            let pairing = if spec.name == "bfgs" {
-                Pairing::NextBatch
-            } else {
-                Pairing::SameBatch
-            };
-            Box::new(Bfgs::new(
-                pairing,
-                BfgsConfig::from_spec(spec, pairing)?,
-                n,
-            )?)
-        }
-        "lm" => Box::new(LevenbergMarquardt::new(LmConfig::from_spec(spec)?, n)?),
-        other => bail!("{other}: no builder registered for this optimizer"),
-    })
 }

@@ -21,10 +21,12 @@
 
 use anyhow::Result;
 
-use super::adam::MomentConfig;
+use super::adam::{MomentConfig, Moments};
+use super::baseline::{Baseline, Settings};
+use super::hyperparameters::Identity;
 use super::kernels::{check_dims, fused_step, norm};
-use super::snapshot::{buffer, check_owner};
-use super::{Optimizer, OptimizerSpec, OptimizerState, SameBatch, StepStats, hyper};
+use super::registry::Entry;
+use super::{OptimizerState, SameBatch, StepStats, hyper};
 
 pub const NAME: &str = "yogi";
 
@@ -37,50 +39,58 @@ pub const DEFAULTS: MomentConfig = MomentConfig {
     weight_decay: 0.0,
 };
 
+pub static IDENTITY: Identity<MomentConfig> = Identity {
+    name: NAME,
+    defaults: DEFAULTS,
+};
+
+pub const ENTRY: Entry = Entry {
+    name: NAME,
+    build: |spec, ctx| Ok(Box::new(Yogi::new(IDENTITY.from_spec(spec)?, ctx.n)?)),
+    state_words: |_, n| 3 * n,
+};
+
 pub struct Yogi {
-    cfg: MomentConfig,
-    t: u64,
-    m: Vec<f32>,
-    v: Vec<f32>,
+    settings: Settings<MomentConfig>,
+    moments: Moments,
 }
 
 impl Yogi {
     pub fn new(cfg: MomentConfig, n: usize) -> Result<Self> {
-        cfg.validate(NAME)?;
         Ok(Self {
-            cfg,
-            t: 0,
-            m: vec![0.0; n],
-            v: vec![0.0; n],
+            settings: Settings::new(&IDENTITY, cfg)?,
+            moments: Moments::new(n),
         })
     }
 }
 
-impl Optimizer for Yogi {
-    fn name(&self) -> &'static str {
-        NAME
+impl Baseline for Yogi {
+    type Config = MomentConfig;
+
+    fn settings(&self) -> &Settings<MomentConfig> {
+        &self.settings
     }
 
-    fn spec(&self) -> OptimizerSpec {
-        self.cfg.to_spec(NAME)
+    fn settings_mut(&mut self) -> &mut Settings<MomentConfig> {
+        &mut self.settings
     }
 
-    fn step(
+    fn update(
         &mut self,
         params: &mut [f32],
         grad: &[f32],
         _same_batch: &mut dyn SameBatch,
     ) -> Result<StepStats> {
-        check_dims(NAME, self.m.len(), params, grad)?;
+        check_dims(NAME, self.moments.m.len(), params, grad)?;
         let MomentConfig {
             lr,
             beta1,
             beta2,
             eps,
             weight_decay: wd,
-        } = self.cfg;
-        self.t += 1;
-        let (m, v) = (&mut self.m, &mut self.v);
+        } = self.settings.cfg;
+        self.settings.t += 1;
+        let Moments { m, v } = &mut self.moments;
         Ok(fused_step(params, grad, |r, x, g, dx| {
             let m = &mut m[r.clone()];
             let v = &mut v[r];
@@ -106,47 +116,26 @@ impl Optimizer for Yogi {
         }))
     }
 
-    fn lr(&self) -> f32 {
-        self.cfg.lr
+    fn clear(&mut self) {
+        self.moments.clear();
     }
 
-    fn set_lr(&mut self, lr: f32) -> Result<()> {
-        hyper::lr(NAME, lr)?;
-        self.cfg.lr = lr;
-        Ok(())
+    fn save(&self, state: &mut OptimizerState) {
+        self.moments.save(state);
     }
 
-    fn reset(&mut self) {
-        self.t = 0;
-        self.m.fill(0.0);
-        self.v.fill(0.0);
+    fn load(&mut self, _cfg: &MomentConfig, state: &OptimizerState) -> Result<()> {
+        self.moments.load(state)
     }
 
-    fn state(&self) -> OptimizerState {
-        OptimizerState {
-            spec: self.spec(),
-            step: self.t,
-            scalars: Vec::new(),
-            buffers: vec![("m".into(), self.m.clone()), ("v".into(), self.v.clone())],
-        }
-    }
-
-    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
-        check_owner(state, NAME)?;
-        let cfg = MomentConfig::from_spec(&state.spec, &DEFAULTS)?;
-        let m = buffer(state, "m", self.m.len())?;
-        let v = buffer(state, "v", self.v.len())?;
-        (self.cfg, self.t, self.m, self.v) = (cfg, state.step, m, v);
-        Ok(())
-    }
-
-    fn summary(&self) -> Vec<(String, String)> {
-        let n = self.v.len().max(1) as f64;
-        let rms = self.v.iter().map(|&v| (v as f64).sqrt()).sum::<f64>() / n;
+    fn figures(&self) -> Vec<(String, String)> {
+        let Moments { m, v } = &self.moments;
+        let n = v.len().max(1) as f64;
+        let rms = v.iter().map(|&v| (v as f64).sqrt()).sum::<f64>() / n;
         vec![
-            ("‖m‖".into(), hyper::sci(norm(&self.m))),
+            ("‖m‖".into(), hyper::sci(norm(m))),
             ("mean √v".into(), hyper::sci(rms)),
-            ("steps".into(), self.t.to_string()),
+            ("steps".into(), self.settings.t.to_string()),
         ]
     }
 }
@@ -154,6 +143,7 @@ impl Optimizer for Yogi {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::Optimizer;
     use crate::optim::testkit::no_same_batch;
 
     #[test]
@@ -178,13 +168,17 @@ mod tests {
         .unwrap();
         let mut x = [0.0f32];
         opt.step(&mut x, &[2.0], &mut no_same_batch()).unwrap();
-        assert!((opt.v[0] as f64 - 0.004).abs() < 1e-7, "v1 = {}", opt.v[0]);
+        assert!(
+            (opt.moments.v[0] as f64 - 0.004).abs() < 1e-7,
+            "v1 = {}",
+            opt.moments.v[0]
+        );
         assert!((x[0] as f64 + 0.311305592).abs() < 3e-6, "x1 = {}", x[0]);
         opt.step(&mut x, &[0.01], &mut no_same_batch()).unwrap();
         assert!(
-            (opt.v[0] as f64 - 0.0039999).abs() < 1e-7,
+            (opt.moments.v[0] as f64 - 0.0039999).abs() < 1e-7,
             "v2 = {}",
-            opt.v[0]
+            opt.moments.v[0]
         );
         assert!((x[0] as f64 + 0.593040620).abs() < 6e-6, "x2 = {}", x[0]);
     }
@@ -205,8 +199,8 @@ mod tests {
         opt.step(&mut [1.0, 2.0], &[3.0, 4.0], &mut no_same_batch())
             .unwrap();
         opt.reset();
-        assert_eq!(opt.v, vec![0.0; 2]);
-        assert_eq!(opt.m, vec![0.0; 2]);
+        assert_eq!(opt.moments.v, vec![0.0; 2]);
+        assert_eq!(opt.moments.m, vec![0.0; 2]);
         assert_eq!(opt.state().step, 0);
     }
 }

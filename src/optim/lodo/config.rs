@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::block_kernels::MAX_BLOCK_SIZE;
 use super::block_net::hidden_width;
 use super::meta::MetaOptimizerKind;
+use crate::optim::hyperparameters::{Hyperparameters, Identity};
 use crate::optim::{BuildContext, OptimizerSpec};
 
 /// Default α0, the initial step scale (docs/algorithm.md §3).
@@ -54,21 +55,50 @@ pub struct LodoConfig {
     pub seed: u64,
 }
 
-/// The spec fields each member of the family accepts.
-fn accepted_fields(name: &str) -> Result<&'static [&'static str]> {
-    Ok(match name {
-        "lodo" | "lodo-sgd" => &["lr", "meta_lr", "beta", "depth", "block_size", "seed"],
-        "lodo-no-momentum" => &["lr", "meta_lr", "depth", "block_size", "seed"],
-        "lodo-diagonal" | "lodo-global" => &["lr", "meta_lr", "beta"],
-        "lodo-residuals" => &["lr", "meta_lr", "beta", "depth", "seed"],
-        other => bail!("`{other}` is not a member of the LODO family"),
-    })
+/// The spec fields of one member of the family, in the shape the generic conversion
+/// ([`Identity`]) reads: a member takes the fields its defaults set — `beta` unless it is
+/// `lodo-no-momentum`, `depth` and `seed` for the networks, `block_size` for the block-diagonal
+/// one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecFields {
+    lr: f32,
+    meta_lr: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    beta: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    depth: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    block_size: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+}
+
+impl Hyperparameters for SpecFields {
+    /// The full check needs the problem size; [`LodoConfig::validate`] makes it.
+    fn validate(&self, _name: &str) -> Result<()> {
+        Ok(())
+    }
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+    fn lr_mut(&mut self) -> &mut f32 {
+        &mut self.lr
+    }
+}
+
+/// The canonical (static) name of the member `name`.
+fn member(name: &str) -> Result<&'static str> {
+    match super::LODO_NAMES.iter().find(|&&n| n == name) {
+        Some(&name) => Ok(name),
+        None => bail!("`{name}` is not a member of the LODO family"),
+    }
 }
 
 impl LodoConfig {
     /// The documented defaults of the member `name`, seeded with `seed`.
     pub fn defaults(name: &str, seed: u64) -> Result<Self> {
-        accepted_fields(name)?;
+        member(name)?;
         let block = FamilyConfig::BlockDiagonal {
             depth: DEFAULT_DEPTH,
             block_size: DEFAULT_BLOCK_SIZE,
@@ -104,17 +134,18 @@ impl LodoConfig {
     /// The config a spec asks for: defaults overridden by the fields it sets, validated for a
     /// problem of `ctx.n` parameters.
     pub fn from_spec(spec: &OptimizerSpec, ctx: &BuildContext) -> Result<Self> {
-        spec.ensure_only(accepted_fields(&spec.name)?)?;
         let mut config = Self::defaults(&spec.name, spec.seed.unwrap_or(ctx.seed))?;
-        config.lr = spec.lr.unwrap_or(config.lr);
-        config.meta_lr = spec.meta_lr.unwrap_or(config.meta_lr);
-        config.beta = spec.beta.unwrap_or(config.beta);
+        let id = config.identity(&spec.name)?;
+        let set = id.from_spec(spec)?;
+        (config.lr, config.meta_lr) = (set.lr, set.meta_lr);
+        config.beta = set.beta.unwrap_or(config.beta);
+        config.seed = set.seed.unwrap_or(config.seed);
         match &mut config.family {
             FamilyConfig::BlockDiagonal { depth, block_size } => {
-                *depth = spec.depth.unwrap_or(*depth);
-                *block_size = spec.block_size.unwrap_or(*block_size);
+                *depth = set.depth.unwrap_or(*depth);
+                *block_size = set.block_size.unwrap_or(*block_size);
             }
-            FamilyConfig::Residuals { depth } => *depth = spec.depth.unwrap_or(*depth),
+            FamilyConfig::Residuals { depth } => *depth = set.depth.unwrap_or(*depth),
             FamilyConfig::Diagonal | FamilyConfig::Global => {}
         }
         config.validate(&spec.name, ctx.n)?;
@@ -123,25 +154,31 @@ impl LodoConfig {
 
     /// The spec that rebuilds this config for member `name`, every applicable field explicit.
     pub fn to_spec(&self, name: &str) -> OptimizerSpec {
-        let mut spec = OptimizerSpec::named(name);
-        spec.lr = Some(self.lr);
-        spec.meta_lr = Some(self.meta_lr);
-        if name != "lodo-no-momentum" {
-            spec.beta = Some(self.beta);
+        match self.identity(name) {
+            Ok(id) => id.to_spec(&id.defaults),
+            Err(_) => OptimizerSpec::named(name),
         }
-        match self.family {
+    }
+
+    /// This config as the spec fields of member `name`, the defaults of its [`Identity`].
+    fn identity(&self, name: &str) -> Result<Identity<SpecFields>> {
+        let name = member(name)?;
+        let (depth, block_size, seed) = match self.family {
             FamilyConfig::BlockDiagonal { depth, block_size } => {
-                spec.depth = Some(depth);
-                spec.block_size = Some(block_size);
-                spec.seed = Some(self.seed);
+                (Some(depth), Some(block_size), Some(self.seed))
             }
-            FamilyConfig::Residuals { depth } => {
-                spec.depth = Some(depth);
-                spec.seed = Some(self.seed);
-            }
-            FamilyConfig::Diagonal | FamilyConfig::Global => {}
-        }
-        spec
+            FamilyConfig::Residuals { depth } => (Some(depth), None, Some(self.seed)),
+            FamilyConfig::Diagonal | FamilyConfig::Global => (None, None, None),
+        };
+        let defaults = SpecFields {
+            lr: self.lr,
+            meta_lr: self.meta_lr,
+            beta: (name != "lodo-no-momentum").then_some(self.beta),
+            depth,
+            block_size,
+            seed,
+        };
+        Ok(Identity { name, defaults })
     }
 
     /// Checks every hyperparameter for a problem of `n` parameters; errors name `name`.

@@ -42,7 +42,8 @@ pub use config::{
 };
 pub use meta::{META_ADAM_BETA1, META_ADAM_BETA2, META_ADAM_EPS, MetaOptimizerKind};
 
-use super::{BuildContext, Optimizer, OptimizerSpec, spec::NAMES};
+use super::registry::{Entry, NAMES};
+use super::{BuildContext, Optimizer, OptimizerSpec};
 use iteration::Lodo;
 
 /// The canonical names of the LODO family, in the order of [`NAMES`].
@@ -58,6 +59,15 @@ pub const LODO_NAMES: &[&str] = &[
 /// Whether `name` is a member of the LODO family.
 pub fn is_lodo(name: &str) -> bool {
     LODO_NAMES.contains(&name)
+}
+
+/// The registry entry of the member `name`.
+pub const fn entry(name: &'static str) -> Entry {
+    Entry {
+        name,
+        build,
+        state_words: super::memory::lodo_words,
+    }
 }
 
 /// Builds the LODO-family optimizer `spec` names for a problem described by `ctx`.
