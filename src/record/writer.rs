@@ -41,6 +41,40 @@ pub struct Recorder {
     pending_step: Option<u64>,
     /// What opening had to mend at the end of an appended record, to tell the user.
     repaired: Option<String>,
+    /// `None`: every step line is written.
+    thinning: Option<Thinning>,
+}
+
+/// Keeps at most one step line per lane in every `interval` seconds of the run's clock, and the
+/// trajectory points of the steps kept.
+struct Thinning {
+    interval: f64,
+    /// Per lane: the run time from which the next step line is kept.
+    next_t: Vec<f64>,
+    /// Per lane: the last step whose line was left out.
+    dropped: Vec<Option<u64>>,
+}
+
+impl Thinning {
+    fn keeps(&mut self, line: &Line) -> bool {
+        match line {
+            Line::Step(s) => {
+                if self.next_t.len() <= s.lane {
+                    self.next_t.resize(s.lane + 1, f64::NEG_INFINITY);
+                    self.dropped.resize(s.lane + 1, None);
+                }
+                if s.t >= self.next_t[s.lane] {
+                    self.next_t[s.lane] = s.t + self.interval;
+                    true
+                } else {
+                    self.dropped[s.lane] = Some(s.step);
+                    false
+                }
+            }
+            Line::Point(p) => self.dropped.get(p.lane).is_none_or(|d| *d != Some(p.step)),
+            _ => true,
+        }
+    }
 }
 
 impl Recorder {
@@ -99,7 +133,18 @@ impl Recorder {
             durable_step: None,
             pending_step: None,
             repaired,
+            thinning: None,
         })
+    }
+
+    /// From now on, keeps at most `per_second` step lines per lane and second of the run (and
+    /// the trajectory points of those steps); events, evaluations and the summary are all kept.
+    pub fn thin_steps(&mut self, per_second: f64) {
+        self.thinning = Some(Thinning {
+            interval: 1.0 / per_second,
+            next_t: Vec::new(),
+            dropped: Vec::new(),
+        });
     }
 
     pub fn path(&self) -> &Path {
@@ -114,6 +159,11 @@ impl Recorder {
     pub fn write(&mut self, line: &Line) -> io::Result<()> {
         if self.file.is_none() {
             return Err(stopped());
+        }
+        if let Some(thinning) = self.thinning.as_mut()
+            && !thinning.keeps(line)
+        {
+            return self.flush_if_due();
         }
         let mut text = serde_json::to_vec(line)?;
         text.push(b'\n');
@@ -312,5 +362,50 @@ mod tests {
         rec.write(&event(2)).unwrap();
         drop(rec);
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
+    }
+
+    #[test]
+    fn thinned_records_keep_a_step_per_interval_per_lane_and_its_point() {
+        use crate::record::{PointLine, StepLine};
+        use crate::train::StepRecord;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let mut rec = Recorder::create(&path, NEW).unwrap();
+        rec.thin_steps(10.0);
+        // Two lanes, a step every 30 ms of run time for 1 s: 34 steps each. A step is kept when
+        // at least 100 ms passed since the last one kept: t = 0, 0.12, 0.24, …, 0.96.
+        for i in 0..34u64 {
+            for lane in 0..2 {
+                let record = StepRecord {
+                    lane,
+                    step: i + 1,
+                    grad_evals: None,
+                    t: i as f64 * 0.03,
+                    optimizer: "sgd".into(),
+                    loss: 1.0,
+                    stats: Default::default(),
+                };
+                rec.write(&Line::Step(StepLine::from(&record))).unwrap();
+                let point = PointLine {
+                    lane,
+                    step: i + 1,
+                    xy: [0.0, 0.0],
+                };
+                rec.write(&Line::Point(point)).unwrap();
+            }
+        }
+        rec.write(&event(35)).unwrap();
+        drop(rec);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let kept_steps: Vec<u64> = text
+            .lines()
+            .filter(|l| l.contains("\"step\"") && l.contains("\"lane\":0") && l.contains("\"loss\""))
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
+            .collect();
+        // Hand-computed: t = 0.03·(step − 1) is 0, 0.12, 0.24, … at these steps.
+        assert_eq!(kept_steps, vec![1, 5, 9, 13, 17, 21, 25, 29, 33]);
+        let points = text.lines().filter(|l| l.contains("\"xy\"")).count();
+        assert_eq!(points, 2 * kept_steps.len(), "{text}");
+        assert!(text.lines().last().unwrap().contains("\"kind\""), "events are all kept");
     }
 }

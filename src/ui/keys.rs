@@ -30,7 +30,10 @@ pub enum Action {
     FocusPrev,
     Help,
     Quit,
-    /// Ctrl-C: quit without asking.
+    /// Leave the dashboard; the run goes on.
+    Detach,
+    /// Ctrl-C: on a run served elsewhere, ask as `q` does; on an in-process trainer, quit
+    /// without asking.
     ForceQuit,
     // In lists and dialogs.
     Up,
@@ -196,17 +199,24 @@ pub const NORMAL: &[Binding] = &[
     ),
     bind("?", "?", "help", "this help", Action::Help),
     bind(
+        "d",
+        "d",
+        "detach",
+        "detach: leave, training goes on (`lodo-tui attach` comes back)",
+        Action::Detach,
+    ),
+    bind(
         "q",
         "q",
         "quit",
-        "quit (asks while training runs)",
+        "quit: asks to stop the run or detach while it trains",
         Action::Quit,
     ),
     bind(
         "ctrl-c",
         "ctrl-c",
         "quit",
-        "quit at once",
+        "asks as q does",
         Action::ForceQuit,
     ),
 ];
@@ -233,7 +243,8 @@ pub fn action(context: Context, key: KeyEvent) -> Option<Action> {
         },
         Context::Picker | Context::Race => list(key.code, ctrl, context == Context::Race),
         Context::ConfirmQuit => match key.code {
-            KeyCode::Char('y' | 'Y' | 'q') | KeyCode::Enter => Some(Action::Confirm),
+            KeyCode::Char('s' | 'y' | 'Y' | 'q') | KeyCode::Enter => Some(Action::Confirm),
+            KeyCode::Char('d') => Some(Action::Detach),
             KeyCode::Esc | KeyCode::Char('n' | 'N') => Some(Action::Cancel),
             _ => None,
         },
@@ -270,6 +281,7 @@ fn normal(code: KeyCode, ctrl: bool) -> Option<Action> {
         KeyCode::BackTab => Action::FocusPrev,
         KeyCode::Char('?') => Action::Help,
         KeyCode::Char('q') => Action::Quit,
+        KeyCode::Char('d') => Action::Detach,
         KeyCode::Esc => Action::Cancel,
         _ => return None,
     })
@@ -411,6 +423,14 @@ mod tests {
         assert_eq!(
             action(Context::ConfirmQuit, press(KeyCode::Char('n'))),
             Some(Action::Cancel)
+        );
+        assert_eq!(
+            action(Context::ConfirmQuit, press(KeyCode::Char('s'))),
+            Some(Action::Confirm)
+        );
+        assert_eq!(
+            action(Context::ConfirmQuit, press(KeyCode::Char('d'))),
+            Some(Action::Detach)
         );
         assert_eq!(
             action(Context::ConfirmQuit, press(KeyCode::Char(' '))),

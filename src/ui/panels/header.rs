@@ -53,7 +53,9 @@ fn summary_line(app: &App, width: u16) -> Line<'static> {
         items.push(phase_item(app));
         return fit(items, theme, width);
     };
-    items.push(item(2, vec![Span::raw(start.preset.clone())]));
+    // A served run's id names its preset too, and is what `attach` and `stop` take.
+    let name = app.run_id.clone().unwrap_or_else(|| start.preset.clone());
+    items.push(item(2, vec![Span::raw(name)]));
     let params = format!("{} params", format::thousands(start.n_params as u64));
     // Titles may already state the size; say it once.
     let title = if start

@@ -1,0 +1,55 @@
+//! `lodo-tui stop ID [--no-wait]`: stops a run as `q` would (final checkpoint, summary in the
+//! record), waits for its summary and exits with the status the run itself has.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::StopArgs;
+use crate::run::dir::{self, Liveness};
+use crate::train::{Command, Msg};
+
+/// How long a stopped run's process may take to end after sending its summary (it lets its
+/// viewers take the last messages first).
+const EXIT_PATIENCE: Duration = Duration::from_secs(10);
+
+pub fn run(args: &StopArgs, runs_dir: Option<&Path>) -> Result<()> {
+    let root = dir::root(runs_dir)?;
+    let listed = dir::find(&root, &args.id)?;
+    if listed.liveness != Liveness::Live {
+        bail!("{}", dir::how_to_continue(&listed));
+    }
+    let id = &listed.info.id;
+    let handle = crate::run::client::connect(&listed.info.socket)
+        .with_context(|| format!("cannot reach run {id}"))?;
+    handle.send(Command::Quit);
+    if args.no_wait {
+        println!("asked run {id} to stop");
+        handle.detach();
+        return Ok(());
+    }
+    eprintln!("stopping run {id}…");
+    let mut summary = None;
+    for msg in handle.messages.iter() {
+        if let Msg::Finished(result) = msg {
+            summary = Some(result);
+            break;
+        }
+    }
+    handle.detach();
+    let summary = match summary {
+        Some(Ok(summary)) => summary,
+        Some(Err(e)) => bail!("run {id} failed: {e}"),
+        None => bail!(
+            "run {id} went away without a summary; its log {} may say why",
+            listed.info.log.display()
+        ),
+    };
+    let until = Instant::now() + EXIT_PATIENCE;
+    while dir::process_alive(listed.info.pid) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    crate::print_quietly(&crate::headless::summary_table(&summary));
+    crate::exit::check(&summary)
+}
