@@ -28,6 +28,12 @@ impl TrainerHandle {
         }
     }
 
+    /// The command sender, the message receiver and the thread, for a wrapper that puts itself
+    /// between the trainer and its observer (the run server).
+    pub fn into_parts(self) -> (Sender<Command>, Receiver<Msg>, Option<JoinHandle<()>>) {
+        (self.commands, self.messages, self.thread)
+    }
+
     /// Sends a command; a trainer that has already stopped is not an error for the caller.
     pub fn send(&self, command: Command) {
         let _ = self.commands.send(command);

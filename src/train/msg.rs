@@ -138,7 +138,7 @@ pub struct Summary {
 }
 
 /// Trainer → observers.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Msg {
     Started(StartInfo),
     /// A batch of steps (the trainer sends at most ~50 of these per second).
@@ -165,7 +165,7 @@ pub enum Msg {
 }
 
 /// Observers → trainer.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     Pause,
     Resume,
