@@ -44,9 +44,7 @@ fn dashboard_as(socket: &Path, id: &str, again: &str, options: UiOptions) -> Res
             crate::exit::check(&summary)
         }
         Ended::Detached => {
-            crate::print_quietly(&format!(
-                "detached from {id}; `{again}` to come back\n"
-            ));
+            crate::print_quietly(&format!("detached from {id}; `{again}` to come back\n"));
             Ok(())
         }
         Ended::Abandoned => {

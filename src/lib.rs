@@ -106,18 +106,18 @@ fn train(args: &cli::RunArgs, runs_dir: Option<&std::path::Path>) -> Result<()> 
     let root = run::dir::root(runs_dir)?;
     let dir = run::dir::RunDir::claim(&root, &config.preset.name, std::time::SystemTime::now())?;
     let hosted = run::host::host(config, dir, run::dir::StartedAs::Headless, None)?;
-    eprintln!(
-        "run {} (dir {}, socket {})",
-        hosted.info.id,
-        hosted.dir.path.display(),
-        hosted.info.socket.display()
-    );
     on_interrupt(hosted.local.commands.clone())?;
     // A hang-up only takes the terminal away: the run goes on, its progress lines are lost.
     ignore_hang_up();
     let options = headless::Options {
         color: std::io::stderr().is_terminal() && color_allowed(),
         label: None,
+        after_start: Some(format!(
+            "run {} · dir {} · `lodo-tui attach {}` watches it",
+            hosted.info.id,
+            hosted.dir.path.display(),
+            hosted.info.id
+        )),
     };
     let result = headless::run(&hosted.local, &options);
     hosted.close()?;
@@ -138,13 +138,18 @@ fn serve_run(args: &cli::RunArgs, dir: &std::path::Path) -> Result<()> {
     let dir = run::dir::RunDir::open(dir)?;
     let log = dir.log();
     let hosted = run::host::host(config, dir, started_as, Some(log))?;
-    eprintln!("run {} serving on {}", hosted.info.id, hosted.info.socket.display());
+    eprintln!(
+        "run {} serving on {}",
+        hosted.info.id,
+        hosted.info.socket.display()
+    );
     on_interrupt(hosted.local.commands.clone())?;
     // It has no terminal; a stray hang-up is not a request to stop.
     ignore_hang_up();
     let options = headless::Options {
         color: false,
         label: None,
+        after_start: None,
     };
     let result = headless::run(&hosted.local, &options);
     hosted.close()?;

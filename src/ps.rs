@@ -1,6 +1,6 @@
 //! `lodo-tui ps [--json] [--all]`: the runs under the runs root. What a live run is doing comes
-//! over its socket (connect, read the snapshot's start and lane states, disconnect); `run.json`
-//! says the rest.
+//! over its socket (connect, read the snapshot's start and lane states, disconnect), the viewer
+//! count from the kernel's table of the socket's connections; `run.json` says the rest.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -10,7 +10,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::PsArgs;
-use crate::run::dir::{self, Liveness, Listed};
+use crate::run::dir::{self, Listed, Liveness};
 use crate::table::count;
 use crate::train::{LaneStatus, Msg, RunState, StartInfo};
 
@@ -166,6 +166,8 @@ struct Probe {
     lanes: Option<Vec<LaneStatus>>,
     /// Lane 0's last two (run time, step) pairs with distinct times.
     recent: Vec<(f64, u64)>,
+    /// Viewers attached while the probe was, not counting the probe.
+    viewers: Option<usize>,
 }
 
 impl Probe {
@@ -199,9 +201,14 @@ impl Probe {
         row.step = lanes.first().map(|l| l.step);
         row.optimizers = lanes.iter().map(|l| l.optimizer.to_string()).collect();
         row.state = state(&lanes).to_string();
+        if let Some(&(_, last)) = self.recent.last() {
+            // Lane states are sent when something changes; steps say where it is now.
+            row.step = row.step.max(Some(last));
+        }
         if let [(t0, s0), (t1, s1)] = self.recent[..] {
             row.steps_per_s = Some(s1.saturating_sub(s0) as f64 / (t1 - t0));
         }
+        row.viewers = self.viewers;
     }
 }
 
@@ -248,6 +255,7 @@ fn probe(socket: &Path) -> Option<Probe> {
                 }
             }
         }
+        probe.viewers = crate::run::peers::connections(&socket).map(|n| n.saturating_sub(1));
         handle.detach();
         let _ = tx.send(probe);
     });

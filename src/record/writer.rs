@@ -399,13 +399,22 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let kept_steps: Vec<u64> = text
             .lines()
-            .filter(|l| l.contains("\"step\"") && l.contains("\"lane\":0") && l.contains("\"loss\""))
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
+            .filter(|l| {
+                l.contains("\"step\"") && l.contains("\"lane\":0") && l.contains("\"loss\"")
+            })
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                    .as_u64()
+                    .unwrap()
+            })
             .collect();
         // Hand-computed: t = 0.03·(step − 1) is 0, 0.12, 0.24, … at these steps.
         assert_eq!(kept_steps, vec![1, 5, 9, 13, 17, 21, 25, 29, 33]);
         let points = text.lines().filter(|l| l.contains("\"xy\"")).count();
         assert_eq!(points, 2 * kept_steps.len(), "{text}");
-        assert!(text.lines().last().unwrap().contains("\"kind\""), "events are all kept");
+        assert!(
+            text.lines().last().unwrap().contains("\"kind\""),
+            "events are all kept"
+        );
     }
 }

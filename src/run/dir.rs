@@ -252,7 +252,9 @@ fn id_safe(preset: &str) -> String {
 
 /// The UTC date as `YYYYMMDD` (days to civil date: Howard Hinnant's `civil_from_days`).
 fn yyyymmdd(t: SystemTime) -> String {
-    let days = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400) as i64;
+    let days = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400) as i64;
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -482,7 +484,10 @@ mod tests {
         assert_eq!(fs::metadata(&root).unwrap().mode() & 0o777, 0o700);
         fs::set_permissions(&root, fs::Permissions::from_mode(0o777)).unwrap();
         let e = format!("{:#}", private_dir(&root).unwrap_err());
-        assert!(e.contains("can be written by other users (mode 777)"), "{e}");
+        assert!(
+            e.contains("can be written by other users (mode 777)"),
+            "{e}"
+        );
         let file = tmp.path().join("f");
         fs::write(&file, "").unwrap();
         assert!(private_dir(&file).is_err());
@@ -566,10 +571,7 @@ mod tests {
             started_as: StartedAs::Detached,
         };
         dir.write_info(&info).unwrap();
-        assert_eq!(
-            fs::metadata(dir.info_path()).unwrap().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(dir.info_path()).unwrap().mode() & 0o777, 0o600);
         assert_eq!(dir.read_info().unwrap(), info);
         let found = find(tmp.path(), &dir.id).unwrap();
         assert_eq!(
@@ -579,7 +581,9 @@ mod tests {
             }
         );
         assert!(how_to_continue(&found).contains("left no checkpoint"));
-        let ck = dir.checkpoints().join("quadratic-seed0-abcdef-step00000010.ckpt");
+        let ck = dir
+            .checkpoints()
+            .join("quadratic-seed0-abcdef-step00000010.ckpt");
         fs::write(&ck, b"x").unwrap();
         let found = find(tmp.path(), &dir.id).unwrap();
         assert_eq!(

@@ -62,7 +62,12 @@ pub fn host(
         argv: user_argv(),
         socket: socket.clone(),
         record: config.record.as_ref().map(|r| absolute(r.path())),
-        checkpoint_dir: absolute(config.checkpoint_dir.as_deref().unwrap_or(&dir.checkpoints())),
+        checkpoint_dir: absolute(
+            config
+                .checkpoint_dir
+                .as_deref()
+                .unwrap_or(&dir.checkpoints()),
+        ),
         log: log.unwrap_or_else(|| dir.log()),
         started_as,
     };
@@ -79,15 +84,17 @@ pub fn host(
 }
 
 impl Hosted {
-    /// After the run finished: lets attached viewers take the last messages, then stops serving
-    /// and waits for the trainer thread.
+    /// After the run finished: waits for the trainer thread (its end tells every viewer
+    /// goodbye, after the last messages), lets the viewers take those and hang up (for at most
+    /// [`LINGER`]), then stops serving.
     pub fn close(self) -> Result<()> {
-        let until = Instant::now() + LINGER;
-        while self.server.viewers() > 0 && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(20));
-        }
         let Hosted { server, local, .. } = self;
         let joined = local.shutdown();
+        let until = Instant::now() + LINGER;
+        while super::peers::connections(server.socket()).unwrap_or(0) > 0 && Instant::now() < until
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         drop(server);
         joined
     }

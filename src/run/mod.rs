@@ -8,6 +8,7 @@ mod connection;
 pub mod dir;
 pub mod host;
 pub mod hub;
+pub mod peers;
 pub mod protocol;
 pub mod server;
 pub mod snapshot;

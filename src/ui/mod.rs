@@ -111,7 +111,10 @@ pub fn run_with_summary(
 /// run training; `q` asks whether to stop it.
 pub fn view(handle: TrainerHandle, options: UiOptions, id: &str) -> anyhow::Result<Ended> {
     let options = options.with_environment();
-    dashboard(handle, App::attached(Theme::new(options.color, options.ascii), id))
+    dashboard(
+        handle,
+        App::attached(Theme::new(options.color, options.ascii), id),
+    )
 }
 
 fn dashboard(handle: TrainerHandle, mut app: App) -> anyhow::Result<Ended> {
