@@ -321,15 +321,27 @@ pub fn liveness(info: &RunInfo) -> Liveness {
 }
 
 /// `kill(pid, 0)`: the process exists (EPERM means it does, as another user's: not ours, so a
-/// reused pid, and the run is gone).
+/// reused pid, and the run is gone), and it is not a zombie: a server process whose parent does
+/// not reap it (a container's init may not) stays in the process table after it ended.
 pub fn process_alive(pid: u32) -> bool {
-    let Some(pid) = i32::try_from(pid)
+    let Some(raw) = i32::try_from(pid)
         .ok()
         .and_then(rustix::process::Pid::from_raw)
     else {
         return false;
     };
-    rustix::process::test_kill_process(pid).is_ok()
+    rustix::process::test_kill_process(raw).is_ok() && !zombie(pid)
+}
+
+/// The state in `/proc/PID/stat` is `Z` (zombie) or `X` (dead).
+fn zombie(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // "PID (COMM) STATE …": COMM may hold spaces and parentheses, the state follows the last ')'.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|state| state == "Z" || state == "X")
 }
 
 /// Whether a Unix socket at `path` accepts a connection within [`CONNECT_PATIENCE`].
@@ -508,6 +520,21 @@ mod tests {
         let d = RunDir::claim(tmp.path(), "quadratic", t).unwrap();
         assert_eq!(d.id, "quadratic-20261203-1");
         assert_eq!(fs::metadata(&d.path).unwrap().mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn a_zombie_is_not_alive() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Not reaped yet: it has exited but stays in the process table.
+        let start = std::time::Instant::now();
+        while !zombie(pid) {
+            assert!(start.elapsed() < Duration::from_secs(10));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!process_alive(pid));
+        child.wait().unwrap();
+        assert!(process_alive(std::process::id()));
     }
 
     #[test]
