@@ -148,7 +148,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub checkpoint_dir: Option<PathBuf>,
     /// Also write a checkpoint every N steps (keeps the latest two of these).
-    #[arg(long, value_name = "N", requires = "checkpoint_dir")]
+    #[arg(long, value_name = "N")]
     pub checkpoint_every: Option<u64>,
     /// Continue a run from a checkpoint file, or from the newest checkpoint in a directory.
     #[arg(long, value_name = "FILE|DIR")]
@@ -428,7 +428,19 @@ mod tests {
         assert!(compare(&["--grad-evals", "500", "--steps", "10"]).is_err());
         assert!(compare(&["--grad-evals", "0"]).is_err());
         assert!(Cli::try_parse_from(["lodo-tui", "--steps", "5", "presets"]).is_err());
-        assert!(Cli::try_parse_from(["lodo-tui", "--checkpoint-every", "5"]).is_err());
+        // Every run has a checkpoint directory now (its run directory's, by default).
+        assert!(Cli::try_parse_from(["lodo-tui", "--checkpoint-every", "5"]).is_ok());
+        assert!(Cli::try_parse_from(["lodo-tui", "--detach", "--headless"]).is_err());
+        let cli = Cli::try_parse_from(["lodo-tui", "ps", "--json", "--runs-dir", "r"]).unwrap();
+        assert_eq!(cli.runs_dir, Some(PathBuf::from("r")));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Ps(PsArgs {
+                json: true,
+                all: false
+            }))
+        ));
+        assert!(Cli::try_parse_from(["lodo-tui", "attach", "x", "--socket", "s"]).is_err());
         for bad in ["0".to_string(), (max_threads() + 1).to_string()] {
             for sub in [
                 &["lodo-tui"][..],

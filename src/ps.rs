@@ -103,7 +103,13 @@ fn table(rows: &[Row]) -> String {
                 if r.optimizers.is_empty() {
                     "-".into()
                 } else {
-                    r.optimizers.join(", ")
+                    // Names only: the hyperparameters are in `--json` and the dashboard.
+                    let names: Vec<&str> = r
+                        .optimizers
+                        .iter()
+                        .map(|o| o.split('(').next().unwrap_or(o))
+                        .collect();
+                    names.join(", ")
                 },
                 r.steps_per_s.map_or("-".into(), |v| format!("{v:.0}")),
                 r.uptime_s.map_or("-".into(), duration),

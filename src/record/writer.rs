@@ -45,12 +45,13 @@ pub struct Recorder {
     thinning: Option<Thinning>,
 }
 
-/// Keeps at most one step line per lane in every `interval` seconds of the run's clock, and the
-/// trajectory points of the steps kept.
+/// Keeps the first step line of each lane in every `interval` seconds of the run's clock (so at
+/// most one per interval, and one per interval whenever steps come faster), and the trajectory
+/// points of the steps kept.
 struct Thinning {
     interval: f64,
-    /// Per lane: the run time from which the next step line is kept.
-    next_t: Vec<f64>,
+    /// Per lane: the interval (`t / interval`, rounded down) of the last step line kept.
+    last_slot: Vec<Option<i64>>,
     /// Per lane: the last step whose line was left out.
     dropped: Vec<Option<u64>>,
 }
@@ -59,12 +60,13 @@ impl Thinning {
     fn keeps(&mut self, line: &Line) -> bool {
         match line {
             Line::Step(s) => {
-                if self.next_t.len() <= s.lane {
-                    self.next_t.resize(s.lane + 1, f64::NEG_INFINITY);
+                if self.last_slot.len() <= s.lane {
+                    self.last_slot.resize(s.lane + 1, None);
                     self.dropped.resize(s.lane + 1, None);
                 }
-                if s.t >= self.next_t[s.lane] {
-                    self.next_t[s.lane] = s.t + self.interval;
+                let slot = (s.t / self.interval).floor() as i64;
+                if self.last_slot[s.lane].is_none_or(|last| slot > last) {
+                    self.last_slot[s.lane] = Some(slot);
                     true
                 } else {
                     self.dropped[s.lane] = Some(s.step);
@@ -142,7 +144,7 @@ impl Recorder {
     pub fn thin_steps(&mut self, per_second: f64) {
         self.thinning = Some(Thinning {
             interval: 1.0 / per_second,
-            next_t: Vec::new(),
+            last_slot: Vec::new(),
             dropped: Vec::new(),
         });
     }
@@ -371,16 +373,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
         let mut rec = Recorder::create(&path, NEW).unwrap();
-        rec.thin_steps(10.0);
-        // Two lanes, a step every 30 ms of run time for 1 s: 34 steps each. A step is kept when
-        // at least 100 ms passed since the last one kept: t = 0, 0.12, 0.24, …, 0.96.
+        rec.thin_steps(4.0);
+        // Two lanes, a step every 1/16 s of run time (exact in binary) for 2 s: 34 steps each.
+        // The first step of each quarter second is kept.
         for i in 0..34u64 {
             for lane in 0..2 {
                 let record = StepRecord {
                     lane,
                     step: i + 1,
                     grad_evals: None,
-                    t: i as f64 * 0.03,
+                    t: i as f64 / 16.0,
                     optimizer: "sgd".into(),
                     loss: 1.0,
                     stats: Default::default(),
@@ -408,7 +410,7 @@ mod tests {
                     .unwrap()
             })
             .collect();
-        // Hand-computed: t = 0.03·(step − 1) is 0, 0.12, 0.24, … at these steps.
+        // Hand-computed: t = (step − 1)/16 starts a quarter second at steps 1, 5, 9, …
         assert_eq!(kept_steps, vec![1, 5, 9, 13, 17, 21, 25, 29, 33]);
         let points = text.lines().filter(|l| l.contains("\"xy\"")).count();
         assert_eq!(points, 2 * kept_steps.len(), "{text}");

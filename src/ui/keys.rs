@@ -202,22 +202,15 @@ pub const NORMAL: &[Binding] = &[
         "d",
         "d",
         "detach",
-        "detach: leave, training goes on (`lodo-tui attach` comes back)",
+        "detach: leave, training goes on",
         Action::Detach,
     ),
     bind(
         "q",
         "q",
         "quit",
-        "quit: asks to stop the run or detach while it trains",
+        "quit: asks to stop the run or detach (ctrl-c too)",
         Action::Quit,
-    ),
-    bind(
-        "ctrl-c",
-        "ctrl-c",
-        "quit",
-        "asks as q does",
-        Action::ForceQuit,
     ),
 ];
 
