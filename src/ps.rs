@@ -66,7 +66,9 @@ pub fn run(args: &PsArgs, runs_dir: Option<&Path>) -> Result<()> {
 }
 
 fn table(rows: &[Row]) -> String {
-    let headers: Vec<String> = [
+    // Dead runs say where to resume from, in a last column.
+    let any_checkpoint = rows.iter().any(|r| r.last_checkpoint.is_some());
+    let mut headers: Vec<String> = [
         "id",
         "pid",
         "preset",
@@ -81,6 +83,9 @@ fn table(rows: &[Row]) -> String {
     .iter()
     .map(|h| h.to_string())
     .collect();
+    if any_checkpoint {
+        headers.push("last checkpoint".into());
+    }
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -89,11 +94,8 @@ fn table(rows: &[Row]) -> String {
                 (Some(s), None) => count(s),
                 (None, _) => "-".into(),
             };
-            let mut state = r.state.clone();
-            if let Some(ck) = &r.last_checkpoint {
-                state.push_str(&format!(" (last checkpoint {})", ck.display()));
-            }
-            vec![
+            let state = r.state.clone();
+            let mut cells = vec![
                 r.id.clone(),
                 r.pid.to_string(),
                 r.preset.clone(),
@@ -114,7 +116,15 @@ fn table(rows: &[Row]) -> String {
                 r.steps_per_s.map_or("-".into(), |v| format!("{v:.0}")),
                 r.uptime_s.map_or("-".into(), duration),
                 r.viewers.map_or("-".into(), |v| v.to_string()),
-            ]
+            ];
+            if any_checkpoint {
+                cells.push(
+                    r.last_checkpoint
+                        .as_ref()
+                        .map_or("-".into(), |c| c.display().to_string()),
+                );
+            }
+            cells
         })
         .collect();
     crate::table::plain(&headers, &cells)
