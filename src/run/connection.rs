@@ -22,8 +22,10 @@ use super::protocol::{
 
 /// A viewer must say hello within this time, or it is closed.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-/// A write that cannot proceed for this long means the viewer is stuck: it is closed.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A write that cannot proceed for this long ends the connection. Longer than the hub's
+/// `STUCK_LIMIT`, so the hub decides when a slow viewer is dropped and it still gets its goodbye
+/// if it reads again; this only frees the thread of a viewer stuck while the run is quiet.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves one accepted connection until it closes. Runs on its own thread.
 pub fn serve(stream: UnixStream, hub: &Hub, commands: &Sender<Command>, n: u64) {

@@ -141,3 +141,153 @@ pub fn read<T: DeserializeOwned>(r: &mut impl Read, max: usize) -> anyhow::Resul
         None => anyhow::bail!("the connection closed"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::StepStats;
+    use crate::train::msg::LaneSummary;
+    use crate::train::{StepRecord, Summary};
+
+    fn frame_payload(frame: &[u8]) -> &[u8] {
+        let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+        assert_eq!(frame.len(), 4 + len, "the prefix counts the payload");
+        &frame[4..]
+    }
+
+    #[test]
+    fn floats_cross_the_wire_bit_exactly() {
+        let specials32 = [
+            f32::NAN,
+            -f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+            f32::from_bits(1), // the smallest subnormal
+            -0.0,
+            0.1,
+            1.0 / 3.0,
+        ];
+        let records: Vec<StepRecord> = specials32
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| StepRecord {
+                lane: 0,
+                step: i as u64 + 1,
+                grad_evals: None,
+                t: f64::from_bits(1) * i as f64,
+                optimizer: "lodo".into(),
+                loss: x,
+                stats: StepStats {
+                    step_norm: x,
+                    ..StepStats::default()
+                },
+            })
+            .collect();
+        let summary = Summary {
+            lanes: vec![LaneSummary {
+                lane: 0,
+                optimizer: "adam".into(),
+                steps: 3,
+                grad_evals: None,
+                final_loss: f32::INFINITY,
+                best_loss: -f32::NAN,
+                steps_per_s: f64::NEG_INFINITY,
+                diverged: true,
+                metrics: [("hessian_error".to_string(), f64::NAN)].into(),
+                mean_loss_last_10pct: f32::from_bits(1),
+                task_ms_median: f64::MAX,
+                optimizer_ms_median: f64::MIN_POSITIVE,
+            }],
+            elapsed_s: 1e-300,
+            lost: vec![],
+        };
+        for msg in [Msg::Steps(records), Msg::Finished(Ok(summary))] {
+            let frame = encode(&ToViewer::Msg(&msg), MAX_TO_VIEWER).unwrap();
+            let back: ToViewer = decode(frame_payload(&frame)).unwrap();
+            let ToViewer::Msg(back) = back else {
+                panic!("not a message: {back:?}")
+            };
+            // Compared as bit patterns: `==` would call NaN unequal to itself and -0 equal to 0.
+            assert_eq!(bits(&back), bits(&msg));
+        }
+    }
+
+    /// The message's floats as bit patterns (NaN payload and sign included).
+    fn bits(msg: &Msg) -> Vec<u64> {
+        match msg {
+            Msg::Steps(records) => records
+                .iter()
+                .flat_map(|r| {
+                    [
+                        r.loss.to_bits().into(),
+                        r.stats.step_norm.to_bits().into(),
+                        r.t.to_bits(),
+                    ]
+                })
+                .collect(),
+            Msg::Finished(Ok(s)) => s
+                .lanes
+                .iter()
+                .flat_map(|l| {
+                    [
+                        l.final_loss.to_bits().into(),
+                        l.best_loss.to_bits().into(),
+                        l.steps_per_s.to_bits(),
+                        l.metrics["hessian_error"].to_bits(),
+                        l.mean_loss_last_10pct.to_bits().into(),
+                        l.task_ms_median.to_bits(),
+                        l.optimizer_ms_median.to_bits(),
+                    ]
+                })
+                .chain([s.elapsed_s.to_bits()])
+                .collect(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// A reader that hands out a header and fails the test if anything more is read.
+    struct HeaderOnly([u8; 4], usize);
+
+    impl Read for HeaderOnly {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            assert!(self.1 < 4, "read past the header of an oversized frame");
+            let n = (4 - self.1).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            self.1 += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn an_oversized_frame_is_refused_before_its_payload_is_read() {
+        let header = u32::MAX.to_le_bytes();
+        let err = read_frame(&mut HeaderOnly(header, 0), MAX_TO_SERVER).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("4294967295 bytes"), "{err}");
+        let just_over = (MAX_TO_SERVER as u32 + 1).to_le_bytes();
+        assert!(read_frame(&mut HeaderOnly(just_over, 0), MAX_TO_SERVER).is_err());
+    }
+
+    #[test]
+    fn frames_round_trip_and_truncation_is_an_error() {
+        let frame = encode(&ToServer::Command(Command::Step(7)), MAX_TO_SERVER).unwrap();
+        let payload = read_frame(&mut &frame[..], MAX_TO_SERVER).unwrap().unwrap();
+        assert_eq!(
+            decode::<ToServer>(&payload).unwrap(),
+            ToServer::Command(Command::Step(7))
+        );
+        assert!(read_frame(&mut &[][..], MAX_TO_SERVER).unwrap().is_none());
+        let cut = &frame[..frame.len() - 1];
+        assert!(read_frame(&mut &cut[..], MAX_TO_SERVER).is_err());
+        assert!(read_frame(&mut &frame[..2], MAX_TO_SERVER).is_err());
+        assert!(encode(&"x".repeat(MAX_TO_SERVER), MAX_TO_SERVER).is_err());
+    }
+
+    #[test]
+    fn a_version_mismatch_names_both_versions() {
+        let text = version_mismatch(2, 1);
+        assert!(text.contains("this run speaks protocol 2, this lodo-tui speaks 1"));
+    }
+}
