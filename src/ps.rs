@@ -16,6 +16,8 @@ use crate::train::{LaneStatus, Msg, RunState, StartInfo};
 
 /// A run that has not sent its start and lane states within this long is "not answering".
 const ANSWER_PATIENCE: Duration = Duration::from_secs(1);
+/// A pause this long after the start ends the reading of a run's history.
+const QUIET: Duration = Duration::from_millis(150);
 
 /// One line of `ps` (one object of `ps --json`).
 #[derive(Clone, Debug, Serialize)]
@@ -244,8 +246,8 @@ fn state(lanes: &[LaneStatus]) -> &'static str {
     }
 }
 
-/// Connects, reads the snapshot for up to [`ANSWER_PATIENCE`] (until the start, the lane
-/// states and a little of the live stream are in), and detaches. `None`: no answer in time.
+/// Connects, reads the history and the live stream until it pauses (at most
+/// [`ANSWER_PATIENCE`]), and detaches. `None`: no answer in time.
 fn probe(socket: &Path) -> Option<Probe> {
     let socket = socket.to_path_buf();
     let (tx, rx) = mpsc::channel();
@@ -257,18 +259,17 @@ fn probe(socket: &Path) -> Option<Probe> {
         };
         let deadline = Instant::now() + ANSWER_PATIENCE;
         let mut probe = Probe::default();
-        let mut since_start = None;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match handle.messages.recv_timeout(left) {
+            // Once started, a pause in the stream means the history has been read (it comes in
+            // one go) and the live steps have begun: enough to know the step and the rate.
+            let wait = if probe.start.is_some() {
+                left.min(QUIET)
+            } else {
+                left
+            };
+            match handle.messages.recv_timeout(wait) {
                 Ok(msg) => probe.take(msg),
                 Err(_) => break,
-            }
-            if probe.start.is_some() {
-                let t = *since_start.get_or_insert_with(Instant::now);
-                // A quarter second of the live stream gives a rate.
-                if t.elapsed() >= ANSWER_PATIENCE / 4 {
-                    break;
-                }
             }
         }
         probe.viewers = crate::run::peers::connections(&socket).map(|n| n.saturating_sub(1));
