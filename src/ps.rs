@@ -16,6 +16,8 @@ use crate::train::{LaneStatus, Msg, RunState, StartInfo};
 
 /// A run that has not sent its start and lane states within this long is "not answering".
 const ANSWER_PATIENCE: Duration = Duration::from_secs(1);
+/// Steps per second are measured over this much of the run's time (its latest records).
+const RATE_SPAN: f64 = 1.0;
 /// A pause this long after the start ends the reading of a run's history.
 const QUIET: Duration = Duration::from_millis(150);
 
@@ -182,8 +184,8 @@ fn row(listed: Listed) -> Row {
 struct Probe {
     start: Option<StartInfo>,
     lanes: Option<Vec<LaneStatus>>,
-    /// Lane 0's last two (run time, step) pairs with distinct times.
-    recent: Vec<(f64, u64)>,
+    /// Lane 0's (run time, step) over the last [`RATE_SPAN`] seconds of run time received.
+    recent: std::collections::VecDeque<(f64, u64)>,
     /// Viewers attached while the probe was, not counting the probe.
     viewers: Option<usize>,
 }
@@ -198,12 +200,16 @@ impl Probe {
             Msg::Lanes(lanes) => self.lanes = Some(lanes),
             Msg::Steps(steps) => {
                 for s in steps.iter().filter(|s| s.lane == 0) {
-                    if self.recent.last().is_none_or(|(t, _)| *t < s.t) {
-                        self.recent.push((s.t, s.step));
+                    if self.recent.back().is_none_or(|(t, _)| *t < s.t) {
+                        self.recent.push_back((s.t, s.step));
                     }
-                    if self.recent.len() > 2 {
-                        self.recent.remove(0);
-                    }
+                }
+                // A rate over a span, not two neighbours: records close in time say little.
+                while let (Some(&(t0, _)), Some(&(t1, _))) =
+                    (self.recent.front(), self.recent.back())
+                    && t1 - t0 > RATE_SPAN
+                {
+                    self.recent.pop_front();
                 }
             }
             _ => {}
@@ -219,12 +225,12 @@ impl Probe {
         row.step = lanes.first().map(|l| l.step);
         row.optimizers = lanes.iter().map(|l| l.optimizer.to_string()).collect();
         row.state = state(&lanes).to_string();
-        if let Some(&(_, last)) = self.recent.last() {
+        if let (Some(&(t0, s0)), Some(&(t1, s1))) = (self.recent.front(), self.recent.back()) {
             // Lane states are sent when something changes; steps say where it is now.
-            row.step = row.step.max(Some(last));
-        }
-        if let [(t0, s0), (t1, s1)] = self.recent[..] {
-            row.steps_per_s = Some(s1.saturating_sub(s0) as f64 / (t1 - t0));
+            row.step = row.step.max(Some(s1));
+            if t1 > t0 {
+                row.steps_per_s = Some(s1.saturating_sub(s0) as f64 / (t1 - t0));
+            }
         }
         row.viewers = self.viewers;
     }
