@@ -9,6 +9,7 @@
 //! lodo-tui plot RECORD.jsonl… -o FILE.png [--x steps|grad-evals|time] [--log-y] [--metric NAME] …
 //! lodo-tui sample --resume CHECKPOINT [--count N] [--seed S] -o FILE.png
 //! lodo-tui evaluate --resume CHECKPOINT [--json FILE] [--lane L]
+//! lodo-tui … --detach | attach [ID] [--socket PATH] | ps [--json] [--all] | stop ID [--no-wait]
 //! lodo-tui completions bash|zsh|fish|elvish|powershell
 //! lodo-tui man
 //! ```
@@ -35,6 +36,10 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub run: RunArgs,
+    /// Where run directories go [default: $LODO_TUI_RUNS_DIR, else
+    /// $XDG_STATE_HOME/lodo-tui/runs, else ~/.local/state/lodo-tui/runs].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +58,12 @@ pub enum Command {
     /// Evaluate a checkpoint's lanes as at the end of a run, including the costly final
     /// metrics (mnist-ar: validation loss over all 784 pixels of the held-out images, in nats).
     Evaluate(EvaluateArgs),
+    /// Open the dashboard on a live run (default: the most recent one); `d` detaches again.
+    Attach(AttachArgs),
+    /// List the live runs (with --all, the dead ones too).
+    Ps(PsArgs),
+    /// Stop a run as `q` would (final checkpoint, summary) and wait for its summary.
+    Stop(StopArgs),
     /// Print a shell completion script: `lodo-tui completions bash > ~/.local/share/bash-completion/completions/lodo-tui`.
     Completions {
         /// The shell to complete in.
@@ -60,6 +71,42 @@ pub enum Command {
     },
     /// Print the manual page (roff): `lodo-tui man > ~/.local/share/man/man1/lodo-tui.1`.
     Man,
+}
+
+/// Options of `lodo-tui attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The run's id, as `lodo-tui ps` lists it [default: the most recent live run].
+    #[arg(value_name = "ID", conflicts_with = "socket")]
+    pub id: Option<String>,
+    /// Attach through this socket instead (e.g. one forwarded with `ssh -L`).
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Draw the dashboard with ASCII only (automatic when the locale is not UTF-8).
+    #[arg(long)]
+    pub ascii: bool,
+}
+
+/// Options of `lodo-tui ps`.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also list runs whose process is gone.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Options of `lodo-tui stop`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The run's id, as `lodo-tui ps` lists it.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Only ask the run to stop; do not wait for its summary.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 /// Options of `lodo-tui evaluate`.
@@ -110,7 +157,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub checkpoint_dir: Option<PathBuf>,
     /// Also write a checkpoint every N steps (keeps the latest two of these).
-    #[arg(long, value_name = "N", requires = "checkpoint_dir")]
+    #[arg(long, value_name = "N")]
     pub checkpoint_every: Option<u64>,
     /// Continue a run from a checkpoint file, or from the newest checkpoint in a directory.
     #[arg(long, value_name = "FILE|DIR")]
@@ -138,6 +185,22 @@ pub struct RunArgs {
     /// dashboard, full speed headless].
     #[arg(long, value_name = "N")]
     pub pace: Option<f64>,
+    /// Start the run in the background, print its id and how to attach, and exit.
+    #[arg(long, conflicts_with = "headless")]
+    pub detach: bool,
+    /// Internal: be the server process of the run in this (claimed) run directory.
+    #[arg(long, hide = true, value_name = "DIR")]
+    pub serve_run: Option<PathBuf>,
+    /// Internal: how the server process was started.
+    #[arg(long, hide = true, value_enum, requires = "serve_run")]
+    pub serve_as: Option<ServeAs>,
+}
+
+/// How a run's server process was started (`--serve-as`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServeAs {
+    Dashboard,
+    Detached,
 }
 
 /// Options of `lodo-tui compare`.
@@ -374,7 +437,19 @@ mod tests {
         assert!(compare(&["--grad-evals", "500", "--steps", "10"]).is_err());
         assert!(compare(&["--grad-evals", "0"]).is_err());
         assert!(Cli::try_parse_from(["lodo-tui", "--steps", "5", "presets"]).is_err());
-        assert!(Cli::try_parse_from(["lodo-tui", "--checkpoint-every", "5"]).is_err());
+        // Every run has a checkpoint directory now (its run directory's, by default).
+        assert!(Cli::try_parse_from(["lodo-tui", "--checkpoint-every", "5"]).is_ok());
+        assert!(Cli::try_parse_from(["lodo-tui", "--detach", "--headless"]).is_err());
+        let cli = Cli::try_parse_from(["lodo-tui", "ps", "--json", "--runs-dir", "r"]).unwrap();
+        assert_eq!(cli.runs_dir, Some(PathBuf::from("r")));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Ps(PsArgs {
+                json: true,
+                all: false
+            }))
+        ));
+        assert!(Cli::try_parse_from(["lodo-tui", "attach", "x", "--socket", "s"]).is_err());
         for bad in ["0".to_string(), (max_threads() + 1).to_string()] {
             for sub in [
                 &["lodo-tui"][..],

@@ -354,6 +354,7 @@ fn run_one(
     let options = headless::Options {
         color: false,
         label: Some(format!("{} seed {seed}", entry.label)),
+        after_start: None,
     };
     let result = headless::run(&handle, &options);
     interrupt.watch(None);

@@ -23,6 +23,8 @@ pub struct Options {
     pub color: bool,
     /// Prefix of every line (e.g. the run in `compare`).
     pub label: Option<String>,
+    /// A line printed right after the run's opening line (which run this is, where it lives).
+    pub after_start: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -164,6 +166,9 @@ impl<'a, W: Write> Progress<'a, W> {
             }
             let text = self.paint("1", &text);
             self.line(&text);
+            if let Some(after) = self.options.after_start.clone() {
+                self.line(&after);
+            }
         }
     }
 
@@ -431,6 +436,7 @@ mod tests {
         let options = Options {
             color: true,
             label: Some("adam seed 1".into()),
+            after_start: None,
         };
         let mut out = Vec::new();
         let mut p = Progress::new(&options, &mut out);

@@ -13,7 +13,11 @@ use rand::{Rng, SeedableRng};
 
 fn lodo_tui() -> Command {
     let mut c = Command::cargo_bin("lodo-tui").unwrap();
-    c.arg("--headless").env("NO_COLOR", "1");
+    // Run directories of the tests' runs go under target/, not the user's state directory.
+    c.arg("--headless").env("NO_COLOR", "1").env(
+        "LODO_TUI_RUNS_DIR",
+        concat!(env!("CARGO_TARGET_TMPDIR"), "/runs"),
+    );
     c
 }
 
@@ -95,6 +99,10 @@ fn concurrent_runs_in_one_directory_keep_and_resume_their_own_checkpoints() {
     // The case: same preset, seed and steps, different optimizers, started together.
     let start = |optimizer: &str| {
         std::process::Command::new(assert_cmd::cargo::cargo_bin("lodo-tui"))
+            .env(
+                "LODO_TUI_RUNS_DIR",
+                concat!(env!("CARGO_TARGET_TMPDIR"), "/runs"),
+            )
             .args([
                 "--headless",
                 "--preset",

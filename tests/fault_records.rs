@@ -19,7 +19,12 @@ fn headless(args: &[&str]) -> Command {
     c.arg("--headless")
         .args(["--preset", "quadratic"])
         .args(args)
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        // Run directories of the tests' runs go under target/, not the user's state directory.
+        .env(
+            "LODO_TUI_RUNS_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/runs"),
+        );
     c
 }
 
@@ -190,6 +195,10 @@ fn a_file_size_limit_stops_the_run_with_its_summary_and_a_non_zero_status() {
     let out: Output = Command::new("sh")
         .args(["-c", &script])
         .env("NO_COLOR", "1")
+        .env(
+            "LODO_TUI_RUNS_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/runs"),
+        )
         .output()
         .unwrap();
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));

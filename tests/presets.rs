@@ -8,7 +8,13 @@ use assert_cmd::Command;
 use lodo_tui::preset::{Preset, builtin};
 
 fn lodo_tui() -> Command {
-    Command::cargo_bin("lodo-tui").unwrap()
+    let mut c = Command::cargo_bin("lodo-tui").unwrap();
+    // Run directories of the tests' runs go under target/, not the user's state directory.
+    c.env(
+        "LODO_TUI_RUNS_DIR",
+        concat!(env!("CARGO_TARGET_TMPDIR"), "/runs"),
+    );
+    c
 }
 
 #[test]

@@ -11,7 +11,11 @@ use lodo_tui::record;
 
 fn lodo_tui() -> Command {
     let mut c = Command::cargo_bin("lodo-tui").unwrap();
-    c.arg("--headless").env("NO_COLOR", "1");
+    // Run directories of the tests' runs go under target/, not the user's state directory.
+    c.arg("--headless").env("NO_COLOR", "1").env(
+        "LODO_TUI_RUNS_DIR",
+        concat!(env!("CARGO_TARGET_TMPDIR"), "/runs"),
+    );
     c
 }
 
@@ -68,8 +72,12 @@ fn mnist_classify_runs_a_few_steps() {
 
 #[test]
 fn mnist_presets_run_a_few_steps() {
+    // The final checkpoint of a LODO run of the CNN is ~150 MB: into a directory that goes away.
+    let ck = tempfile::tempdir().unwrap();
     for preset in ["mnist", "mnist-paper"] {
         let (stdout, _) = run_ok(&[
+            "--checkpoint-dir",
+            ck.path().to_str().unwrap(),
             "--preset",
             preset,
             "--steps",
@@ -266,6 +274,10 @@ fn sigterm_writes_a_final_checkpoint_flushes_the_record_and_summarizes() {
     let ck = dir.path().join("ck");
     let bin = assert_cmd::cargo::cargo_bin("lodo-tui");
     let mut child = std::process::Command::new(bin)
+        .env(
+            "LODO_TUI_RUNS_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/runs"),
+        )
         .args([
             "--headless",
             "--preset",

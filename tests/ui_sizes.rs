@@ -53,7 +53,10 @@ const PANELS: &[(&str, Panel)] = &[
         )
     }),
     ("confirm", |f, a, app| {
-        dialog::confirm_quit(f, a, &app.theme)
+        dialog::confirm_quit(f, a, &app.theme, false)
+    }),
+    ("confirm_attached", |f, a, app| {
+        dialog::confirm_quit(f, a, &app.theme, true)
     }),
     ("stopping", |f, a, app| dialog::stopping(f, a, &app.theme)),
     ("failure", |f, a, app| {

@@ -139,6 +139,14 @@ fn quit_confirmation() {
 }
 
 #[test]
+fn a_served_run_names_itself_and_asks_stop_or_detach() {
+    let mut a = app(TaskKind::Quadratic, &["lodo"]);
+    a.run_id = Some("quadratic-20261203-1".into());
+    press(&mut a, KeyCode::Char('q'));
+    both("served_quit", &a);
+}
+
+#[test]
 fn trainer_failure_is_shown() {
     let mut a = app(TaskKind::MnistAr, &["lodo"]);
     a.apply(Msg::Finished(Err(

@@ -31,9 +31,9 @@ impl Tmux {
             .is_ok_and(|o| o.status.success())
     }
 
-    /// Starts `program args…` in an 80×24 (or other) window; when it ends, the pane prints its
-    /// exit status and stays open so the test can read it.
-    fn start(program: &Path, args: &[&str], width: u16, height: u16) -> Self {
+    /// Starts `program args…` in an 80×24 (or other) window, with runs kept under `runs`; when
+    /// it ends, the pane prints its exit status and stays open so the test can read it.
+    fn start(program: &Path, args: &[&str], width: u16, height: u16, runs: &Path) -> Self {
         let n = SESSIONS.fetch_add(1, Ordering::SeqCst);
         let socket = format!("lodo-tui-test-{}-{n}", std::process::id());
         let mut command = format!("'{}'", program.display());
@@ -46,6 +46,7 @@ impl Tmux {
             .args(["-x", &width.to_string(), "-y", &height.to_string()])
             .args(["sh", "-c", &script])
             .env("LANG", "C.UTF-8")
+            .env("LODO_TUI_RUNS_DIR", runs)
             .status()
             .unwrap();
         assert!(status.success(), "tmux new-session failed");
@@ -208,8 +209,15 @@ fn dashboard_on_a_synthetic_trainer_in_tmux() {
         eprintln!("notice: the dashboard example is not built; skipping");
         return;
     };
+    let runs = Runs::new();
     for (w, h) in [(80, 24), (160, 48)] {
-        let tmux = Tmux::start(&program, &["quadratic", "--speed", "200"], w, h);
+        let tmux = Tmux::start(
+            &program,
+            &["quadratic", "--speed", "200"],
+            w,
+            h,
+            runs.path(),
+        );
         drive(&tmux);
     }
 }
@@ -224,7 +232,14 @@ fn sigterm_stops_the_trainer_and_restores_the_terminal() {
         eprintln!("notice: the dashboard example is not built; skipping");
         return;
     };
-    let tmux = Tmux::start(&program, &["rosenbrock", "--lanes", "lodo,adam"], 80, 24);
+    let runs = Runs::new();
+    let tmux = Tmux::start(
+        &program,
+        &["rosenbrock", "--lanes", "lodo,adam"],
+        80,
+        24,
+        runs.path(),
+    );
     tmux.wait_for("the run to start", |s| header(s).contains("running"));
     let pid = tmux.program_pid().expect("the dashboard's pid");
     let status = Command::new("kill")
@@ -248,19 +263,86 @@ fn real_binary_on_the_quadratic_preset_in_tmux() {
     let program = PathBuf::from(env!("CARGO_BIN_EXE_lodo-tui"));
     // Long enough that the run is still going when the keys arrive.
     let args = ["--preset", "quadratic", "--steps", "100000000"];
+    let runs = Runs::new();
     for (w, h) in [(80, 24), (160, 48)] {
-        let tmux = Tmux::start(&program, &args, w, h);
+        let tmux = Tmux::start(&program, &args, w, h, runs.path());
         drive(&tmux);
     }
 }
 
+/// A runs root of its own; runs still alive when the test ends (it failed) are killed.
+struct Runs(tempfile::TempDir);
+
+impl Runs {
+    fn new() -> Self {
+        Self(tempfile::tempdir().unwrap())
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for Runs {
+    fn drop(&mut self) {
+        let out = Command::new(env!("CARGO_BIN_EXE_lodo-tui"))
+            .args(["ps", "--json"])
+            .env("LODO_TUI_RUNS_DIR", self.path())
+            .output();
+        let rows: Vec<serde_json::Value> = out
+            .ok()
+            .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+            .unwrap_or_default();
+        for row in rows {
+            if let Some(pid) = row["pid"].as_u64() {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+        }
+    }
+}
+
+/// `lodo-tui ps --json` for the runs under `runs`.
+fn ps(runs: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_lodo-tui"))
+        .args(["ps", "--json"])
+        .env("LODO_TUI_RUNS_DIR", runs)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The one live run's step, once it is past `after`.
+fn wait_for_progress(runs: &Path, after: u64) -> u64 {
+    let start = Instant::now();
+    loop {
+        let rows = ps(runs);
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let step = rows[0]["step"].as_u64().unwrap_or(0);
+        if step > after {
+            return step;
+        }
+        assert!(start.elapsed() < PATIENCE, "the run stopped at {step}");
+        sleep(Duration::from_millis(200));
+    }
+}
+
+fn wait_until_gone(pid: u32, what: &str) {
+    let start = Instant::now();
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(start.elapsed() < PATIENCE, "{what} (pid {pid}) still runs");
+        sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
-fn a_terminal_that_hangs_up_ends_the_run_cleanly_and_keeps_the_record() {
+fn a_terminal_that_hangs_up_detaches_and_the_run_goes_on_to_be_stopped_later() {
     if !Tmux::available() {
         eprintln!("notice: tmux is not installed; skipping the tmux end-to-end test");
         return;
     }
     let program = PathBuf::from(env!("CARGO_BIN_EXE_lodo-tui"));
+    let runs = Runs::new();
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("run.jsonl");
     let checkpoints = dir.path().join("ckpt");
@@ -274,19 +356,24 @@ fn a_terminal_that_hangs_up_ends_the_run_cleanly_and_keeps_the_record() {
         "--checkpoint-dir",
         checkpoints.to_str().unwrap(),
     ];
-    let tmux = Tmux::start(&program, &args, 80, 24);
+    let tmux = Tmux::start(&program, &args, 80, 24, runs.path());
     tmux.wait_for("the run to start", |s| header(s).contains("running"));
     let pid = tmux.program_pid().expect("the program's pid");
-    // Killing the tmux server is what a dropped SSH session does: the tty hangs up.
+    // Killing the tmux server is what a dropped SSH session does: the tty hangs up. The viewer
+    // leaves; the run does not notice.
     drop(tmux);
-    let start = Instant::now();
-    while Path::new(&format!("/proc/{pid}")).exists() {
-        assert!(
-            start.elapsed() < PATIENCE,
-            "lodo-tui (pid {pid}) still runs after its terminal hung up"
-        );
-        sleep(Duration::from_millis(100));
-    }
+    wait_until_gone(pid, "the dashboard after its terminal hung up");
+    let step = wait_for_progress(runs.path(), 0);
+    wait_for_progress(runs.path(), step);
+    // Attached again (the most recent live run), it is stopped from the q dialog.
+    let tmux = Tmux::start(&program, &["attach"], 80, 24, runs.path());
+    tmux.wait_for("the run again", |s| header(s).contains("running"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("the stop / detach question", |s| s.contains("stop the run"));
+    tmux.keys(&["s"]);
+    let s = tmux.wait_for("the exit", |s| s.contains("exit status"));
+    assert!(s.contains("exit status 0"), "{s}");
+    assert!(s.contains("finished after"), "the summary is printed:\n{s}");
     let text = std::fs::read_to_string(&record).unwrap();
     let last = text.lines().last().unwrap_or("");
     assert!(
@@ -295,6 +382,71 @@ fn a_terminal_that_hangs_up_ends_the_run_cleanly_and_keeps_the_record() {
     );
     let saved = std::fs::read_dir(&checkpoints).unwrap().count();
     assert!(saved > 0, "no final checkpoint was written");
+}
+
+#[test]
+fn d_detaches_and_attach_comes_back_even_after_a_killed_viewer() {
+    if !Tmux::available() {
+        eprintln!("notice: tmux is not installed; skipping the tmux end-to-end test");
+        return;
+    }
+    let program = PathBuf::from(env!("CARGO_BIN_EXE_lodo-tui"));
+    let runs = Runs::new();
+    for (w, h) in [(80, 24), (160, 48)] {
+        let tmux = Tmux::start(
+            &program,
+            &["--preset", "quadratic", "--steps", "100000000"],
+            w,
+            h,
+            runs.path(),
+        );
+        tmux.wait_for("the run to start", |s| header(s).contains("running"));
+        let id = ps(runs.path())[0]["id"].as_str().unwrap().to_string();
+        assert!(
+            header(&tmux.screen()).contains(&id),
+            "the header names the run"
+        );
+        tmux.keys(&["d"]);
+        let s = tmux.wait_for("the detach", |s| s.contains("exit status"));
+        assert!(s.contains("exit status 0"), "{s}");
+        assert!(
+            s.contains(&format!("detached from {id}; `lodo-tui attach {id}`")),
+            "{s}"
+        );
+        assert!(!s.contains("Step dynamics"), "terminal not restored:\n{s}");
+        let step = wait_for_progress(runs.path(), 0);
+
+        // A viewer killed outright changes nothing for the run.
+        let viewer = Tmux::start(&program, &["attach", &id], w, h, runs.path());
+        viewer.wait_for("the attached dashboard", |s| header(s).contains("running"));
+        let pid = viewer.program_pid().unwrap();
+        assert!(
+            Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        wait_until_gone(pid, "the killed viewer");
+        let step = wait_for_progress(runs.path(), step);
+
+        let again = Tmux::start(&program, &["attach", &id], w, h, runs.path());
+        let s = again.wait_for("the history and live steps", |s| {
+            header(s).contains("running") && step_of(s) > step
+        });
+        assert!(s.contains(&id), "{s}");
+        again.keys(&["q"]);
+        again.wait_for("the question", |s| s.contains("stop the run"));
+        again.keys(&["s"]);
+        let s = again.wait_for("the exit", |s| s.contains("exit status"));
+        assert!(s.contains("exit status 0"), "{s}");
+        assert!(s.contains("finished after"), "{s}");
+        assert!(ps(runs.path()).is_empty());
+    }
+}
+
+fn step_of(screen: &str) -> u64 {
+    step(screen).unwrap_or(0)
 }
 
 #[test]
@@ -314,7 +466,8 @@ fn a_dashboard_run_that_cannot_write_its_record_stops_and_exits_with_status_3() 
         record.display(),
         dir.path().join("ck").display()
     );
-    let tmux = Tmux::start(Path::new("/bin/sh"), &["-c", &script], 100, 30);
+    let runs = Runs::new();
+    let tmux = Tmux::start(Path::new("/bin/sh"), &["-c", &script], 100, 30, runs.path());
     tmux.wait_for("the run to stop on its own", |s| s.contains("finished"));
     tmux.keys(&["q"]);
     let s = tmux.wait_for("the exit", |s| s.contains("exit status"));

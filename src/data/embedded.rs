@@ -134,7 +134,9 @@ mod tests {
         materialize(&roots).unwrap();
         assert_eq!(fs::read(&victim).unwrap(), FILES[1].1);
         // No root accepts them: the error names each place tried.
-        let err = materialize(std::slice::from_ref(&unwritable)).unwrap_err().to_string();
+        let err = materialize(std::slice::from_ref(&unwritable))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("file-not-dir"), "{err}");
     }
 }

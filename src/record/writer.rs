@@ -41,6 +41,42 @@ pub struct Recorder {
     pending_step: Option<u64>,
     /// What opening had to mend at the end of an appended record, to tell the user.
     repaired: Option<String>,
+    /// `None`: every step line is written.
+    thinning: Option<Thinning>,
+}
+
+/// Keeps the first step line of each lane in every `interval` seconds of the run's clock (so at
+/// most one per interval, and one per interval whenever steps come faster), and the trajectory
+/// points of the steps kept.
+struct Thinning {
+    interval: f64,
+    /// Per lane: the interval (`t / interval`, rounded down) of the last step line kept.
+    last_slot: Vec<Option<i64>>,
+    /// Per lane: the last step whose line was left out.
+    dropped: Vec<Option<u64>>,
+}
+
+impl Thinning {
+    fn keeps(&mut self, line: &Line) -> bool {
+        match line {
+            Line::Step(s) => {
+                if self.last_slot.len() <= s.lane {
+                    self.last_slot.resize(s.lane + 1, None);
+                    self.dropped.resize(s.lane + 1, None);
+                }
+                let slot = (s.t / self.interval).floor() as i64;
+                if self.last_slot[s.lane].is_none_or(|last| slot > last) {
+                    self.last_slot[s.lane] = Some(slot);
+                    true
+                } else {
+                    self.dropped[s.lane] = Some(s.step);
+                    false
+                }
+            }
+            Line::Point(p) => self.dropped.get(p.lane).is_none_or(|d| *d != Some(p.step)),
+            _ => true,
+        }
+    }
 }
 
 impl Recorder {
@@ -99,7 +135,18 @@ impl Recorder {
             durable_step: None,
             pending_step: None,
             repaired,
+            thinning: None,
         })
+    }
+
+    /// From now on, keeps at most `per_second` step lines per lane and second of the run (and
+    /// the trajectory points of those steps); events, evaluations and the summary are all kept.
+    pub fn thin_steps(&mut self, per_second: f64) {
+        self.thinning = Some(Thinning {
+            interval: 1.0 / per_second,
+            last_slot: Vec::new(),
+            dropped: Vec::new(),
+        });
     }
 
     pub fn path(&self) -> &Path {
@@ -114,6 +161,11 @@ impl Recorder {
     pub fn write(&mut self, line: &Line) -> io::Result<()> {
         if self.file.is_none() {
             return Err(stopped());
+        }
+        if let Some(thinning) = self.thinning.as_mut()
+            && !thinning.keeps(line)
+        {
+            return self.flush_if_due();
         }
         let mut text = serde_json::to_vec(line)?;
         text.push(b'\n');
@@ -312,5 +364,59 @@ mod tests {
         rec.write(&event(2)).unwrap();
         drop(rec);
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
+    }
+
+    #[test]
+    fn thinned_records_keep_a_step_per_interval_per_lane_and_its_point() {
+        use crate::record::{PointLine, StepLine};
+        use crate::train::StepRecord;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let mut rec = Recorder::create(&path, NEW).unwrap();
+        rec.thin_steps(4.0);
+        // Two lanes, a step every 1/16 s of run time (exact in binary) for 2 s: 34 steps each.
+        // The first step of each quarter second is kept.
+        for i in 0..34u64 {
+            for lane in 0..2 {
+                let record = StepRecord {
+                    lane,
+                    step: i + 1,
+                    grad_evals: None,
+                    t: i as f64 / 16.0,
+                    optimizer: "sgd".into(),
+                    loss: 1.0,
+                    stats: Default::default(),
+                };
+                rec.write(&Line::Step(StepLine::from(&record))).unwrap();
+                let point = PointLine {
+                    lane,
+                    step: i + 1,
+                    xy: [0.0, 0.0],
+                };
+                rec.write(&Line::Point(point)).unwrap();
+            }
+        }
+        rec.write(&event(35)).unwrap();
+        drop(rec);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let kept_steps: Vec<u64> = text
+            .lines()
+            .filter(|l| {
+                l.contains("\"step\"") && l.contains("\"lane\":0") && l.contains("\"loss\"")
+            })
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        // Hand-computed: t = (step − 1)/16 starts a quarter second at steps 1, 5, 9, …
+        assert_eq!(kept_steps, vec![1, 5, 9, 13, 17, 21, 25, 29, 33]);
+        let points = text.lines().filter(|l| l.contains("\"xy\"")).count();
+        assert_eq!(points, 2 * kept_steps.len(), "{text}");
+        assert!(
+            text.lines().last().unwrap().contains("\"kind\""),
+            "events are all kept"
+        );
     }
 }

@@ -73,6 +73,12 @@ impl TrainerHandle {
         join(thread)
     }
 
+    /// Lets go of a run served elsewhere without asking it to stop: a viewer detaching. (On an
+    /// in-process trainer this drops the command sender, which ends it.)
+    pub fn detach(self) {
+        drop(self);
+    }
+
     /// Waits for a trainer that ends by itself (max steps reached, observer gone) without asking
     /// it to quit.
     pub fn join(mut self) -> anyhow::Result<()> {

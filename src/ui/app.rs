@@ -177,6 +177,11 @@ pub struct App {
     pub error_dismissed: bool,
     /// The event loop should end (after the trainer finished, or at once).
     pub exit: bool,
+    /// The id of the run when it is served elsewhere (attachable): then `d` and hang-ups detach
+    /// and `q` asks whether to stop the run or detach. `None`: an in-process trainer.
+    pub run_id: Option<String>,
+    /// The dashboard left without stopping the run.
+    pub detached: bool,
     /// Something changed since the last frame.
     pub dirty: bool,
 }
@@ -191,8 +196,24 @@ impl App {
             notice: None,
             error_dismissed: false,
             exit: false,
+            run_id: None,
+            detached: false,
             dirty: true,
         }
+    }
+
+    /// A dashboard on the run `id`, served elsewhere.
+    pub fn attached(theme: Theme, id: &str) -> Self {
+        Self {
+            run_id: Some(id.to_string()),
+            ..Self::new(theme)
+        }
+    }
+
+    /// Leaves the dashboard; the run goes on.
+    pub fn detach(&mut self) {
+        self.detached = true;
+        self.exit = true;
     }
 
     pub fn apply(&mut self, msg: Msg) {
@@ -236,7 +257,17 @@ impl App {
             Mode::Picker(p) => self.picker(p, action, false),
             Mode::Race(p) => self.picker(p, action, true),
             Mode::ConfirmQuit => match action {
-                Action::Confirm | Action::ForceQuit => self.stop(),
+                Action::Confirm => self.stop(),
+                Action::Detach if self.run_id.is_some() => {
+                    self.detach();
+                    None
+                }
+                Action::ForceQuit if self.run_id.is_none() => self.stop(),
+                // Ctrl-C again leaves the question open: stopping a run takes an answer.
+                Action::ForceQuit | Action::Detach => {
+                    self.mode = Mode::ConfirmQuit;
+                    None
+                }
                 _ => None,
             },
             Mode::Stopping => {
@@ -249,8 +280,26 @@ impl App {
         }
     }
 
+    /// Ctrl-C in a dialog: asks as `q` does (a served run), or stops (an in-process trainer).
     fn force_quit(&mut self, action: Action) -> Option<Command> {
-        (action == Action::ForceQuit).then(|| self.stop()).flatten()
+        if action != Action::ForceQuit {
+            return None;
+        }
+        if self.run_id.is_none() {
+            return self.stop();
+        }
+        self.mode = Mode::Normal;
+        self.quit()
+    }
+
+    /// `q` (and Ctrl-C on a served run): asks while training runs, else leaves.
+    fn quit(&mut self) -> Option<Command> {
+        if self.model.training_active() {
+            self.mode = Mode::ConfirmQuit;
+            None
+        } else {
+            self.stop()
+        }
     }
 
     /// Asks the trainer to stop, or leaves at once when it already has.
@@ -366,15 +415,17 @@ impl App {
                 self.mode = Mode::Help;
                 None
             }
-            Action::Quit => {
-                if self.model.training_active() {
-                    self.mode = Mode::ConfirmQuit;
-                    None
-                } else {
-                    self.stop()
-                }
-            }
+            Action::Quit => self.quit(),
+            Action::ForceQuit if self.run_id.is_some() => self.quit(),
             Action::ForceQuit => self.stop(),
+            Action::Detach => {
+                if self.run_id.is_some() {
+                    self.detach();
+                } else {
+                    self.notice = Some("this dashboard trains in-process: it cannot detach".into());
+                }
+                None
+            }
             Action::Cancel => {
                 self.error_dismissed = true;
                 None
@@ -440,7 +491,7 @@ impl App {
         let keep = |p: Picker| if race { Mode::Race(p) } else { Mode::Picker(p) };
         match action {
             Action::Cancel => return None,
-            Action::ForceQuit => return self.stop(),
+            Action::ForceQuit => return self.force_quit(action),
             Action::Up => {
                 p.cursor = p
                     .cursor
@@ -825,5 +876,62 @@ mod tests {
         // Esc dismisses the failure box.
         key(&mut a, KeyCode::Esc);
         assert!(a.error_dismissed);
+    }
+
+    fn attached(task: TaskKind) -> App {
+        let mut app = app(task);
+        app.run_id = Some("quadratic-20261203-1".into());
+        app
+    }
+
+    #[test]
+    fn q_on_a_served_run_asks_stop_detach_or_cancel() {
+        let mut a = attached(TaskKind::Quadratic);
+        assert_eq!(ch(&mut a, 'q'), None);
+        assert_eq!(a.mode, Mode::ConfirmQuit);
+        assert_eq!(key(&mut a, KeyCode::Esc), None);
+        assert_eq!(a.mode, Mode::Normal);
+        assert!(!a.exit);
+        // d in the dialog detaches: no command reaches the run.
+        ch(&mut a, 'q');
+        assert_eq!(ch(&mut a, 'd'), None);
+        assert!(a.exit && a.detached);
+        // s stops it and waits for its summary.
+        let mut a = attached(TaskKind::Quadratic);
+        ch(&mut a, 'q');
+        assert_eq!(ch(&mut a, 's'), Some(Command::Quit));
+        assert_eq!(a.mode, Mode::Stopping);
+        assert!(!a.exit && !a.detached);
+        a.apply(Msg::Finished(Ok(synthetic::summary(1))));
+        assert!(a.exit && !a.detached);
+    }
+
+    #[test]
+    fn d_detaches_a_served_run_and_only_a_served_one() {
+        let mut a = attached(TaskKind::Quadratic);
+        assert_eq!(ch(&mut a, 'd'), None);
+        assert!(a.exit && a.detached);
+        let mut a = app(TaskKind::Quadratic);
+        assert_eq!(ch(&mut a, 'd'), None);
+        assert!(!a.exit && !a.detached);
+        assert!(a.notice.as_deref().unwrap_or("").contains("cannot detach"));
+    }
+
+    #[test]
+    fn ctrl_c_on_a_served_run_asks_as_q_does() {
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        let mut a = attached(TaskKind::Quadratic);
+        ch(&mut a, '?');
+        assert_eq!(a.on_key(ctrl_c), None);
+        assert_eq!(a.mode, Mode::ConfirmQuit);
+        // Again: the question stays; stopping a run takes an answer.
+        assert_eq!(a.on_key(ctrl_c), None);
+        assert_eq!(a.mode, Mode::ConfirmQuit);
+        assert!(!a.exit);
+        // Once the run has finished, q just leaves.
+        let mut a = attached(TaskKind::Quadratic);
+        a.apply(Msg::Finished(Ok(synthetic::summary(1))));
+        assert_eq!(ch(&mut a, 'q'), None);
+        assert!(a.exit && !a.detached);
     }
 }

@@ -42,7 +42,7 @@ fn overlay(frame: &mut Frame, area: Rect, app: &App) {
             picker::render(frame, area, p, app.alternatives(), &purpose(false), theme)
         }
         Mode::Race(p) => picker::render(frame, area, p, app.alternatives(), &purpose(true), theme),
-        Mode::ConfirmQuit => dialog::confirm_quit(frame, area, theme),
+        Mode::ConfirmQuit => dialog::confirm_quit(frame, area, theme, app.run_id.is_some()),
         Mode::Stopping => dialog::stopping(frame, area, theme),
         Mode::Normal => {
             if let Phase::Failed(message) = app.model.phase()

@@ -30,7 +30,10 @@ pub enum Action {
     FocusPrev,
     Help,
     Quit,
-    /// Ctrl-C: quit without asking.
+    /// Leave the dashboard; the run goes on.
+    Detach,
+    /// Ctrl-C: on a run served elsewhere, ask as `q` does; on an in-process trainer, quit
+    /// without asking.
     ForceQuit,
     // In lists and dialogs.
     Up,
@@ -196,18 +199,18 @@ pub const NORMAL: &[Binding] = &[
     ),
     bind("?", "?", "help", "this help", Action::Help),
     bind(
-        "q",
-        "q",
-        "quit",
-        "quit (asks while training runs)",
-        Action::Quit,
+        "d",
+        "d",
+        "detach",
+        "detach: leave, training goes on",
+        Action::Detach,
     ),
     bind(
-        "ctrl-c",
-        "ctrl-c",
+        "q",
+        "q",
         "quit",
-        "quit at once",
-        Action::ForceQuit,
+        "quit: asks to stop the run or detach (ctrl-c too)",
+        Action::Quit,
     ),
 ];
 
@@ -233,7 +236,8 @@ pub fn action(context: Context, key: KeyEvent) -> Option<Action> {
         },
         Context::Picker | Context::Race => list(key.code, ctrl, context == Context::Race),
         Context::ConfirmQuit => match key.code {
-            KeyCode::Char('y' | 'Y' | 'q') | KeyCode::Enter => Some(Action::Confirm),
+            KeyCode::Char('s' | 'y' | 'Y' | 'q') | KeyCode::Enter => Some(Action::Confirm),
+            KeyCode::Char('d') => Some(Action::Detach),
             KeyCode::Esc | KeyCode::Char('n' | 'N') => Some(Action::Cancel),
             _ => None,
         },
@@ -270,6 +274,7 @@ fn normal(code: KeyCode, ctrl: bool) -> Option<Action> {
         KeyCode::BackTab => Action::FocusPrev,
         KeyCode::Char('?') => Action::Help,
         KeyCode::Char('q') => Action::Quit,
+        KeyCode::Char('d') => Action::Detach,
         KeyCode::Esc => Action::Cancel,
         _ => return None,
     })
@@ -411,6 +416,14 @@ mod tests {
         assert_eq!(
             action(Context::ConfirmQuit, press(KeyCode::Char('n'))),
             Some(Action::Cancel)
+        );
+        assert_eq!(
+            action(Context::ConfirmQuit, press(KeyCode::Char('s'))),
+            Some(Action::Confirm)
+        );
+        assert_eq!(
+            action(Context::ConfirmQuit, press(KeyCode::Char('d'))),
+            Some(Action::Detach)
         );
         assert_eq!(
             action(Context::ConfirmQuit, press(KeyCode::Char(' '))),

@@ -74,24 +74,61 @@ impl UiOptions {
     }
 }
 
+/// How a dashboard ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// The run finished (stopped from here or elsewhere, or reached its step limit).
+    Finished(Summary),
+    /// Left while the run goes on (`d`, a hang-up, a termination signal).
+    Detached,
+    /// Left without waiting for the run to stop (a second Ctrl-C while stopping, or it did not
+    /// answer in time).
+    Abandoned,
+}
+
 /// Runs the dashboard until the user quits; the caller prints the summary afterwards.
 pub fn run(handle: TrainerHandle, options: UiOptions) -> anyhow::Result<()> {
     run_with_summary(handle, options).map(|_| ())
 }
 
-/// [`run`], returning the trainer's summary when it finished (`None` if it did not stop within
-/// the wait after `Quit`). A trainer failure is shown on screen and then returned as the error.
+/// [`run`] on an in-process trainer, returning the trainer's summary when it finished (`None` if
+/// it did not stop within the wait after `Quit`). A trainer failure is shown on screen and then
+/// returned as the error.
 pub fn run_with_summary(
     handle: TrainerHandle,
     options: UiOptions,
 ) -> anyhow::Result<Option<Summary>> {
     let options = options.with_environment();
-    let mut app = App::new(Theme::new(options.color, options.ascii));
+    let app = App::new(Theme::new(options.color, options.ascii));
+    match dashboard(handle, app)? {
+        Ended::Finished(summary) => Ok(Some(summary)),
+        Ended::Detached | Ended::Abandoned => Ok(None),
+    }
+}
+
+/// The dashboard as a viewer of the run `id` served elsewhere (its `handle` from
+/// [`crate::run::client::connect`]): `d`, a hang-up or a termination signal detach and leave the
+/// run training; `q` asks whether to stop it.
+pub fn view(handle: TrainerHandle, options: UiOptions, id: &str) -> anyhow::Result<Ended> {
+    let options = options.with_environment();
+    dashboard(
+        handle,
+        App::attached(Theme::new(options.color, options.ascii), id),
+    )
+}
+
+fn dashboard(handle: TrainerHandle, mut app: App) -> anyhow::Result<Ended> {
     let signals = terminal::termination_signals();
     let mut tui = terminal::Tui::enter()?;
     let input = input::InputReader::spawn()?;
     let outcome = event_loop(&mut tui, &mut app, &handle, &input, &signals);
     drop(input);
+    if app.run_id.is_some() && (app.detached || outcome.is_err()) {
+        // A viewer that leaves or loses its terminal lets go of the run; it goes on.
+        handle.detach();
+        drop(tui);
+        return outcome.map(|()| Ended::Detached);
+    }
     if let Err(e) = outcome {
         // Stop the trainer properly (final checkpoint, record flushed) before anything else:
         // the error may be a terminal that hung up, where even giving it back can fail.
@@ -105,7 +142,7 @@ pub fn run_with_summary(
     match app.model.finished.take() {
         Some(Ok(summary)) => {
             handle.shutdown()?;
-            Ok(Some(summary))
+            Ok(Ended::Finished(summary))
         }
         Some(Err(e)) => {
             handle.shutdown()?;
@@ -115,7 +152,7 @@ pub fn run_with_summary(
         // give it a moment to write its summary and flush the record before the process ends.
         None => {
             handle.shutdown_within(LAST_WORDS)?;
-            Ok(None)
+            Ok(Ended::Abandoned)
         }
     }
 }
@@ -133,13 +170,17 @@ fn event_loop(
     let mut last_signal = None;
     loop {
         drain(app, &handle.messages);
-        // A termination signal is a Ctrl-C from outside: stop the trainer, then leave (a second
-        // one leaves without waiting).
+        // A termination signal to an in-process dashboard is a Ctrl-C from outside: stop the
+        // trainer, then leave (a second one leaves without waiting).
         // Signals that come in one burst (a hang-up can bring SIGHUP more than once) count once.
         let signalled = signals.load(Ordering::SeqCst);
         if signalled > signals_seen {
             signals_seen = signalled;
-            if last_signal.is_none_or(|t: Instant| t.elapsed() >= SIGNAL_BURST) {
+            if app.run_id.is_some() {
+                // A viewer is signalled when its terminal goes away or someone wants it gone;
+                // neither is a request to stop the run.
+                app.detach();
+            } else if last_signal.is_none_or(|t: Instant| t.elapsed() >= SIGNAL_BURST) {
                 last_signal = Some(Instant::now());
                 if let Some(command) = app.perform(keys::Action::ForceQuit) {
                     handle.send(command);
@@ -173,6 +214,7 @@ fn event_loop(
             }
             Ok(Input::Event(Event::Resize(..))) => app.dirty = true,
             Ok(Input::Event(_)) | Err(RecvTimeoutError::Timeout) => {}
+            Ok(Input::HungUp) if app.run_id.is_some() => app.detach(),
             Ok(Input::HungUp) => anyhow::bail!("the terminal hung up"),
             Ok(Input::Failed(e)) => anyhow::bail!(e),
             Err(RecvTimeoutError::Disconnected) => anyhow::bail!("the input reader stopped"),

@@ -33,17 +33,34 @@ fn boxed(frame: &mut Frame, area: Rect, title: Span, lines: Vec<Line>, theme: &T
     );
 }
 
-pub fn confirm_quit(frame: &mut Frame, area: Rect, theme: &Theme) {
-    let lines = vec![
-        Line::raw(" Training is still running."),
-        Line::raw(" Quit and stop it?"),
-        Line::default(),
-        Line::from(vec![
+pub fn confirm_quit(frame: &mut Frame, area: Rect, theme: &Theme, attachable: bool) {
+    let choices = if attachable {
+        vec![
+            Span::styled(" s", theme.key()),
+            Span::styled(" stop the run · ", theme.muted()),
+            Span::styled("d", theme.key()),
+            Span::styled(" detach · ", theme.muted()),
+            Span::styled("esc", theme.key()),
+            Span::styled(" cancel", theme.muted()),
+        ]
+    } else {
+        vec![
             Span::styled(" y", theme.key()),
             Span::styled(" quit   ", theme.muted()),
             Span::styled("esc", theme.key()),
             Span::styled(" keep training", theme.muted()),
-        ]),
+        ]
+    };
+    let (question, width) = if attachable {
+        (" Stop it, or detach and let it train?", 42)
+    } else {
+        (" Quit and stop it?", 36)
+    };
+    let lines = vec![
+        Line::raw(" Training is still running."),
+        Line::raw(question),
+        Line::default(),
+        Line::from(choices),
     ];
     boxed(
         frame,
@@ -51,7 +68,7 @@ pub fn confirm_quit(frame: &mut Frame, area: Rect, theme: &Theme) {
         Span::styled(" Quit? ", theme.warn()),
         lines,
         theme,
-        36,
+        width,
     );
 }
 

@@ -48,12 +48,17 @@ fn item(drop_rank: u8, spans: Vec<Span<'static>>) -> Item {
 fn summary_line(app: &App, width: u16) -> Line<'static> {
     let theme = &app.theme;
     let model = &app.model;
-    let mut items = vec![item(0, vec![Span::styled("lodo-tui", theme.strong())])];
+    // A served run's id takes the place of the program's name: it names the preset too, and it
+    // is what `attach` and `stop` take.
+    let name = app.run_id.clone().unwrap_or_else(|| "lodo-tui".to_string());
+    let mut items = vec![item(0, vec![Span::styled(name, theme.strong())])];
     let Some(start) = &model.start else {
         items.push(phase_item(app));
         return fit(items, theme, width);
     };
-    items.push(item(2, vec![Span::raw(start.preset.clone())]));
+    if app.run_id.is_none() {
+        items.push(item(2, vec![Span::raw(start.preset.clone())]));
+    }
     let params = format!("{} params", format::thousands(start.n_params as u64));
     // Titles may already state the size; say it once.
     let title = if start

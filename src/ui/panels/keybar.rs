@@ -52,6 +52,11 @@ fn hints(app: &App) -> Vec<Hint> {
             hint(0, "enter", "race"),
             hint(0, "esc", "cancel"),
         ],
+        Mode::ConfirmQuit if app.run_id.is_some() => vec![
+            hint(0, "s", "stop the run"),
+            hint(0, "d", "detach"),
+            hint(0, "esc", "cancel"),
+        ],
         Mode::ConfirmQuit => vec![hint(0, "y", "quit"), hint(0, "esc", "keep training")],
         Mode::Stopping => vec![hint(0, "ctrl-c", "quit without waiting")],
         Mode::Normal => normal_hints(app),
@@ -64,7 +69,12 @@ fn normal_hints(app: &App) -> Vec<Hint> {
     let phase = model.phase();
     let mut out = Vec::new();
     if phase == Phase::Waiting {
-        return vec![bound(0, Action::Help, theme), bound(0, Action::Quit, theme)];
+        let mut out = vec![bound(0, Action::Help, theme)];
+        if app.run_id.is_some() {
+            out.push(bound(0, Action::Detach, theme));
+        }
+        out.push(bound(0, Action::Quit, theme));
+        return out;
     }
     if model.training_active() {
         let pause = match phase {
@@ -95,6 +105,9 @@ fn normal_hints(app: &App) -> Vec<Hint> {
         out.push(bound(3, Action::FocusNext, theme));
     }
     out.push(bound(0, Action::Help, theme));
+    if app.run_id.is_some() {
+        out.push(bound(0, Action::Detach, theme));
+    }
     out.push(bound(0, Action::Quit, theme));
     out
 }

@@ -1,0 +1,300 @@
+//! `lodo-tui ps [--json] [--all]`: the runs under the runs root. What a live run is doing comes
+//! over its socket (connect, read the snapshot's start and lane states, disconnect), the viewer
+//! count from the kernel's table of the socket's connections; `run.json` says the rest.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::cli::PsArgs;
+use crate::run::dir::{self, Listed, Liveness};
+use crate::table::count;
+use crate::train::{LaneStatus, Msg, RunState, StartInfo};
+
+/// A run that has not sent its start and lane states within this long is "not answering".
+const ANSWER_PATIENCE: Duration = Duration::from_secs(1);
+/// Steps per second are measured over this much of the run's time (its latest records).
+const RATE_SPAN: f64 = 1.0;
+/// A pause this long after the start ends the reading of a run's history.
+const QUIET: Duration = Duration::from_millis(150);
+
+/// One line of `ps` (one object of `ps --json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub id: String,
+    pub pid: u32,
+    pub preset: String,
+    pub task: String,
+    /// Steps of lane 0 (`None`: not known, the run did not answer or is dead).
+    pub step: Option<u64>,
+    pub max_steps: Option<u64>,
+    /// `running`, `paused`, `diverged`, `finished` (from the run), or `not answering`, `dead`.
+    pub state: String,
+    /// The optimizer of each lane.
+    pub optimizers: Vec<String>,
+    pub steps_per_s: Option<f64>,
+    pub uptime_s: Option<f64>,
+    pub viewers: Option<usize>,
+    pub started_as: dir::StartedAs,
+    pub socket: PathBuf,
+    pub dir: PathBuf,
+    pub record: Option<PathBuf>,
+    pub checkpoint_dir: PathBuf,
+    /// For a dead run: its newest checkpoint, to `--resume` from.
+    pub last_checkpoint: Option<PathBuf>,
+}
+
+pub fn run(args: &PsArgs, runs_dir: Option<&Path>) -> Result<()> {
+    let root = dir::root(runs_dir)?;
+    let rows: Vec<Row> = dir::list(&root)?
+        .into_iter()
+        .filter(|r| args.all || !matches!(r.liveness, Liveness::Dead { .. }))
+        .map(row)
+        .collect();
+    if args.json {
+        let mut text = serde_json::to_string_pretty(&rows)?;
+        text.push('\n');
+        crate::print_quietly(&text);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        let what = if args.all { "no runs" } else { "no live runs" };
+        crate::print_quietly(&format!("{what} in {}\n", root.display()));
+        return Ok(());
+    }
+    crate::print_quietly(&table(&rows));
+    Ok(())
+}
+
+fn table(rows: &[Row]) -> String {
+    // Dead runs say where to resume from, in a last column.
+    let any_checkpoint = rows.iter().any(|r| r.last_checkpoint.is_some());
+    let mut headers: Vec<String> = [
+        "id",
+        "pid",
+        "preset",
+        "task",
+        "step/max",
+        "state",
+        "optimizers",
+        "steps/s",
+        "uptime",
+        "viewers",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    if any_checkpoint {
+        headers.push("last checkpoint".into());
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let step = match (r.step, r.max_steps) {
+                (Some(s), Some(m)) => format!("{}/{}", count(s), count(m)),
+                (Some(s), None) => count(s),
+                (None, _) => "-".into(),
+            };
+            let state = r.state.clone();
+            let mut cells = vec![
+                r.id.clone(),
+                r.pid.to_string(),
+                r.preset.clone(),
+                r.task.clone(),
+                step,
+                state,
+                if r.optimizers.is_empty() {
+                    "-".into()
+                } else {
+                    // Names only: the hyperparameters are in `--json` and the dashboard.
+                    let names: Vec<&str> = r
+                        .optimizers
+                        .iter()
+                        .map(|o| o.split('(').next().unwrap_or(o))
+                        .collect();
+                    names.join(", ")
+                },
+                r.steps_per_s.map_or("-".into(), |v| format!("{v:.0}")),
+                r.uptime_s.map_or("-".into(), duration),
+                r.viewers.map_or("-".into(), |v| v.to_string()),
+            ];
+            if any_checkpoint {
+                cells.push(
+                    r.last_checkpoint
+                        .as_ref()
+                        .map_or("-".into(), |c| c.display().to_string()),
+                );
+            }
+            cells
+        })
+        .collect();
+    crate::table::plain(&headers, &cells)
+}
+
+/// `1h02m`, `3m05s`, `12s`.
+fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0) as u64;
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, m, _) => format!("{h}h{m:02}m"),
+    }
+}
+
+fn row(listed: Listed) -> Row {
+    let info = &listed.info;
+    let mut row = Row {
+        id: info.id.clone(),
+        pid: info.pid,
+        preset: info.preset.clone(),
+        task: info.task_title.clone(),
+        step: None,
+        max_steps: None,
+        state: listed.liveness.label().to_string(),
+        optimizers: Vec::new(),
+        steps_per_s: None,
+        uptime_s: None,
+        viewers: None,
+        started_as: info.started_as,
+        socket: info.socket.clone(),
+        dir: listed.dir.path.clone(),
+        record: info.record.clone(),
+        checkpoint_dir: info.checkpoint_dir.clone(),
+        last_checkpoint: None,
+    };
+    match listed.liveness {
+        Liveness::Dead { last_checkpoint } => row.last_checkpoint = last_checkpoint,
+        Liveness::NotAnswering => {}
+        Liveness::Live => {
+            row.uptime_s = Some(dir::unix_now() - info.started);
+            match probe(&info.socket) {
+                Some(p) => p.fill(&mut row),
+                None => row.state = Liveness::NotAnswering.label().to_string(),
+            }
+        }
+    }
+    row
+}
+
+/// What a run said about itself when asked over its socket.
+#[derive(Default)]
+struct Probe {
+    start: Option<StartInfo>,
+    lanes: Option<Vec<LaneStatus>>,
+    /// Lane 0's (run time, step) over the last [`RATE_SPAN`] seconds of run time received.
+    recent: std::collections::VecDeque<(f64, u64)>,
+    /// Viewers attached while the probe was, not counting the probe.
+    viewers: Option<usize>,
+}
+
+impl Probe {
+    fn take(&mut self, msg: Msg) {
+        match msg {
+            Msg::Started(start) => {
+                self.lanes = Some(start.lanes.clone());
+                self.start = Some(start);
+            }
+            Msg::Lanes(lanes) => self.lanes = Some(lanes),
+            Msg::Steps(steps) => {
+                for s in steps.iter().filter(|s| s.lane == 0) {
+                    if self.recent.back().is_none_or(|(t, _)| *t < s.t) {
+                        self.recent.push_back((s.t, s.step));
+                    }
+                }
+                // A rate over a span, not two neighbours: records close in time say little.
+                while let (Some(&(t0, _)), Some(&(t1, _))) =
+                    (self.recent.front(), self.recent.back())
+                    && t1 - t0 > RATE_SPAN
+                {
+                    self.recent.pop_front();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn fill(self, row: &mut Row) {
+        if let Some(start) = &self.start {
+            row.task.clone_from(&start.task_title);
+            row.max_steps = start.max_steps;
+        }
+        let lanes = self.lanes.unwrap_or_default();
+        row.step = lanes.first().map(|l| l.step);
+        row.optimizers = lanes.iter().map(|l| l.optimizer.to_string()).collect();
+        row.state = state(&lanes).to_string();
+        if let (Some(&(t0, s0)), Some(&(t1, s1))) = (self.recent.front(), self.recent.back()) {
+            // Lane states are sent when something changes; steps say where it is now.
+            row.step = row.step.max(Some(s1));
+            if t1 > t0 {
+                row.steps_per_s = Some(s1.saturating_sub(s0) as f64 / (t1 - t0));
+            }
+        }
+        row.viewers = self.viewers;
+    }
+}
+
+/// One word for the run: running while any lane runs.
+fn state(lanes: &[LaneStatus]) -> &'static str {
+    let any = |s: RunState| lanes.iter().any(|l| l.state == s);
+    if lanes.is_empty() {
+        "starting"
+    } else if any(RunState::Running) {
+        "running"
+    } else if any(RunState::Paused) {
+        "paused"
+    } else if any(RunState::Diverged) {
+        "diverged"
+    } else {
+        "finished"
+    }
+}
+
+/// Connects, reads the history and the live stream until it pauses (at most
+/// [`ANSWER_PATIENCE`]), and detaches. `None`: no answer in time.
+fn probe(socket: &Path) -> Option<Probe> {
+    let socket = socket.to_path_buf();
+    let (tx, rx) = mpsc::channel();
+    // A run that accepts but never answers must not hold `ps` up: the connection is left to
+    // its thread, which ends with the process.
+    std::thread::spawn(move || {
+        let Ok(handle) = crate::run::client::connect(&socket) else {
+            return;
+        };
+        let deadline = Instant::now() + ANSWER_PATIENCE;
+        let mut probe = Probe::default();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            // Once started, a pause in the stream means the history has been read (it comes in
+            // one go) and the live steps have begun: enough to know the step and the rate.
+            let wait = if probe.start.is_some() {
+                left.min(QUIET)
+            } else {
+                left
+            };
+            match handle.messages.recv_timeout(wait) {
+                Ok(msg) => probe.take(msg),
+                Err(_) => break,
+            }
+        }
+        probe.viewers = crate::run::peers::connections(&socket).map(|n| n.saturating_sub(1));
+        handle.detach();
+        let _ = tx.send(probe);
+    });
+    rx.recv_timeout(ANSWER_PATIENCE + Duration::from_millis(500))
+        .ok()
+        .filter(|p| p.start.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(duration(12.7), "12s");
+        assert_eq!(duration(185.0), "3m05s");
+        assert_eq!(duration(3720.0), "1h02m");
+    }
+}
