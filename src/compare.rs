@@ -563,14 +563,6 @@ fn mean_sd(xs: &[f64]) -> String {
     format!("{} ± {}", num(mean), num(var.sqrt()))
 }
 
-/// Reads a report written by `--json`.
-pub fn read_report(path: &Path) -> Result<Report> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a compare report", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

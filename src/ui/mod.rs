@@ -86,14 +86,9 @@ pub enum Ended {
     Abandoned,
 }
 
-/// Runs the dashboard until the user quits; the caller prints the summary afterwards.
-pub fn run(handle: TrainerHandle, options: UiOptions) -> anyhow::Result<()> {
-    run_with_summary(handle, options).map(|_| ())
-}
-
-/// [`run`] on an in-process trainer, returning the trainer's summary when it finished (`None` if
-/// it did not stop within the wait after `Quit`). A trainer failure is shown on screen and then
-/// returned as the error.
+/// Runs the dashboard on an in-process trainer until the user quits, returning the trainer's
+/// summary when it finished (`None` if it did not stop within the wait after `Quit`). A trainer
+/// failure is shown on screen and then returned as the error.
 pub fn run_with_summary(
     handle: TrainerHandle,
     options: UiOptions,
