@@ -356,3 +356,33 @@ impl Optimizer for TestOpt {
         vec![("θ".into(), format!("{:.3}", self.theta))]
     }
 }
+
+/// A LODO step record with fixed statistics, for tests of what observers do with steps:
+/// `grad_evals` is `2·step` so a test can tell it from the step, `t` is `step·dt`.
+pub fn lodo_step(
+    lane: crate::train::msg::LaneId,
+    step: u64,
+    dt: f64,
+    loss: f32,
+) -> crate::train::msg::StepRecord {
+    use crate::optim::{LodoStats, StepStats};
+    crate::train::msg::StepRecord {
+        lane,
+        step,
+        grad_evals: Some(2 * step),
+        t: step as f64 * dt,
+        optimizer: "lodo".into(),
+        loss,
+        stats: StepStats {
+            step_norm: 0.1,
+            grad_norm: 1.0,
+            cos_step_neg_grad: 0.9,
+            effective_lr: 0.1,
+            lodo: Some(LodoStats {
+                hypergrad_norm: 1e-3,
+                layer_hypergrad_norms: vec![1e-4; 4],
+                rel_meta_step: 1e-5,
+            }),
+        },
+    }
+}

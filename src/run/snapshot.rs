@@ -248,7 +248,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::optim::{LodoStats, OptimizerSpec, StepStats};
+    use crate::optim::OptimizerSpec;
     use crate::task::{Heatmap, TaskKind};
     use crate::train::{EventKind, RunState};
     use crate::ui::app::App;
@@ -281,26 +281,8 @@ mod tests {
     }
 
     fn record(lane: LaneId, step: u64) -> StepRecord {
-        StepRecord {
-            lane,
-            step,
-            grad_evals: Some(2 * step),
-            t: step as f64 * 1e-3,
-            optimizer: "lodo".into(),
-            // A loss that differs at every step, so "the newest loss" is checked for real.
-            loss: 1.0 / (step as f32 + lane as f32 + 1.0),
-            stats: StepStats {
-                step_norm: 0.1,
-                grad_norm: 1.0,
-                cos_step_neg_grad: 0.9,
-                effective_lr: 0.1,
-                lodo: Some(LodoStats {
-                    hypergrad_norm: 1e-3,
-                    layer_hypergrad_norms: vec![1e-4; 4],
-                    rel_meta_step: 1e-5,
-                }),
-            },
-        }
+        // A loss that differs at every step, so "the newest loss" is checked for real.
+        crate::testkit::lodo_step(lane, step, 1e-3, 1.0 / (step as f32 + lane as f32 + 1.0))
     }
 
     fn event(lane: Option<LaneId>, step: u64, kind: EventKind, detail: &str) -> Msg {

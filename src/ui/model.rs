@@ -389,7 +389,6 @@ impl RunModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::{LodoStats, StepStats};
 
     fn status(lane: LaneId, name: &str, state: RunState) -> LaneStatus {
         LaneStatus {
@@ -402,25 +401,7 @@ mod tests {
     }
 
     fn record(lane: LaneId, step: u64, loss: f32) -> StepRecord {
-        StepRecord {
-            lane,
-            step,
-            grad_evals: Some(2 * step),
-            t: step as f64 * 0.01,
-            optimizer: "lodo".into(),
-            loss,
-            stats: StepStats {
-                step_norm: 0.1,
-                grad_norm: 1.0,
-                cos_step_neg_grad: 0.9,
-                effective_lr: 0.1,
-                lodo: Some(LodoStats {
-                    hypergrad_norm: 1e-3,
-                    layer_hypergrad_norms: vec![1e-4; 4],
-                    rel_meta_step: 1e-5,
-                }),
-            },
-        }
+        crate::testkit::lodo_step(lane, step, 0.01, loss)
     }
 
     #[test]
