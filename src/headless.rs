@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
+use crate::schema::{Event, EventKind, Msg, StartInfo, StepRecord, Summary};
 use crate::table::{count, num};
 use crate::task::Metrics;
 use crate::train::TrainerHandle;
-use crate::train::msg::{Event, EventKind, Msg, StartInfo, StepRecord, Summary};
 
 const PRINT_EVERY: Duration = Duration::from_secs(1);
 /// The loss EMA averages over about a second of steps, but at least this many and at most
@@ -354,8 +354,8 @@ pub fn summary_table(summary: &Summary) -> String {
 mod tests {
     use super::*;
     use crate::optim::{OptimizerSpec, StepStats};
+    use crate::schema::{LaneStatus, LaneSummary, RunState};
     use crate::task::TaskKind;
-    use crate::train::msg::{LaneStatus, LaneSummary, RunState};
 
     fn info() -> StartInfo {
         StartInfo {

@@ -18,6 +18,7 @@ pub mod ps;
 pub mod record;
 pub mod run;
 pub mod sample;
+pub mod schema;
 pub mod shell;
 pub mod stop;
 pub mod table;

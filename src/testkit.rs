@@ -360,13 +360,13 @@ impl Optimizer for TestOpt {
 /// A LODO step record with fixed statistics, for tests of what observers do with steps:
 /// `grad_evals` is `2·step` so a test can tell it from the step, `t` is `step·dt`.
 pub fn lodo_step(
-    lane: crate::train::msg::LaneId,
+    lane: crate::schema::LaneId,
     step: u64,
     dt: f64,
     loss: f32,
-) -> crate::train::msg::StepRecord {
+) -> crate::schema::StepRecord {
     use crate::optim::{LodoStats, StepStats};
-    crate::train::msg::StepRecord {
+    crate::schema::StepRecord {
         lane,
         step,
         grad_evals: Some(2 * step),

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::optim::OptimizerSpec;
 use crate::record::Record;
-use crate::train::msg::LaneId;
+use crate::schema::LaneId;
 
 /// What the y axis shows.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -17,156 +17,26 @@
 //! plus the optimizer's same-minibatch re-evaluations: two per step for L-BFGS and O-LBFGS).
 //! Records written before the count existed, and runs resumed from checkpoints written before
 //! it, have step lines without it; readers accept them and treat the count as unknown.
+//!
+//! The line types are the schema's ([`crate::schema::Line`]): a record holds the very values the
+//! trainer sends its observers, and this module only writes, reads and replays them.
 
 pub mod reader;
 pub mod replay;
 pub mod tail;
 pub mod writer;
 
-use serde::{Deserialize, Serialize};
-
-use crate::optim::{LodoStats, OptimizerSpec, StepStats};
-use crate::preset::Preset;
-use crate::task::{Metrics, TaskKind};
-use crate::train::msg::{Event, LaneId, StepRecord, Summary};
-
+pub use crate::schema::{EvalLine, Line, PointLine, StartLine};
 pub use reader::{Record, Skipped, read, read_lines};
 pub use writer::{Open, Recorder};
-
-/// One line of a record.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Line {
-    Start(Box<StartLine>),
-    Step(StepLine),
-    Eval(EvalLine),
-    Event(Event),
-    Point(PointLine),
-    Summary(Summary),
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StartLine {
-    pub n_params: usize,
-    pub preset: String,
-    pub task: TaskKind,
-    pub task_title: String,
-    pub seed: u64,
-    pub batch_size: Option<usize>,
-    pub max_steps: Option<u64>,
-    pub eval_interval: u64,
-    /// Optimizer name of each lane.
-    pub lanes: Vec<String>,
-    /// The full spec of each lane's optimizer.
-    pub optimizers: Vec<OptimizerSpec>,
-    /// Set when this run continues a checkpoint.
-    #[serde(default)]
-    pub resumed_from_step: Option<u64>,
-    /// lodo-tui version that wrote the record.
-    pub version: String,
-    /// The effective configuration (preset after command-line overrides).
-    pub config: Preset,
-}
-
-/// A step record with its statistics flattened into the line.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StepLine {
-    pub lane: LaneId,
-    pub step: u64,
-    /// Cumulative gradient evaluations of the lane; absent when unknown (see the module doc).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grad_evals: Option<u64>,
-    pub t: f64,
-    pub optimizer: String,
-    #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
-    pub loss: f32,
-    #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
-    pub grad_norm: f32,
-    #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
-    pub step_norm: f32,
-    #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
-    pub cos_step_neg_grad: f32,
-    #[serde(deserialize_with = "crate::jsonfloat::f32_or_nan")]
-    pub effective_lr: f32,
-    /// LODO family only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hypergrad_norm: Option<f32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rel_meta_step: Option<f32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub layer_hypergrad_norms: Option<Vec<f32>>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EvalLine {
-    pub lane: LaneId,
-    pub step: u64,
-    pub t: f64,
-    #[serde(deserialize_with = "crate::jsonfloat::metrics")]
-    pub metrics: Metrics,
-}
-
-/// Where a lane of a 2-D task is after `step` (its trajectory, one line per step).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PointLine {
-    pub lane: LaneId,
-    pub step: u64,
-    #[serde(deserialize_with = "crate::jsonfloat::pair_or_nan")]
-    pub xy: [f32; 2],
-}
-
-impl From<&StepRecord> for StepLine {
-    fn from(r: &StepRecord) -> Self {
-        let lodo = r.stats.lodo.as_ref();
-        Self {
-            lane: r.lane,
-            step: r.step,
-            grad_evals: r.grad_evals,
-            t: r.t,
-            optimizer: r.optimizer.clone(),
-            loss: r.loss,
-            grad_norm: r.stats.grad_norm,
-            step_norm: r.stats.step_norm,
-            cos_step_neg_grad: r.stats.cos_step_neg_grad,
-            effective_lr: r.stats.effective_lr,
-            hypergrad_norm: lodo.map(|l| l.hypergrad_norm),
-            rel_meta_step: lodo.map(|l| l.rel_meta_step),
-            layer_hypergrad_norms: lodo.map(|l| l.layer_hypergrad_norms.clone()),
-        }
-    }
-}
-
-impl StepLine {
-    /// Back to the trainer's message form (e.g. to replay a record in the dashboard).
-    pub fn to_record(&self) -> StepRecord {
-        let lodo = self.hypergrad_norm.map(|hypergrad_norm| LodoStats {
-            hypergrad_norm,
-            layer_hypergrad_norms: self.layer_hypergrad_norms.clone().unwrap_or_default(),
-            rel_meta_step: self.rel_meta_step.unwrap_or(f32::NAN),
-        });
-        StepRecord {
-            lane: self.lane,
-            step: self.step,
-            grad_evals: self.grad_evals,
-            t: self.t,
-            optimizer: self.optimizer.clone(),
-            loss: self.loss,
-            stats: StepStats {
-                step_norm: self.step_norm,
-                grad_norm: self.grad_norm,
-                cos_step_neg_grad: self.cos_step_neg_grad,
-                effective_lr: self.effective_lr,
-                lodo,
-            },
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::TaskSpec;
-    use crate::train::msg::{EventKind, LaneSummary};
+    use crate::optim::{LodoStats, OptimizerSpec, StepStats};
+    use crate::preset::Preset;
+    use crate::schema::{Event, EventKind, LaneSummary, StepRecord, Summary};
+    use crate::task::{Metrics, TaskKind, TaskSpec};
 
     fn start() -> StartLine {
         StartLine {
@@ -220,7 +90,7 @@ mod tests {
         };
         vec![
             Line::Start(Box::new(start())),
-            Line::Step(StepLine::from(&step)),
+            Line::Step(step),
             Line::Eval(EvalLine {
                 lane: 0,
                 step: 1,
@@ -271,17 +141,24 @@ mod tests {
         let record = read(&path).unwrap();
         assert_eq!(record.start, start());
         assert_eq!(record.steps.len(), 1);
-        assert!(record.steps[0].effective_lr.is_nan());
-        assert_eq!(record.steps[0].hypergrad_norm, Some(0.2));
+        assert!(record.steps[0].stats.effective_lr.is_nan());
+        assert_eq!(
+            record.steps[0].stats.lodo.as_ref().unwrap().hypergrad_norm,
+            0.2
+        );
         assert!(record.evals[0].metrics["val_loss"].is_nan());
         assert_eq!(record.events[0].kind, EventKind::MetaLr);
         let summary = record.summary.unwrap();
         assert!(summary.lanes[0].optimizer_ms_median.is_nan());
         assert!(record.skipped.is_empty());
         // Step records survive the flattening.
-        let back = record.steps[0].to_record();
         assert_eq!(
-            back.stats.lodo.unwrap().layer_hypergrad_norms,
+            record.steps[0]
+                .stats
+                .lodo
+                .as_ref()
+                .unwrap()
+                .layer_hypergrad_norms,
             vec![0.1, 0.1]
         );
     }
@@ -374,7 +251,7 @@ mod tests {
 
     #[test]
     fn replay_gives_back_the_trainer_messages() {
-        use crate::train::msg::Msg;
+        use crate::schema::Msg;
         let msgs = replay::messages(&lines());
         assert!(
             matches!(&msgs[0], Msg::Started(info) if info.n_params == 3 && info.lanes.len() == 1)
@@ -387,7 +264,7 @@ mod tests {
 
     #[test]
     fn point_lines_round_trip_and_replay_as_one_batch() {
-        use crate::train::msg::Msg;
+        use crate::schema::Msg;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
         let point = |step, xy| Line::Point(PointLine { lane: 0, step, xy });

@@ -6,8 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use super::{EvalLine, Line, PointLine, StartLine, StepLine};
-use crate::train::msg::{Event, Summary};
+use crate::schema::{EvalLine, Event, Line, PointLine, StartLine, StepRecord, Summary};
 
 /// Every record line begins so (the `type` tag is serialized first).
 const LINE_START: &str = "{\"type\":\"";
@@ -26,7 +25,7 @@ pub struct Record {
     pub start: StartLine,
     /// Start lines of resumed continuations appended to the same file.
     pub resumes: Vec<StartLine>,
-    pub steps: Vec<StepLine>,
+    pub steps: Vec<StepRecord>,
     pub evals: Vec<EvalLine>,
     pub events: Vec<Event>,
     /// Positions of 2-D tasks (empty for others).

@@ -1,39 +1,9 @@
 //! A record turned back into the trainer's messages, so a finished run can be replayed by anything
 //! that observes a live one (the dashboard).
 
-use crate::train::msg::{EventKind, LaneId, LaneStatus, Msg, RunState, StartInfo, StepRecord};
+use crate::schema::{Event, EventKind, LaneId, Line, Msg, StepRecord};
 
 type Point = (LaneId, u64, [f32; 2]);
-
-use super::{Line, StartLine};
-
-/// The `Started` message a start line stands for.
-pub fn start_info(start: &StartLine) -> StartInfo {
-    StartInfo {
-        preset: start.preset.clone(),
-        task: start.task,
-        task_title: start.task_title.clone(),
-        n_params: start.n_params,
-        seed: start.seed,
-        batch_size: start.batch_size,
-        max_steps: start.max_steps,
-        eval_interval: start.eval_interval,
-        pace: None,
-        alternatives: start.config.alternatives.clone(),
-        lanes: start
-            .optimizers
-            .iter()
-            .enumerate()
-            .map(|(lane, optimizer)| LaneStatus {
-                lane,
-                optimizer: optimizer.clone(),
-                step: start.resumed_from_step.unwrap_or(0),
-                state: RunState::Running,
-                summary: Vec::new(),
-            })
-            .collect(),
-    }
-}
 
 /// The messages of a record in order: `Started`; a run of consecutive step and point lines as one
 /// `Steps` followed by one `Points` (as the trainer batches them); evaluations, events (a resumed
@@ -46,7 +16,7 @@ pub fn messages(lines: &[Line]) -> Vec<Msg> {
     for line in lines {
         match line {
             Line::Step(s) => {
-                steps.push(s.to_record());
+                steps.push(s.clone());
                 continue;
             }
             Line::Point(p) => {
@@ -58,11 +28,11 @@ pub fn messages(lines: &[Line]) -> Vec<Msg> {
         match line {
             Line::Start(start) if !started => {
                 started = true;
-                out.push(Msg::Started(start_info(start)));
+                out.push(Msg::Started(start.info()));
             }
             Line::Start(start) => {
                 let step = start.resumed_from_step.unwrap_or(0);
-                out.push(Msg::Event(crate::train::msg::Event {
+                out.push(Msg::Event(Event {
                     lane: None,
                     step,
                     t: 0.0,

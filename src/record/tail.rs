@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-use super::Line;
+use crate::schema::Line;
 
 /// How far back to look for the last newline at a time.
 const CHUNK: u64 = 1 << 16;

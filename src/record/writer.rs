@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::Line;
 use super::tail;
+use crate::schema::Line;
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// Lines are buffered up to this many bytes, then written whole.
@@ -257,7 +257,7 @@ fn lock(file: &File, path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::msg::{Event, EventKind};
+    use crate::schema::{Event, EventKind};
     use std::os::unix::fs::PermissionsExt;
 
     fn event(step: u64) -> Line {
@@ -368,8 +368,7 @@ mod tests {
 
     #[test]
     fn thinned_records_keep_a_step_per_interval_per_lane_and_its_point() {
-        use crate::record::{PointLine, StepLine};
-        use crate::train::StepRecord;
+        use crate::schema::{PointLine, StepRecord};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
         let mut rec = Recorder::create(&path, NEW).unwrap();
@@ -387,7 +386,7 @@ mod tests {
                     loss: 1.0,
                     stats: Default::default(),
                 };
-                rec.write(&Line::Step(StepLine::from(&record))).unwrap();
+                rec.write(&Line::Step(record)).unwrap();
                 let point = PointLine {
                     lane,
                     step: i + 1,

@@ -146,7 +146,7 @@ pub fn read<T: DeserializeOwned>(r: &mut impl Read, max: usize) -> anyhow::Resul
 mod tests {
     use super::*;
     use crate::optim::StepStats;
-    use crate::train::msg::LaneSummary;
+    use crate::schema::LaneSummary;
     use crate::train::{StepRecord, Summary};
 
     fn frame_payload(frame: &[u8]) -> &[u8] {

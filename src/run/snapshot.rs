@@ -10,8 +10,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::schema::LaneId;
 use crate::task::TaskView;
-use crate::train::msg::LaneId;
 use crate::train::{Event, LaneStatus, Msg, StartInfo, StepRecord, Summary};
 
 /// Step records (and points) kept per lane. The dashboard's charts hold 1,024 buckets per

@@ -23,9 +23,9 @@ use crate::preset::Preset;
 use crate::task::TaskState;
 
 use super::checkpoint_dir::{self, RunId};
-use super::msg::{LaneId, RunState};
 use super::slot::Saved;
 use super::stats::LaneStats;
+use crate::schema::{LaneId, RunState};
 
 const MAGIC: &[u8; 12] = b"LODOTUI-CKPT";
 const FORMAT: u32 = 2;

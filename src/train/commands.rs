@@ -11,9 +11,9 @@ use crate::table::count;
 use crate::task::{Digits, TaskView};
 
 use super::lane::Lane;
-use super::msg::{Command, EventKind, LaneId, RunState};
 use super::slot::Switched;
 use super::trainer::{Flow, Trainer};
+use crate::schema::{Command, EventKind, LaneId, RunState};
 
 /// Where `Checkpoint` writes when no `--checkpoint-dir` was given.
 const DEFAULT_CHECKPOINT_DIR: &str = "checkpoints";
@@ -324,7 +324,7 @@ impl Trainer {
             }
             loop {
                 match commands.try_recv() {
-                    Ok(crate::train::msg::Command::Quit) | Err(TryRecvError::Disconnected) => {
+                    Ok(crate::schema::Command::Quit) | Err(TryRecvError::Disconnected) => {
                         quit = true;
                         return false;
                     }

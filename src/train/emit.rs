@@ -4,11 +4,14 @@
 
 use std::time::Instant;
 
-use crate::record::{EvalLine, Line, PointLine, Recorder, StartLine, StepLine};
+use crate::record::Recorder;
 use crate::task::{Metrics, TaskView};
 
-use super::msg::{Event, EventKind, LaneId, LaneStatus, Msg, StartInfo, StepRecord, Summary};
 use super::throttle::Outbox;
+use crate::schema::{
+    EvalLine, Event, EventKind, LaneId, LaneStatus, Line, Msg, PointLine, StartInfo, StartLine,
+    StepRecord, Summary,
+};
 
 /// Seconds since the run started, continuing across resumes.
 #[derive(Clone, Copy, Debug)]
@@ -93,7 +96,7 @@ impl Emitter {
     pub fn step(&mut self, record: StepRecord) {
         self.last_step = self.last_step.max(record.step);
         if self.recorder.is_some() {
-            self.record(&Line::Step(StepLine::from(&record)));
+            self.record(&Line::Step(record.clone()));
         }
         self.outbox.step(record);
     }

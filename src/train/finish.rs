@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use super::checkpoint::{Checkpoint, LaneSnapshot};
 use super::checkpoint_dir;
 use super::lane::Lane;
-use super::msg::{EventKind, LaneSummary, RunState, Summary};
 use super::trainer::Trainer;
+use crate::schema::{EventKind, LaneSummary, RunState, Summary};
 
 /// How many periodic checkpoints to keep (older ones are deleted; manual ones never are).
 const KEEP_PERIODIC: usize = 2;

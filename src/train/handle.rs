@@ -3,7 +3,7 @@
 use std::sync::mpsc::{Receiver, Sender};
 use std::thread::JoinHandle;
 
-use super::msg::{Command, Msg};
+use crate::schema::{Command, Msg};
 
 /// Channels to and from a trainer thread, plus the thread itself.
 ///

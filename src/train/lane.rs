@@ -9,9 +9,9 @@ use crate::optim::{SameBatch, StepStats};
 use crate::task::Task;
 
 use super::guard::{Guard, Trip};
-use super::msg::{LaneId, LaneStatus, RunState};
 use super::slot::Slot;
 use super::stats::LaneStats;
+use crate::schema::{LaneId, LaneStatus, RunState};
 
 pub struct Lane {
     pub id: LaneId,

@@ -9,7 +9,6 @@ mod finish;
 pub mod guard;
 pub mod handle;
 pub mod lane;
-pub mod msg;
 pub mod pace;
 pub mod setup;
 pub mod slot;
@@ -23,7 +22,8 @@ pub use checkpoint_dir::RunId;
 pub use handle::TrainerHandle;
 pub use spawn::{TrainerConfig, spawn};
 
-pub use msg::{
+/// The trainer's messages and commands, defined in the schema every observer shares.
+pub use crate::schema::{
     Command, Event, EventKind, LaneStatus, Msg, RunState, StartInfo, StepRecord, Summary,
 };
 

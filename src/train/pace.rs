@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::msg::MAX_PACE;
+use crate::schema::MAX_PACE;
 
 /// Limits below this many steps a second are raised to it (one step every ten seconds).
 const MIN_PACE: f64 = 0.1;

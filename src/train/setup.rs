@@ -9,8 +9,8 @@ use crate::task::{Task, layer_groups};
 
 use super::checkpoint::{Checkpoint, LaneSnapshot};
 use super::lane::Lane;
-use super::msg::RunState;
 use super::slot::{Factory, Slot};
+use crate::schema::RunState;
 
 /// The task and lanes a trainer starts with, built before the trainer itself so a failure can
 /// still be reported through the emitter.

@@ -15,10 +15,10 @@ use super::checkpoint::Checkpoint;
 use super::checkpoint_dir::RunId;
 use super::emit::{Clock, Emitter};
 use super::handle::TrainerHandle;
-use super::msg::Msg;
 use super::setup::Setup;
 use super::throttle::{self, Outbox};
 use super::trainer::{Settings, Trainer};
+use crate::schema::Msg;
 
 /// Everything a trainer needs to start.
 pub struct TrainerConfig {

@@ -9,8 +9,8 @@ use crate::preset::Preset;
 use crate::task::{TaskSpec, TaskView};
 use crate::testkit;
 
-use super::msg::{Command, Event, EventKind, LaneStatus, Msg, RunState, StepRecord, Summary};
 use super::{Checkpoint, TrainerConfig, TrainerHandle, spawn};
+use crate::schema::{Command, Event, EventKind, LaneStatus, Msg, RunState, StepRecord, Summary};
 
 fn spec(name: &str, lr: f32) -> OptimizerSpec {
     OptimizerSpec {

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
-use super::msg::{LaneId, Msg, StepRecord};
+use crate::schema::{LaneId, Msg, StepRecord};
 use crate::task::TaskView;
 
 /// Channel capacity in messages (several seconds of batches at 50 per second).
@@ -170,8 +170,8 @@ mod tests {
 
     use super::*;
     use crate::optim::StepStats;
+    use crate::schema::{Event, EventKind};
     use crate::task::Digits;
-    use crate::train::msg::{Event, EventKind};
 
     fn record(step: u64) -> StepRecord {
         StepRecord {

@@ -10,17 +10,17 @@ use anyhow::{Context, Result};
 
 use crate::optim::StepStats;
 use crate::preset::Preset;
-use crate::record::StartLine;
+use crate::schema::StartLine;
 use crate::task::{EvalContext, Task};
 
 use super::checkpoint_dir::RunId;
 use super::emit::Emitter;
 use super::guard::{ADVICE, Guard, Trip};
 use super::lane::{Lane, Outcome};
-use super::msg::{Command, EventKind, LaneStatus, RunState, StartInfo, StepRecord};
 use super::pace::Pacer;
 use super::setup::Setup;
 use super::slot::Factory;
+use crate::schema::{Command, EventKind, LaneStatus, RunState, StartInfo, StepRecord};
 
 /// What the trainer was asked to do beyond the preset.
 pub struct Settings {
@@ -218,25 +218,7 @@ impl Trainer {
     /// The start line and message, static view, lane states, first points and evaluation.
     fn announce(&mut self) -> Result<()> {
         let info = self.start_info();
-        let line = StartLine {
-            n_params: info.n_params,
-            preset: info.preset.clone(),
-            task: info.task,
-            task_title: info.task_title.clone(),
-            seed: info.seed,
-            batch_size: info.batch_size,
-            max_steps: info.max_steps,
-            eval_interval: info.eval_interval,
-            lanes: info
-                .lanes
-                .iter()
-                .map(|l| l.optimizer.name.clone())
-                .collect(),
-            optimizers: info.lanes.iter().map(|l| l.optimizer.clone()).collect(),
-            resumed_from_step: self.resumed_from,
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            config: self.settings.preset.clone(),
-        };
+        let line = StartLine::new(&info, self.resumed_from, self.settings.preset.clone());
         self.emit.start(info, Some(line));
         if let Some(view) = self.task.static_view() {
             self.emit.view(None, view);

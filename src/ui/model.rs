@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::optim::OptimizerSpec;
+use crate::schema::LaneId;
 use crate::task::{Digits, Heatmap, Metrics, TaskKind, TaskView};
-use crate::train::msg::LaneId;
 use crate::train::{Event, EventKind, LaneStatus, Msg, RunState, StartInfo, StepRecord, Summary};
 
 use super::app::XAxis;

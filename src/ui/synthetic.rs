@@ -10,8 +10,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::optim::{LodoStats, OptimizerSpec, StepStats};
+use crate::schema::{LaneId, LaneSummary};
 use crate::task::{Digits, Heatmap, Metrics, TaskKind, TaskView};
-use crate::train::msg::{LaneId, LaneSummary};
 use crate::train::{
     Command, Event, EventKind, LaneStatus, Msg, RunState, StartInfo, StepRecord, Summary,
     TrainerHandle,
