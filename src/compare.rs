@@ -12,13 +12,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::builders::Builders;
 use crate::cli::CompareArgs;
+use crate::format::cell;
 use crate::headless;
 use crate::launch::{self, spec_arg::SpecArg, writable};
 use crate::optim::OptimizerSpec;
 use crate::plot;
 use crate::preset::Preset;
 use crate::record::{Open, Recorder};
-use crate::table::{markdown, num};
+use crate::table::markdown;
 use crate::task::Metrics;
 use crate::train::{self, Command, TrainerConfig, checkpoint_dir};
 
@@ -250,8 +251,8 @@ pub fn plot_runs(report: &Report, png: &Path) -> Result<plot::Drawn> {
         "{}: training loss, {}{}",
         report.preset,
         match report.grad_evals {
-            Some(n) => format!("{} gradient evaluations", crate::table::count(n)),
-            None => format!("{} steps", crate::table::count(report.steps)),
+            Some(n) => format!("{} gradient evaluations", crate::format::thousands(n)),
+            None => format!("{} steps", crate::format::thousands(report.steps)),
         },
         if report.seeds > 1 {
             format!(", seeds 0..{}", report.seeds)
@@ -447,19 +448,19 @@ pub fn tables(report: &Report) -> String {
                 r.seed.to_string(),
                 r.steps.to_string(),
                 r.grad_evals.map_or("-".into(), |n| n.to_string()),
-                num(r.final_loss as f64),
-                num(r.mean_loss_last_10pct as f64),
-                num(r.best_loss as f64),
+                cell(r.final_loss as f64),
+                cell(r.mean_loss_last_10pct as f64),
+                cell(r.best_loss as f64),
             ];
             row.extend(
                 metric_names
                     .iter()
-                    .map(|m| r.metrics.get(*m).map_or("-".into(), |v| num(*v))),
+                    .map(|m| r.metrics.get(*m).map_or("-".into(), |v| cell(*v))),
             );
             row.extend([
-                num(r.steps_per_s),
-                num(r.task_ms_median),
-                num(r.optimizer_ms_median),
+                cell(r.steps_per_s),
+                cell(r.task_ms_median),
+                cell(r.optimizer_ms_median),
                 diverged_cell(r),
             ]);
             row
@@ -489,8 +490,8 @@ fn optimizer_cell(r: &RunResult, steps: u64) -> String {
         format!(
             "{} (interrupted at {} of {})",
             r.optimizer,
-            crate::table::count(r.steps),
-            crate::table::count(steps)
+            crate::format::thousands(r.steps),
+            crate::format::thousands(steps)
         )
     } else {
         r.optimizer.clone()
@@ -557,10 +558,10 @@ fn mean_sd(xs: &[f64]) -> String {
     let n = xs.len() as f64;
     let mean = xs.iter().sum::<f64>() / n;
     if xs.len() == 1 {
-        return num(mean);
+        return cell(mean);
     }
     let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    format!("{} ± {}", num(mean), num(var.sqrt()))
+    format!("{} ± {}", cell(mean), cell(var.sqrt()))
 }
 
 #[cfg(test)]
@@ -812,7 +813,7 @@ mod tests {
         let text = tables(&report);
         let mark = format!(
             "| lodo (interrupted at {} of 1,000,000,000) | 0 ",
-            crate::table::count(run.steps)
+            crate::format::thousands(run.steps)
         );
         assert!(text.contains(&mark), "{text}");
     }

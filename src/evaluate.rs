@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::builders::Builders;
 use crate::cli::EvaluateArgs;
+use crate::format::cell;
 use crate::launch;
-use crate::table::{markdown, num};
+use crate::table::markdown;
 use crate::task::{EvalContext, Metrics};
 use crate::train::Checkpoint;
 
@@ -116,7 +117,7 @@ pub fn table(e: &Evaluation) -> String {
             row.extend(
                 names
                     .iter()
-                    .map(|n| l.metrics.get(*n).map_or("-".into(), |v| num(*v))),
+                    .map(|n| l.metrics.get(*n).map_or("-".into(), |v| cell(*v))),
             );
             row
         })

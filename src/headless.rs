@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
+use crate::format::{cell, span, thousands};
 use crate::schema::{Event, EventKind, Msg, StartInfo, StepRecord, Summary};
-use crate::table::{count, num};
 use crate::task::Metrics;
 use crate::train::TrainerHandle;
 
@@ -149,7 +149,7 @@ impl<'a, W: Write> Progress<'a, W> {
                 format!(
                     "{} ({} params)",
                     info.task_title,
-                    count(info.n_params as u64)
+                    thousands(info.n_params as u64)
                 )
             };
             let mut text = format!(
@@ -162,7 +162,7 @@ impl<'a, W: Write> Progress<'a, W> {
                 text.push_str(&format!(" · batch {b}"));
             }
             if let Some(max) = info.max_steps {
-                text.push_str(&format!(" · {} steps", count(max)));
+                text.push_str(&format!(" · {} steps", thousands(max)));
             }
             let text = self.paint("1", &text);
             self.line(&text);
@@ -193,7 +193,7 @@ impl<'a, W: Write> Progress<'a, W> {
             .map(|l| format!(" lane {l}"));
         let text = format!(
             "[step {}{}] {kind}: {}",
-            count(e.step),
+            thousands(e.step),
             lane.unwrap_or_default(),
             e.detail
         );
@@ -221,12 +221,12 @@ impl<'a, W: Write> Progress<'a, W> {
             return;
         }
         let mut parts = vec![match self.max_steps {
-            Some(max) => format!("step {}/{}", count(step), count(max)),
-            None => format!("step {}", count(step)),
+            Some(max) => format!("step {}/{}", thousands(step), thousands(max)),
+            None => format!("step {}", thousands(step)),
         }];
         let single = self.lanes.len() == 1;
         for l in &self.lanes {
-            let loss = l.ema().map_or("-".into(), num);
+            let loss = l.ema().map_or("-".into(), cell);
             let loss = self.paint("1", &loss);
             parts.push(if single {
                 format!("loss {loss}")
@@ -235,12 +235,12 @@ impl<'a, W: Write> Progress<'a, W> {
             });
         }
         if let Some(rate) = self.rate {
-            parts.push(format!("{} steps/s", num(rate)));
+            parts.push(format!("{} steps/s", cell(rate)));
             if let Some(max) = self.max_steps
                 && rate > 0.0
                 && max > step
             {
-                parts.push(format!("ETA {}", duration((max - step) as f64 / rate)));
+                parts.push(format!("ETA {}", span((max - step) as f64 / rate)));
             }
         }
         if single && let Some(l) = self.lanes.first() {
@@ -248,7 +248,7 @@ impl<'a, W: Write> Progress<'a, W> {
             let mut metrics: Vec<(&String, &f64)> = l.metrics.iter().collect();
             metrics.sort_by_key(|(k, _)| !k.starts_with("val_"));
             for (k, v) in metrics.into_iter().take(4) {
-                parts.push(format!("{k} {}", num(*v)));
+                parts.push(format!("{k} {}", cell(*v)));
             }
         }
         let text = parts.join("  ");
@@ -256,16 +256,6 @@ impl<'a, W: Write> Progress<'a, W> {
             self.line(&text);
             self.last_line = text;
         }
-    }
-}
-
-/// `1h02m`, `3m05s`, `12s`.
-pub fn duration(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    match (s / 3600, (s % 3600) / 60, s % 60) {
-        (0, 0, sec) => format!("{sec}s"),
-        (0, min, sec) => format!("{min}m{sec:02}s"),
-        (h, min, _) => format!("{h}h{min:02}m"),
     }
 }
 
@@ -300,17 +290,17 @@ pub fn summary_table(summary: &Summary) -> String {
             let mut row = vec![
                 l.lane.to_string(),
                 l.optimizer.clone(),
-                count(l.steps),
-                num(l.final_loss as f64),
-                num(l.best_loss as f64),
-                num(l.mean_loss_last_10pct as f64),
-                num(l.steps_per_s),
+                thousands(l.steps),
+                cell(l.final_loss as f64),
+                cell(l.best_loss as f64),
+                cell(l.mean_loss_last_10pct as f64),
+                cell(l.steps_per_s),
                 if l.diverged { "yes" } else { "no" }.to_string(),
             ];
             row.extend(
                 metric_names
                     .iter()
-                    .map(|m| l.metrics.get(*m).map_or("-".into(), |v| num(*v))),
+                    .map(|m| l.metrics.get(*m).map_or("-".into(), |v| cell(*v))),
             );
             row
         })
@@ -340,7 +330,7 @@ pub fn summary_table(summary: &Summary) -> String {
         }
         text
     };
-    let mut text = format!("finished after {}\n{body}", duration(summary.elapsed_s));
+    let mut text = format!("finished after {}\n{body}", span(summary.elapsed_s));
     if !summary.lost.is_empty() {
         text.push_str("not saved:\n");
         for what in &summary.lost {
@@ -475,7 +465,6 @@ mod tests {
         );
         assert!(t.contains("0     lodo       20,000  0.1250"), "{t}");
         assert!(t.contains("hessian_error"), "{t}");
-        assert_eq!(duration(3725.0), "1h02m");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod data;
 pub mod evaluate;
 pub mod exit;
+pub mod format;
 pub mod headless;
 pub mod jsonfloat;
 pub mod launch;

@@ -10,8 +10,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::PsArgs;
+use crate::format::thousands;
 use crate::run::dir::{self, Listed, Liveness};
-use crate::table::count;
 use crate::train::{LaneStatus, Msg, RunState, StartInfo};
 
 /// A run that has not sent its start and lane states within this long is "not answering".
@@ -94,8 +94,8 @@ fn table(rows: &[Row]) -> String {
         .iter()
         .map(|r| {
             let step = match (r.step, r.max_steps) {
-                (Some(s), Some(m)) => format!("{}/{}", count(s), count(m)),
-                (Some(s), None) => count(s),
+                (Some(s), Some(m)) => format!("{}/{}", thousands(s), thousands(m)),
+                (Some(s), None) => thousands(s),
                 (None, _) => "-".into(),
             };
             let state = r.state.clone();
@@ -118,7 +118,7 @@ fn table(rows: &[Row]) -> String {
                     names.join(", ")
                 },
                 r.steps_per_s.map_or("-".into(), |v| format!("{v:.0}")),
-                r.uptime_s.map_or("-".into(), duration),
+                r.uptime_s.map_or("-".into(), crate::format::span),
                 r.viewers.map_or("-".into(), |v| v.to_string()),
             ];
             if any_checkpoint {
@@ -132,16 +132,6 @@ fn table(rows: &[Row]) -> String {
         })
         .collect();
     crate::table::plain(&headers, &cells)
-}
-
-/// `1h02m`, `3m05s`, `12s`.
-fn duration(seconds: f64) -> String {
-    let s = seconds.max(0.0) as u64;
-    match (s / 3600, s / 60 % 60, s % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, s) => format!("{m}m{s:02}s"),
-        (h, m, _) => format!("{h}h{m:02}m"),
-    }
 }
 
 fn row(listed: Listed) -> Row {
@@ -285,16 +275,4 @@ fn probe(socket: &Path) -> Option<Probe> {
     rx.recv_timeout(ANSWER_PATIENCE + Duration::from_millis(500))
         .ok()
         .filter(|p| p.start.is_some())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_as_people_write_them() {
-        assert_eq!(duration(12.7), "12s");
-        assert_eq!(duration(185.0), "3m05s");
-        assert_eq!(duration(3720.0), "1h02m");
-    }
 }

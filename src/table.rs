@@ -1,31 +1,5 @@
-//! Small text tables for the headless summary and `compare`, and the number format they share.
-
-/// A number in a table: 4 significant digits, scientific outside [1e-3, 1e5), `-` for NaN.
-pub fn num(x: f64) -> String {
-    if x.is_nan() {
-        "-".into()
-    } else if x == 0.0 {
-        "0".into()
-    } else if (1e-3..1e5).contains(&x.abs()) {
-        let digits = (3 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
-        format!("{x:.digits$}")
-    } else {
-        format!("{x:.3e}")
-    }
-}
-
-/// An integer with thousands separators: 94696 → "94,696".
-pub fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+//! Small text tables for the headless summary and `compare` (their numbers are
+//! [`crate::format::cell`]s).
 
 fn widths(headers: &[String], rows: &[Vec<String>]) -> Vec<usize> {
     let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -88,20 +62,6 @@ pub fn plain(headers: &[String], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_read_well() {
-        assert_eq!(num(0.91234), "0.9123");
-        assert_eq!(num(12.3456), "12.35");
-        assert_eq!(num(1234.5), "1234");
-        assert_eq!(num(2.5e-5), "2.500e-5");
-        assert_eq!(num(3e7), "3.000e7");
-        assert_eq!(num(0.0), "0");
-        assert_eq!(num(f64::NAN), "-");
-        assert_eq!(count(94696), "94,696");
-        assert_eq!(count(999), "999");
-        assert_eq!(count(1_000_000), "1,000,000");
-    }
 
     #[test]
     fn markdown_tables_align() {

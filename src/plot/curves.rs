@@ -9,6 +9,7 @@ use plotters::prelude::*;
 use super::series::Series;
 use super::smooth::{mean_per_column, min_max_per_column, moving_average};
 use super::{Drawn, Frame, legend_entries, plotting, style};
+use crate::format::ticks as format;
 
 /// How the curves are drawn.
 pub struct CurveStyle {
@@ -108,7 +109,7 @@ pub fn draw(path: &Path, size: (u32, u32), series: &[Series], style: &CurveStyle
     if style.log_y {
         let y = (y_range.0..y_range.1)
             .log_scale()
-            .with_key_points(log_ticks(y_range.0, y_range.1));
+            .with_key_points(format::log_values(y_range.0, y_range.1));
         draw_chart(&root, &frame, x_range, y, &prepared, style.legend)?;
     } else {
         let y = y_range.0..y_range.1;
@@ -147,8 +148,8 @@ where
             .configure_mesh()
             .x_desc(frame.x_label)
             .y_desc(frame.y_label)
-            .x_label_formatter(&|v| style::steps(*v))
-            .y_label_formatter(&|v| style::tick(*v))
+            .x_label_formatter(&|v| format::steps_tick(*v))
+            .y_label_formatter(&|v| format::plain_tick(*v))
             .label_style(("sans-serif", 15))
             .axis_desc_style(("sans-serif", 16))
             .light_line_style(RGBColor(245, 245, 245))
@@ -239,53 +240,9 @@ pub fn padded_range(values: impl Iterator<Item = f64>, log: bool) -> Option<(f64
     }
 }
 
-/// Labelled values of a log axis: 1, 2, 5 × each power of ten in range, only the powers when
-/// that makes too many, and every integer multiple when the range is too narrow for two.
-fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
-    let within = |mantissas: &[f64]| -> Vec<f64> {
-        let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
-        (first..=last)
-            .flat_map(|e| mantissas.iter().map(move |m| m * 10f64.powi(e)))
-            .filter(|v| (lo..=hi).contains(v))
-            .collect()
-    };
-    let ticks = within(&[1.0, 2.0, 5.0]);
-    if ticks.len() > 12 {
-        within(&[1.0])
-    } else if ticks.len() < 3 {
-        within(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
-    } else {
-        ticks
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn log_axes_get_enough_labels() {
-        let close = |got: Vec<f64>, want: &[f64]| {
-            got.len() == want.len()
-                && got
-                    .iter()
-                    .zip(want)
-                    .all(|(g, w)| (g / w - 1.0).abs() < 1e-9)
-        };
-        // 1-2-5 within 1.4..14.
-        assert!(close(log_ticks(1.4, 14.0), &[2.0, 5.0, 10.0]));
-        // Nine decades: only the powers of ten.
-        let wide = log_ticks(1e-3, 1e6);
-        assert!(close(
-            wide,
-            &[1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6]
-        ));
-        // Too narrow for 1-2-5: every integer multiple.
-        assert!(close(
-            log_ticks(3.0, 9.0),
-            &[3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
-        ));
-    }
 
     #[test]
     fn raw_curves_fade_as_they_multiply() {

@@ -71,44 +71,6 @@ pub fn heat(t: f64) -> RGBColor {
     HEAT[HEAT.len() - 1].1
 }
 
-/// A tick label: up to 4 significant digits without trailing zeros, `1e-3`-style beyond
-/// [1e-3, 1e5).
-pub fn tick(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return if v == 0.0 { "0".into() } else { v.to_string() };
-    }
-    let a = v.abs();
-    if (1e-3..1e5).contains(&a) {
-        let digits = (3 - a.log10().floor() as i32).clamp(0, 6) as usize;
-        let s = format!("{v:.digits$}");
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    } else {
-        let exp = a.log10().floor() as i32;
-        let mantissa = v / 10f64.powi(exp);
-        if (mantissa.abs() - 1.0).abs() < 1e-9 {
-            format!("{}1e{exp}", if v < 0.0 { "-" } else { "" })
-        } else {
-            format!("{}e{exp}", tick(mantissa))
-        }
-    }
-}
-
-/// A step count for the x axis: `500`, `2k`, `1.5M`.
-pub fn steps(v: f64) -> String {
-    let a = v.abs();
-    if a >= 1e6 {
-        format!("{}M", tick(v / 1e6))
-    } else if a >= 1e3 {
-        format!("{}k", tick(v / 1e3))
-    } else {
-        tick(v)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,22 +79,6 @@ mod tests {
     fn the_embedded_font_registers() {
         register_fonts().unwrap();
         register_fonts().unwrap();
-    }
-
-    #[test]
-    fn ticks_are_short() {
-        assert_eq!(tick(0.0), "0");
-        assert_eq!(tick(2.5), "2.5");
-        assert_eq!(tick(10.0), "10");
-        assert_eq!(tick(0.125), "0.125");
-        assert_eq!(tick(1e-4), "1e-4");
-        assert_eq!(tick(2e-6), "2e-6");
-        assert_eq!(tick(1e6), "1e6");
-        assert_eq!(tick(-0.5), "-0.5");
-        assert_eq!(steps(20000.0), "20k");
-        assert_eq!(steps(2500.0), "2.5k");
-        assert_eq!(steps(500.0), "500");
-        assert_eq!(steps(1.5e6), "1.5M");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use plotters::prelude::*;
 
 use super::series::Series;
 use super::{Drawn, legend_entries, plotting, style};
+use crate::format::ticks;
 use crate::task::Heatmap;
 
 /// Width of the colour bar's area at the right.
@@ -44,8 +45,8 @@ pub fn draw(
             .disable_mesh()
             .x_desc("x")
             .y_desc("y")
-            .x_label_formatter(&|v| style::tick(*v))
-            .y_label_formatter(&|v| style::tick(*v))
+            .x_label_formatter(&|v| ticks::plain_tick(*v))
+            .y_label_formatter(&|v| ticks::plain_tick(*v))
             .label_style(("sans-serif", 15))
             .axis_desc_style(("sans-serif", 16))
             .draw(),
@@ -183,7 +184,7 @@ fn colour_bar(area: &DrawingArea<BitMapBackend, Shift>, scale: (f64, f64)) -> Re
         bar.configure_mesh()
             .disable_mesh()
             .disable_x_axis()
-            .y_label_formatter(&|v| style::tick(*v))
+            .y_label_formatter(&|v| ticks::plain_tick(*v))
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 15))
             .draw(),

@@ -133,19 +133,6 @@ impl MnistClassify {
     }
 }
 
-/// `101770` → `"101,770"`.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn normalize(pixels: &[u8], out: &mut Vec<f32>) {
     out.extend(
         pixels
@@ -163,7 +150,7 @@ impl Task for MnistClassify {
         format!(
             "MNIST classifier: MLP 784→{}→10, ReLU ({} params)",
             self.model.hidden,
-            thousands(self.model.dim())
+            crate::format::thousands(self.model.dim() as u64)
         )
     }
 

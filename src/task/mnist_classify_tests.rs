@@ -212,9 +212,6 @@ fn settings_are_validated_and_named() {
         t.title(),
         "MNIST classifier: MLP 784→128→10, ReLU (101,770 params)"
     );
-    assert_eq!(thousands(999), "999");
-    assert_eq!(thousands(1_000), "1,000");
-    assert_eq!(thousands(1_234_567), "1,234,567");
     let layers = t.layers();
     assert_eq!(layers.first().unwrap().range.start, 0);
     assert_eq!(layers.last().unwrap().range.end, t.dim());

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::mpsc::TryRecvError;
 use std::time::{Duration, Instant};
 
+use crate::format::{exact, thousands};
 use crate::optim::OptimizerSpec;
-use crate::table::count;
 use crate::task::{Digits, TaskView};
 
 use super::lane::Lane;
@@ -19,15 +19,6 @@ use crate::schema::{Command, EventKind, LaneId, RunState};
 const DEFAULT_CHECKPOINT_DIR: &str = "checkpoints";
 /// Generated digits are sent at most this often while they are being drawn.
 const GENERATE_VIEW_EVERY: Duration = Duration::from_millis(100);
-
-/// A hyperparameter as people write it: `0.085`, `8e-6`.
-fn num(v: f32) -> String {
-    if v != 0.0 && !(1e-3..1e4).contains(&v.abs()) {
-        format!("{v:e}")
-    } else {
-        format!("{v}")
-    }
-}
 
 impl Trainer {
     pub(super) fn apply(&mut self, command: Command) -> Flow {
@@ -67,7 +58,7 @@ impl Trainer {
             return;
         }
         let show = |p: Option<f64>| match p {
-            Some(p) => format!("{} steps/s", num(p as f32)),
+            Some(p) => format!("{} steps/s", exact(p as f32)),
             None => "full speed".to_string(),
         };
         let detail = format!("pace {} -> {}", show(old), show(new));
@@ -110,7 +101,7 @@ impl Trainer {
                 None,
                 step,
                 EventKind::Pause,
-                format!("paused at step {}", count(step)),
+                format!("paused at step {}", thousands(step)),
             );
             self.after_lanes_changed();
         }
@@ -125,7 +116,7 @@ impl Trainer {
                 None,
                 step,
                 EventKind::Resume,
-                format!("resumed at step {}", count(step)),
+                format!("resumed at step {}", thousands(step)),
             );
             self.after_lanes_changed();
         }
@@ -187,11 +178,14 @@ impl Trainer {
         match opt.set_lr(new) {
             Ok(()) => {
                 let step = self.lanes[i].step;
-                let detail = format!("lr {} -> {}", num(old), num(new));
+                let detail = format!("lr {} -> {}", exact(old), exact(new));
                 self.emit.event(Some(lane), step, EventKind::Lr, detail);
                 self.after_lanes_changed();
             }
-            Err(e) => self.error(Some(lane), format!("cannot set lr to {}: {e:#}", num(new))),
+            Err(e) => self.error(
+                Some(lane),
+                format!("cannot set lr to {}: {e:#}", exact(new)),
+            ),
         }
     }
 
@@ -212,13 +206,13 @@ impl Trainer {
         match opt.set_meta_lr(new) {
             Ok(()) => {
                 let step = self.lanes[i].step;
-                let detail = format!("meta_lr {} -> {}", num(old), num(new));
+                let detail = format!("meta_lr {} -> {}", exact(old), exact(new));
                 self.emit.event(Some(lane), step, EventKind::MetaLr, detail);
                 self.after_lanes_changed();
             }
             Err(e) => self.error(
                 Some(lane),
-                format!("cannot set meta_lr to {}: {e:#}", num(new)),
+                format!("cannot set meta_lr to {}: {e:#}", exact(new)),
             ),
         }
     }
@@ -273,7 +267,7 @@ impl Trainer {
             })
             .collect();
         self.pending_steps = 0;
-        let detail = format!("race from step {}: {}", count(step), names.join(", "));
+        let detail = format!("race from step {}: {}", thousands(step), names.join(", "));
         self.emit.event(None, step, EventKind::Race, detail);
         let info = self.start_info();
         self.emit.start(info, None);
@@ -302,7 +296,7 @@ impl Trainer {
         let step = self.lanes[0].step;
         let detail = format!(
             "generating {count} samples from lane 0 at step {}",
-            crate::table::count(step)
+            crate::format::thousands(step)
         );
         self.emit.event(Some(0), step, EventKind::Generate, detail);
 

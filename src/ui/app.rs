@@ -7,10 +7,10 @@ use crate::optim::OptimizerSpec;
 use crate::task::TaskKind;
 use crate::train::{Command, Msg};
 
-use super::format;
 use super::keys::{self, Action, Context};
 use super::model::RunModel;
 use super::theme::Theme;
+use crate::format;
 
 /// EMA decays `s`/`S` step through (per point; 0 = raw).
 pub const SMOOTHING: &[f64] = &[0.0, 0.9, 0.97, 0.99, 0.997, 0.999];

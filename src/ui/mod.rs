@@ -7,7 +7,6 @@
 
 pub mod app;
 pub mod draw;
-pub mod format;
 pub mod history;
 pub mod input;
 pub mod keys;

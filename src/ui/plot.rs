@@ -13,8 +13,8 @@ use ratatui::text::Line;
 use ratatui::widgets::Widget;
 use ratatui::widgets::canvas::{Canvas, Painter, Shape};
 
-use super::format;
 use super::theme::Theme;
+use crate::format::{self, linear_ticks, log_ticks, nice_step};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scale {
@@ -262,79 +262,6 @@ fn widen((a, b): (f64, f64)) -> (f64, f64) {
     if b > a { (a, b) } else { (a - 1.0, a + 1.0) }
 }
 
-/// 1, 2, 2.5 or 5 times a power of ten, at least `raw`.
-pub fn nice_step(raw: f64) -> f64 {
-    if !(raw.is_finite() && raw > 0.0) {
-        return 1.0;
-    }
-    let e = 10f64.powf(raw.log10().floor());
-    let f = raw / e;
-    let m = if f <= 1.0 {
-        1.0
-    } else if f <= 2.0 {
-        2.0
-    } else if f <= 2.5 {
-        2.5
-    } else if f <= 5.0 {
-        5.0
-    } else {
-        10.0
-    };
-    m * e
-}
-
-/// Round values inside `[lo, hi]`, about `target` of them, with labels.
-pub fn linear_ticks(lo: f64, hi: f64, target: usize) -> Vec<(f64, String)> {
-    let step = nice_step((hi - lo) / target.max(1) as f64);
-    let mut out = Vec::new();
-    let mut k = (lo / step).ceil();
-    while k * step <= hi + step * 1e-9 && out.len() < 64 {
-        let v = k * step;
-        out.push((v, format::tick(v, step)));
-        k += 1.0;
-    }
-    out
-}
-
-/// Ticks for a log axis, as `(log10 value, label)`: decades when there are enough of them,
-/// else 1-2-5 values, else the decades there are, else round linear values.
-pub fn log_ticks(lo: f64, hi: f64, target: usize) -> Vec<(f64, String)> {
-    let target = target.max(1);
-    let decades: Vec<f64> = ((lo.ceil() as i64)..=(hi.floor() as i64))
-        .map(|d| d as f64)
-        .collect();
-    let label = |l: f64| format::log_tick(10f64.powf(l));
-    if decades.len() >= target {
-        let every = decades.len().div_ceil(target) as i64;
-        return decades
-            .into_iter()
-            .filter(|d| (*d as i64).rem_euclid(every) == 0)
-            .map(|d| (d, label(d)))
-            .collect();
-    }
-    let mut steps = Vec::new();
-    for e in (lo.floor() as i64)..=(hi.ceil() as i64) {
-        for m in [1.0f64, 2.0, 5.0] {
-            let l = m.log10() + e as f64;
-            if (lo..=hi).contains(&l) {
-                steps.push((l, format::log_tick(m * 10f64.powf(e as f64))));
-            }
-        }
-    }
-    if (2..=target + 1).contains(&steps.len()) {
-        return steps;
-    }
-    if decades.len() >= 2 {
-        return decades.into_iter().map(|d| (d, label(d))).collect();
-    }
-    let (a, b) = (10f64.powf(lo), 10f64.powf(hi));
-    linear_ticks(a, b, target)
-        .into_iter()
-        .filter(|(v, _)| *v > 0.0)
-        .map(|(v, s)| (v.log10(), s))
-        .collect()
-}
-
 /// Plots points as connected pixel columns (bands and lines) or single pixels (dots).
 struct Pixels<'a> {
     points: &'a [Pt],
@@ -453,46 +380,6 @@ mod tests {
             color: Color::Cyan,
             marker: Marker::Braille,
         }
-    }
-
-    #[test]
-    fn nice_steps() {
-        assert_eq!(nice_step(0.13), 0.2);
-        assert_eq!(nice_step(0.9), 1.0);
-        assert_eq!(nice_step(2.2), 2.5);
-        assert_eq!(nice_step(31.0), 50.0);
-        assert_eq!(nice_step(70.0), 100.0);
-    }
-
-    #[test]
-    fn linear_ticks_are_round_and_inside() {
-        let t = linear_ticks(0.63, 2.41, 4);
-        let values: Vec<f64> = t.iter().map(|(v, _)| *v).collect();
-        assert_eq!(values, vec![1.0, 1.5, 2.0]);
-        let labels: Vec<&str> = t.iter().map(|(_, s)| s.as_str()).collect();
-        assert_eq!(labels, vec!["1.0", "1.5", "2.0"]);
-    }
-
-    #[test]
-    fn log_ticks_use_decades_then_subdivisions() {
-        let t = log_ticks(-5.2, 0.3, 4);
-        let labels: Vec<&str> = t.iter().map(|(_, s)| s.as_str()).collect();
-        assert_eq!(labels, vec!["1e-4", "0.01", "1"]);
-        // Within a decade: 1-2-5 values (0.2 and 0.5 between 0.15 and 0.9).
-        let t = log_ticks(0.15f64.log10(), 0.9f64.log10(), 4);
-        let labels: Vec<&str> = t.iter().map(|(_, s)| s.as_str()).collect();
-        assert_eq!(labels, vec!["0.2", "0.5"]);
-        // Two decades with room for more: 1-2-5 values.
-        let t = log_ticks(0.08f64.log10(), 2.5f64.log10(), 6);
-        let labels: Vec<&str> = t.iter().map(|(_, s)| s.as_str()).collect();
-        assert_eq!(labels, vec!["0.1", "0.2", "0.5", "1", "2"]);
-        // A narrow range falls back to round linear values.
-        let t = log_ticks(0.70f64.log10(), 0.80f64.log10(), 3);
-        assert!(t.len() >= 2, "{t:?}");
-        assert!(
-            t.iter()
-                .all(|(l, _)| (0.70f64.log10()..=0.80f64.log10()).contains(l))
-        );
     }
 
     #[test]

@@ -11,9 +11,9 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
+use crate::format;
 use crate::task::Digits;
 use crate::ui::app::App;
-use crate::ui::format;
 use crate::ui::history::Series;
 use crate::ui::model::LaneData;
 use crate::ui::plot::{Plot, Scale};

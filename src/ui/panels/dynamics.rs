@@ -7,8 +7,8 @@ use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::format;
 use crate::ui::app::App;
-use crate::ui::format;
 use crate::ui::history::Column;
 use crate::ui::model::LaneData;
 use crate::ui::plot::{Plot, Scale, Trace};

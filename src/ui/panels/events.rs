@@ -6,8 +6,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::format;
 use crate::train::{Event, EventKind};
-use crate::ui::format;
 use crate::ui::theme::Theme;
 
 pub fn render<'a>(

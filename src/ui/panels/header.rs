@@ -7,9 +7,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::format;
 use crate::train::RunState;
 use crate::ui::app::{App, Mode};
-use crate::ui::format;
 use crate::ui::model::{LaneData, Phase};
 use crate::ui::theme::Theme;
 

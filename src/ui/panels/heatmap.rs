@@ -12,9 +12,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::widgets::canvas::{Canvas, Line as Segment};
 
+use crate::format;
 use crate::task::Heatmap;
 use crate::ui::app::App;
-use crate::ui::format;
 use crate::ui::model::LaneData;
 use crate::ui::theme::Theme;
 

@@ -7,8 +7,8 @@ use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 
+use crate::format;
 use crate::ui::app::{App, XAxis, smoothing_label};
-use crate::ui::format;
 use crate::ui::plot::{Plot, Scale};
 use crate::ui::traces::{self, Window};
 

@@ -8,8 +8,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
+use crate::format;
 use crate::ui::app::App;
-use crate::ui::format;
 use crate::ui::model::LaneData;
 use crate::ui::plot::{Plot, Scale, Trace};
 use crate::ui::theme::Theme;

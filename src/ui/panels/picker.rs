@@ -6,9 +6,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
+use crate::format;
 use crate::optim::OptimizerSpec;
 use crate::ui::app::Picker;
-use crate::ui::format;
 use crate::ui::layout::centered;
 use crate::ui::theme::Theme;
 

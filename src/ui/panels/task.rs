@@ -7,9 +7,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::format;
 use crate::task::TaskKind;
 use crate::ui::app::App;
-use crate::ui::format;
 use crate::ui::plot::{Plot, Pt, Scale, Trace};
 use crate::ui::traces::{self, Window};
 

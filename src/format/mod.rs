@@ -1,5 +1,11 @@
-//! Number and time formatting: short, stable-width strings a researcher reads at a glance
-//! (`12,345` steps, `1.6e-5`, `0.734`, `3.2k it/s`, `01:02:03`).
+//! Every number the program shows, formatted once: short, stable-width strings a researcher
+//! reads at a glance (`12,345` steps, `1.6e-5`, `0.734`, `3.2k it/s`, `01:02:03`, `3m05s`), the
+//! four-significant-digit cells of tables, hyperparameters as people write them, and axis tick
+//! labels and positions ([`ticks`]).
+
+pub mod ticks;
+
+pub use ticks::{linear_ticks, log_tick, log_ticks, nice_step, tick};
 
 /// An integer with thousands separators: `12,345`.
 pub fn thousands(n: u64) -> String {
@@ -47,6 +53,35 @@ pub fn sci(v: f64, decimals: usize) -> String {
     }
 }
 
+/// A number in a table: 4 significant digits, scientific outside [1e-3, 1e5), `-` for NaN.
+pub fn cell(x: f64) -> String {
+    if x.is_nan() {
+        "-".into()
+    } else if x == 0.0 {
+        "0".into()
+    } else if (1e-3..1e5).contains(&x.abs()) {
+        fixed4(x)
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+/// `x` (with 1e-3 ≤ |x| < 1e5) with 4 significant digits, trailing zeros kept: `0.1250`.
+fn fixed4(x: f64) -> String {
+    let digits = (3 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{x:.digits$}")
+}
+
+/// A hyperparameter as people write it, every digit the value holds and no more: `0.085`,
+/// `8e-6`, `1.6e-5` (for event texts, where a rounded value would misreport the setting).
+pub fn exact(v: f32) -> String {
+    if v != 0.0 && !(1e-3..1e4).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 fn trim_zeros(s: &str) -> String {
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -88,6 +123,16 @@ pub fn duration(secs: f64) -> String {
     )
 }
 
+/// A span of time as people say it: `12s`, `3m05s`, `1h02m` (uptimes, ETAs, run lengths).
+pub fn span(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, min, sec) => format!("{min}m{sec:02}s"),
+        (h, min, _) => format!("{h}h{min:02}m"),
+    }
+}
+
 /// Training speed: `3.2 it/s`, `512 it/s`, `12.3k it/s`.
 pub fn rate(per_s: f64) -> String {
     if !per_s.is_finite() || per_s <= 0.0 {
@@ -99,44 +144,6 @@ pub fn rate(per_s: f64) -> String {
         format!("{} it/s", per_s.round() as u64)
     } else {
         format!("{per_s:.1} it/s")
-    }
-}
-
-/// A tick label for a value on an axis whose ticks are `step` apart, with just enough decimals
-/// to tell neighbouring ticks apart.
-pub fn tick(v: f64, step: f64) -> String {
-    if v == 0.0 || v.abs() < step * 1e-6 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if !(1e-3..1e5).contains(&a) || step < 1e-4 {
-        return sci(v, decimals_for(step / 10f64.powf(a.log10().floor())));
-    }
-    format!("{v:.*}", decimals_for(step))
-}
-
-fn decimals_for(step: f64) -> usize {
-    if step >= 1.0 {
-        0
-    } else {
-        // 0.25 needs 2 decimals, 0.5 one, 0.05 two.
-        let mut d = 0;
-        let mut s = step;
-        while (s - s.round()).abs() > 1e-9 * s.max(1.0) && d < 9 {
-            s *= 10.0;
-            d += 1;
-        }
-        d
-    }
-}
-
-/// A value on a log axis at a decade or a 2/5 subdivision: `1e-5`, `0.01`, `1`, `200`, `1e6`.
-pub fn log_tick(v: f64) -> String {
-    let a = v.abs();
-    if (1e-2..=1e4).contains(&a) {
-        num(v)
-    } else {
-        sci(v, 0)
     }
 }
 
@@ -224,18 +231,49 @@ mod tests {
     }
 
     #[test]
-    fn ticks_have_enough_decimals() {
-        assert_eq!(tick(0.5, 0.25), "0.50");
-        assert_eq!(tick(0.75, 0.25), "0.75");
-        assert_eq!(tick(2.0, 1.0), "2");
-        assert_eq!(tick(0.0, 0.1), "0");
-        assert_eq!(tick(0.3, 0.1), "0.3");
-        assert_eq!(tick(2e-5, 1e-5), "2e-5");
-        assert_eq!(tick(200_000.0, 100_000.0), "2e5");
-        assert_eq!(log_tick(1e-5), "1e-5");
-        assert_eq!(log_tick(0.1), "0.1");
-        assert_eq!(log_tick(200.0), "200");
-        assert_eq!(log_tick(1e6), "1e6");
+    fn table_numbers_read_well() {
+        assert_eq!(cell(0.91234), "0.9123");
+        assert_eq!(cell(12.3456), "12.35");
+        assert_eq!(cell(1234.5), "1234");
+        assert_eq!(cell(2.5e-5), "2.500e-5");
+        assert_eq!(cell(3e7), "3.000e7");
+        assert_eq!(cell(0.0), "0");
+        assert_eq!(cell(f64::NAN), "-");
+        assert_eq!(thousands(94696), "94,696");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn table_cells_keep_four_significant_digits() {
+        assert_eq!(cell(f64::NAN), "-");
+        assert_eq!(cell(0.0), "0");
+        assert_eq!(cell(0.125), "0.1250");
+        assert_eq!(cell(2.5), "2.500");
+        assert_eq!(cell(1234.5678), "1235");
+        assert_eq!(cell(-0.001), "-0.001000");
+        assert_eq!(cell(1e-4), "1.000e-4");
+        assert_eq!(cell(123_456.0), "1.235e5");
+    }
+
+    #[test]
+    fn hyperparameters_keep_every_digit() {
+        assert_eq!(exact(0.085), "0.085");
+        assert_eq!(exact(8e-6), "8e-6");
+        assert_eq!(exact(1.6e-5), "1.6e-5");
+        assert_eq!(exact(0.0), "0");
+        assert_eq!(exact(2.0), "2");
+        assert_eq!(exact(3e4), "3e4");
+    }
+
+    #[test]
+    fn spans_read_as_people_say_them() {
+        assert_eq!(span(12.4), "12s");
+        assert_eq!(span(12.6), "13s");
+        assert_eq!(span(185.0), "3m05s");
+        assert_eq!(span(3720.0), "1h02m");
+        assert_eq!(span(3725.0), "1h02m");
+        assert_eq!(span(-1.0), "0s");
     }
 
     #[test]
