@@ -366,6 +366,7 @@ mod tests {
                 state: RunState::Running,
                 summary: vec![],
             }],
+            face: None,
         }
     }
 

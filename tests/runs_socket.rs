@@ -534,6 +534,7 @@ fn attaching_to_a_million_step_run_sends_a_bounded_history() {
                     state: RunState::Running,
                     summary: vec![],
                 }],
+                face: None,
             }))
             .unwrap();
         for start in (0..1_000_000).step_by(1_000) {

@@ -277,6 +277,7 @@ mod tests {
             pace: Some(2000.0),
             alternatives: vec![],
             lanes,
+            face: None,
         })
     }
 

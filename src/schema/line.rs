@@ -115,6 +115,7 @@ impl StartLine {
                     summary: Vec::new(),
                 })
                 .collect(),
+            face: Some(self.task.face()),
         }
     }
 }
@@ -145,6 +146,7 @@ mod tests {
             pace: None,
             alternatives: vec![OptimizerSpec::named("adam")],
             lanes: vec![lane(0, "lodo"), lane(1, "sgd")],
+            face: Some(TaskKind::Quadratic.face()),
         };
         let config = Preset {
             name: "p".into(),

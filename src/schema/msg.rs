@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::optim::{OptimizerSpec, StepStats};
-use crate::task::{Metrics, TaskKind, TaskView};
+use crate::task::{Metrics, TaskFace, TaskKind, TaskView};
 
 /// Speed limits above this many steps per second mean "no limit".
 pub const MAX_PACE: f64 = 1e6;
@@ -30,6 +30,17 @@ pub struct StartInfo {
     /// The optimizers the preset offers for hot-swapping and racing.
     pub alternatives: Vec<OptimizerSpec>,
     pub lanes: Vec<LaneStatus>,
+    /// How the dashboard shows the task (`None` from a sender that predates it: see
+    /// [`StartInfo::face`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face: Option<TaskFace>,
+}
+
+impl StartInfo {
+    /// How the dashboard shows the task: as the trainer said, or as its kind is shown.
+    pub fn face(&self) -> TaskFace {
+        self.face.clone().unwrap_or_else(|| self.task.face())
+    }
 }
 
 /// The live state of one lane.

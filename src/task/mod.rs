@@ -6,6 +6,7 @@
 //! [`Task::next_batch`] once per step and then [`Task::loss_and_grad`] once per lane (and again for
 //! optimizers that need the same minibatch twice).
 
+pub mod face;
 pub mod mlp;
 pub mod mnist_ar;
 pub mod mnist_classify;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::optim::Preconditioner;
 
+pub use face::{Headline, Panel, TaskFace};
 pub use spec::TaskSpec;
 pub use view::{Digits, Heatmap, TaskView};
 

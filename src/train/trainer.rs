@@ -208,6 +208,7 @@ impl Trainer {
             pace: self.pacer.limit(),
             alternatives: preset.alternatives.clone(),
             lanes: self.statuses(),
+            face: Some(self.task.kind().face()),
         }
     }
 

@@ -4,7 +4,6 @@
 use ratatui::crossterm::event::KeyEvent;
 
 use crate::optim::OptimizerSpec;
-use crate::task::TaskKind;
 use crate::train::{Command, Msg};
 
 use super::keys::{self, Action, Context};
@@ -353,7 +352,7 @@ impl App {
             Action::PaceDown => self.when_active(Command::ScalePace { factor: 0.5 }),
             Action::Checkpoint => self.when_active(Command::Checkpoint),
             Action::Generate => {
-                if self.model.task() == Some(TaskKind::MnistAr) {
+                if self.model.generates() {
                     self.when_active(Command::Generate {
                         count: GENERATE_COUNT,
                     })
@@ -566,6 +565,7 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task::TaskKind;
     use crate::train::{LaneStatus, RunState};
     use crate::ui::synthetic;
     use ratatui::crossterm::event::{KeyCode, KeyModifiers};
@@ -710,6 +710,31 @@ mod tests {
         let mut a = app(TaskKind::Quadratic);
         assert_eq!(ch(&mut a, 'g'), None);
         assert!(a.notice.is_some());
+    }
+
+    #[test]
+    fn generate_follows_the_task_face_not_its_kind() {
+        // A quadratic whose trainer says it can generate: the dashboard believes the trainer.
+        let mut a = App::new(Theme::new(true, false));
+        for msg in synthetic::opening(TaskKind::Quadratic, &["lodo"]) {
+            let msg = match msg {
+                Msg::Started(mut info) => {
+                    info.face = Some(crate::task::TaskFace {
+                        generates: true,
+                        ..TaskKind::Quadratic.face()
+                    });
+                    Msg::Started(info)
+                }
+                other => other,
+            };
+            a.apply(msg);
+        }
+        assert_eq!(
+            ch(&mut a, 'g'),
+            Some(Command::Generate {
+                count: GENERATE_COUNT
+            })
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::optim::OptimizerSpec;
 use crate::schema::LaneId;
-use crate::task::{Digits, Heatmap, Metrics, TaskKind, TaskView};
+use crate::task::{Digits, Heatmap, Metrics, TaskFace, TaskView};
 use crate::train::{Event, EventKind, LaneStatus, Msg, RunState, StartInfo, StepRecord, Summary};
 
 use super::app::XAxis;
@@ -168,6 +168,8 @@ pub enum Phase {
 #[derive(Debug, Default)]
 pub struct RunModel {
     pub start: Option<StartInfo>,
+    /// How to show the task, from the start message.
+    pub face: Option<TaskFace>,
     pub lanes: Vec<LaneData>,
     pub events: VecDeque<Event>,
     /// Steps at which an event changed a lane's optimizer or hyperparameters, for chart rules.
@@ -259,6 +261,7 @@ impl RunModel {
             lane.pending = None;
         }
         self.pace = info.pace;
+        self.face = Some(info.face());
         self.start = Some(info);
     }
 
@@ -330,8 +333,9 @@ impl RunModel {
         &mut self.lanes[id]
     }
 
-    pub fn task(&self) -> Option<TaskKind> {
-        self.start.as_ref().map(|s| s.task)
+    /// Whether the task can draw samples (`g`).
+    pub fn generates(&self) -> bool {
+        self.face.as_ref().is_some_and(|f| f.generates)
     }
 
     pub fn phase(&self) -> Phase {
@@ -389,6 +393,7 @@ impl RunModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task::TaskKind;
 
     fn status(lane: LaneId, name: &str, state: RunState) -> LaneStatus {
         LaneStatus {

@@ -102,6 +102,7 @@ pub fn start_info(task: TaskKind, lanes: Vec<LaneStatus>) -> StartInfo {
         pace: None,
         alternatives: alternatives(),
         lanes,
+        face: None,
     }
 }
 

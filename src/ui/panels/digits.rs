@@ -2,8 +2,6 @@
 //! row), appearing pixel by pixel while the model samples them, and validation loss in bits per
 //! pixel over time.
 
-use std::f64::consts::LN_2;
-
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -22,9 +20,6 @@ use crate::ui::traces::{self, Window};
 
 use super::task::scale;
 
-/// Validation loss in nats per pixel; bits per pixel are preferred when the task reports them.
-const VALIDATION: &str = "val_loss";
-const VALIDATION_BITS: &str = "val_bits_per_pixel";
 /// Columns between digits.
 const GAP: u16 = 1;
 
@@ -34,7 +29,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     let theme = &app.theme;
     let focus = app.view.focus;
-    let bits = app.model.lanes.get(focus).and_then(bits_per_pixel);
+    let bits = app
+        .model
+        .lanes
+        .get(focus)
+        .and_then(|l| bits_per_pixel(app, l));
     let latest = bits.and_then(|(series, factor)| {
         let (step, v) = series.last()?;
         Some((step, (f64::from(v) * factor) as f32))
@@ -103,14 +102,13 @@ fn title(app: &App, bits: Option<(f64, f32)>, width: u16) -> Line<'static> {
     Line::default()
 }
 
-/// A lane's validation loss series and the factor that turns it into bits per pixel: the task's
-/// own bits when it reports them, else its nats.
-fn bits_per_pixel(lane: &LaneData) -> Option<(&Series, f64)> {
-    match (lane.evals.get(VALIDATION_BITS), lane.evals.get(VALIDATION)) {
-        (Some(bits), _) => Some((bits, 1.0)),
-        (None, Some(nats)) => Some((nats, 1.0 / LN_2)),
-        (None, None) => None,
-    }
+/// A lane's validation loss series and the factor that turns it into bits per pixel: the first
+/// of the task's headline metrics the lane reports.
+fn bits_per_pixel<'a>(app: &App, lane: &'a LaneData) -> Option<(&'a Series, f64)> {
+    let face = app.model.face.as_ref()?;
+    face.headline
+        .iter()
+        .find_map(|h| lane.evals.get(&h.metric).map(|s| (s, h.factor)))
 }
 
 /// Validation loss of every lane in bits per pixel.
@@ -120,7 +118,7 @@ fn render_bits(frame: &mut Frame, area: Rect, app: &App) {
     let window = Window::new(area, theme, app.view.x_range(span), 0.0);
     let mut traces = Vec::new();
     for (i, lane) in app.model.lanes.iter().enumerate() {
-        if let Some((series, factor)) = bits_per_pixel(lane) {
+        if let Some((series, factor)) = bits_per_pixel(app, lane) {
             let mut t = traces::line(
                 &window.columns_of(series),
                 theme.lane(i),

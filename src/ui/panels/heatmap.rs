@@ -18,9 +18,6 @@ use crate::ui::app::App;
 use crate::ui::model::LaneData;
 use crate::ui::theme::Theme;
 
-/// The evaluation metric Rosenbrock reports for how close each lane is.
-const DISTANCE: &str = "distance_to_minimum";
-
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     if area.is_empty() {
         return;
@@ -43,8 +40,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     // Each lane's latest distance to the minimum, when the title has room for it.
     let mut distances = vec![Span::styled(format!("{} distance ", g.sep), theme.muted())];
+    let headline = app.model.face.as_ref().and_then(|f| f.headline.first());
     for (i, lane) in app.model.lanes.iter().enumerate() {
-        if let Some((_, d)) = lane.evals.get(DISTANCE).and_then(|s| s.last()) {
+        let series = headline.and_then(|h| lane.evals.get(&h.metric));
+        if let Some((_, d)) = series.and_then(|s| s.last()) {
             distances.push(Span::styled(format!("{} ", g.bullet), theme.lane_style(i)));
             distances.push(Span::raw(format!("{} ", format::num(f64::from(d)))));
         }

@@ -6,7 +6,6 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::task::TaskKind;
 use crate::ui::app::{App, Mode};
 use crate::ui::keys::{self, Action};
 use crate::ui::model::Phase;
@@ -93,7 +92,7 @@ fn normal_hints(app: &App) -> Vec<Hint> {
         out.push(bound(2, Action::LrUp, theme));
         out.push(bound(3, Action::OpenRace, theme));
         out.push(bound(4, Action::Checkpoint, theme));
-        if model.task() == Some(TaskKind::MnistAr) {
+        if model.generates() {
             out.push(bound(3, Action::Generate, theme));
         }
     }

@@ -126,9 +126,8 @@ fn legend_line(
         }
         if any_val && detail >= 1 {
             let dot = if theme.ascii { "o" } else { "•" };
-            // mnist-ar validates on a fixed subset of queries while training (said when there
-            // is room).
-            let subset = app.model.task() == Some(crate::task::TaskKind::MnistAr);
+            // Said when there is room.
+            let subset = app.model.face.as_ref().is_some_and(|f| f.val_subset);
             let what = if subset && detail == 2 {
                 "val subset"
             } else {

@@ -1,6 +1,6 @@
-//! The task view: what the task itself says about the run. Quadratic → Hessian approximation
-//! error; MNIST classifier → accuracy; Rosenbrock → heat map with trajectories; MNIST
-//! autoregression → generated digits and validation bits per pixel.
+//! The task view: what the task itself says about the run, as the task's face (sent with the
+//! start message) asks: its headline metric per lane, the heat map with trajectories, or
+//! generated digits with the validation bits per pixel.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::format;
-use crate::task::TaskKind;
+use crate::task::{Headline, Panel};
 use crate::ui::app::App;
 use crate::ui::plot::{Plot, Pt, Scale, Trace};
 use crate::ui::traces::{self, Window};
@@ -19,87 +19,44 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     if area.is_empty() {
         return;
     }
-    match app.model.task() {
-        Some(TaskKind::Quadratic) => {
-            let reported = |key: &str| app.model.lanes.iter().any(|l| l.evals.contains_key(key));
-            // The Hessian error needs a learned preconditioner; without one (Adam, SGD, …) the
-            // distance to the moving optimum is the task's own measure of progress.
-            let metric = if reported("hessian_error") || !reported("distance_to_centre") {
-                Metric {
-                    key: "hessian_error",
-                    title: if app.theme.ascii {
-                        "Hessian error |I-GH|_F/sqrt(n)"
-                    } else {
-                        "Hessian error ‖I−GH‖_F/√n"
-                    },
-                    factor: 1.0,
-                    unit: "",
-                }
-            } else {
-                Metric {
-                    key: "distance_to_centre",
-                    title: if app.theme.ascii {
-                        "Distance to the centre |x-c|"
-                    } else {
-                        "Distance to the centre ‖x−c‖"
-                    },
-                    factor: 1.0,
-                    unit: "",
-                }
-            };
-            render_metric(frame, area, app, &metric);
+    let Some(face) = &app.model.face else {
+        let block = app.theme.block(Span::styled(" Task ", app.theme.strong()));
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let text = Line::styled("waiting for the trainer", app.theme.muted());
+        frame.render_widget(Paragraph::new(text), inner);
+        return;
+    };
+    match face.panel {
+        Panel::Chart => {
+            if let Some(headline) = face.headline(|m| reported(app, m)) {
+                render_metric(frame, area, app, headline);
+            }
         }
-        Some(TaskKind::MnistClassify) => {
-            let key = accuracy_key(app).unwrap_or("test_accuracy");
-            let metric = Metric {
-                key,
-                title: "Accuracy",
-                factor: 100.0,
-                unit: "%",
-            };
-            render_metric(frame, area, app, &metric);
-        }
-        Some(TaskKind::Rosenbrock) => heatmap::render(frame, area, app),
-        Some(TaskKind::MnistAr) => digits::render(frame, area, app),
-        None => {
-            let block = app.theme.block(Span::styled(" Task ", app.theme.strong()));
-            let inner = block.inner(area);
-            frame.render_widget(block, area);
-            let text = Line::styled("waiting for the trainer", app.theme.muted());
-            frame.render_widget(Paragraph::new(text), inner);
-        }
+        Panel::Heatmap => heatmap::render(frame, area, app),
+        Panel::Digits => digits::render(frame, area, app),
     }
 }
 
-/// The accuracy metric the task reports (its exact name is the task's choice).
-fn accuracy_key(app: &App) -> Option<&str> {
-    app.model
-        .lanes
-        .iter()
-        .flat_map(|l| l.evals.keys())
-        .find(|k| k.contains("accuracy"))
-        .map(String::as_str)
+/// Whether any lane has reported the evaluation metric `metric`.
+pub fn reported(app: &App, metric: &str) -> bool {
+    app.model.lanes.iter().any(|l| l.evals.contains_key(metric))
 }
 
 /// An evaluation metric drawn per lane over steps.
-pub struct Metric<'a> {
-    pub key: &'a str,
-    pub title: &'a str,
-    /// Display factor (100 for percentages).
-    pub factor: f64,
-    pub unit: &'a str,
-}
-
-pub fn render_metric(frame: &mut Frame, area: Rect, app: &App, metric: &Metric) {
+pub fn render_metric(frame: &mut Frame, area: Rect, app: &App, metric: &Headline) {
     let theme = &app.theme;
     let block = theme.block(Line::default());
     let inner = block.inner(area);
     let span = app.model.x_span().unwrap_or((0.0, 0.0));
     let window = Window::new(inner, theme, app.view.x_range(span), 0.0);
-    let mut title = vec![Span::styled(format!(" {} ", metric.title), theme.strong())];
+    let mut title = vec![Span::styled(
+        format!(" {} ", metric.title(theme.ascii)),
+        theme.strong(),
+    )];
     let mut traces = Vec::new();
     for (i, lane) in app.model.lanes.iter().enumerate() {
-        let Some(series) = lane.evals.get(metric.key) else {
+        let Some(series) = lane.evals.get(&metric.metric) else {
             continue;
         };
         let cols = window.columns_of(series);
