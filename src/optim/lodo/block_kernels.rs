@@ -297,7 +297,6 @@ pub(crate) fn backward_chunk<const CAP: usize>(
         let blocks = weights
             .chunks_exact(k * k)
             .zip(grad.chunks_exact_mut(k * k));
-        let mut grad_sq = [0.0f32; CAP];
         for (((w, gw), out), ((yg, ym), (dg, dm))) in blocks
             .zip(down.chunks_exact_mut(2 * k))
             .zip(inputs.zip(upstream))
@@ -309,7 +308,6 @@ pub(crate) fn backward_chunk<const CAP: usize>(
                 let row = &mut gw[r * k..r * k + k];
                 for c in 0..k {
                     row[c] = sg * yg[c] + sm * ym[c];
-                    grad_sq[c] += row[c] * row[c];
                 }
             }
             let (pg, pm) = (
@@ -321,9 +319,6 @@ pub(crate) fn backward_chunk<const CAP: usize>(
                 out[2 * c + 1] = pm[c];
             }
         }
-        let grad_sq = grad_sq.iter().map(|&v| f64::from(v)).sum();
-        layer
-            .meta
-            .apply_with_grad_sq(weights, grad, moments, grad_sq)
+        layer.meta.apply(weights, grad, moments)
     })
 }
