@@ -215,6 +215,9 @@ pub(crate) fn forward_chunk<const CAP: usize>(
 ) {
     let k = block_size::<CAP>(k);
     input.read_into(start, y);
+    if CAP == 4 && super::block4::forward(weights, y, out) {
+        return;
+    }
     for ((w, y), o) in weights
         .chunks_exact(k * k)
         .zip(y.chunks_exact(k))

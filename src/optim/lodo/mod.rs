@@ -19,6 +19,7 @@
 //! `block_net.rs`, `diagonal.rs`, `global.rs` and `residuals.rs`.
 
 mod adam_kernel;
+mod block4;
 mod block_kernels;
 mod block_net;
 mod config;
