@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 
+use super::block4::BackwardBlocks;
 use super::meta::{MetaStep, MetaSums, MomentsMut};
 
 /// Number of weights a chunk covers: big enough to amortise task scheduling and let the hardware
@@ -240,6 +241,9 @@ pub(crate) fn transpose_chunk<const CAP: usize>(
         // Inside the closure so that `k` is the constant `CAP` where it is one.
         let k = block_size::<CAP>(k);
         input.read_into(start, x);
+        if CAP == 4 && super::block4::transpose(weights, x, out) {
+            return;
+        }
         for ((w, x), o) in weights
             .chunks_exact(k * k)
             .zip(x.chunks_exact(k))
@@ -295,6 +299,15 @@ pub(crate) fn backward_chunk<const CAP: usize>(
         // Inside the closure so that `k` is the constant `CAP` where it is one.
         let k = block_size::<CAP>(k);
         layer.upstream.read_into(start, dg, dm);
+        let blocks = BackwardBlocks {
+            y_g,
+            y_m,
+            d_g: dg,
+            d_m: dm,
+        };
+        if CAP == 4 && super::block4::backward(layer.scale, weights, &blocks, grad, down) {
+            return layer.meta.apply(weights, grad, moments);
+        }
         let inputs = y_g.chunks_exact(k).zip(y_m.chunks_exact(k));
         let upstream = dg.chunks_exact(k).zip(dm.chunks_exact(k));
         let blocks = weights
