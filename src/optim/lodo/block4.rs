@@ -11,7 +11,7 @@
 /// when the CPU lacks AVX2.
 pub(crate) fn forward(weights: &[f32], y: &[f32], out: &mut [f32]) -> bool {
     assert!(
-        weights.len() == 4 * y.len() && out.len() == y.len() && y.len() % 4 == 0,
+        weights.len() == 4 * y.len() && out.len() == y.len() && y.len().is_multiple_of(4),
         "block4::forward: 16 weights and 4 inputs and outputs per block"
     );
     #[cfg(target_arch = "x86_64")]
@@ -26,7 +26,7 @@ pub(crate) fn forward(weights: &[f32], y: &[f32], out: &mut [f32]) -> bool {
 /// `out[b] = W[b]ᵀ·x[b]` for every 4×4 block `b`, or `false` (nothing written) off x86-64.
 pub(crate) fn transpose(weights: &[f32], x: &[f32], out: &mut [f32]) -> bool {
     assert!(
-        weights.len() == 4 * x.len() && out.len() == x.len() && x.len() % 4 == 0,
+        weights.len() == 4 * x.len() && out.len() == x.len() && x.len().is_multiple_of(4),
         "block4::transpose: 16 weights and 4 inputs and outputs per block"
     );
     #[cfg(target_arch = "x86_64")]
@@ -63,7 +63,7 @@ pub(crate) fn backward(
             && grad.len() == 4 * len
             && down.len() == 2 * len
             && [blocks.y_m.len(), blocks.d_g.len(), blocks.d_m.len()] == [len; 3]
-            && len % 4 == 0,
+            && len.is_multiple_of(4),
         "block4::backward: 16 weights and 4 entries per path per block"
     );
     #[cfg(target_arch = "x86_64")]
