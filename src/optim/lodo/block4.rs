@@ -261,6 +261,8 @@ mod tests {
         // A block of zero inputs (as the padding gives): its sums are signed zeros, which only
         // the portable order (starting from +0) gets right.
         input[4..8].fill(0.0);
+        let mut weights = weights;
+        weights[16..32].iter_mut().for_each(|w| *w = -0.1 - w.abs());
         let source = Source::Direct(&input);
         let (mut fast, mut portable) = (vec![0.0; 4 * blocks], vec![0.0; 4 * blocks]);
         transpose_chunk(Cap::<4>, 4, &weights, source, 0, &mut fast);
@@ -277,9 +279,11 @@ mod tests {
         let (y_g, y_m) = (values(len, 0.93), values(len, 0.41));
         let (mut top_g, top_m) = (values(len, 1.7), values(len, 2.3));
         top_g[4..8].fill(0.0);
+        let negative_block = |w: &mut [f32]| w[16..32].iter_mut().for_each(|w| *w = -0.1 - w.abs());
         let run = |fast: bool| {
             let mut meta = MetaOptimizer::new(MetaOptimizerKind::Adam, 1e-3, 4 * len);
             let mut weights = values(4 * len, 0.731);
+            negative_block(&mut weights);
             let mut down = vec![0.0; 2 * len];
             let layer = BackwardLayer {
                 upstream: Upstream::Top(&top_g, &top_m),
