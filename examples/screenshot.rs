@@ -59,7 +59,8 @@ fn main() -> anyhow::Result<()> {
         if said.elapsed() >= Duration::from_secs(5) {
             said = Instant::now();
             let digits = app.model.digits.as_ref();
-            let done = digits.map_or(0, |d| d.pixels_done * 100 / d.pixels.len().max(1));
+            // Images are sampled together: `pixels_done` counts positions within each.
+            let done = digits.map_or(0, |d| d.pixels_done * 100 / (d.rows * d.cols).max(1));
             eprintln!("step {step} of {steps}; digits {done}% drawn");
         }
         if !asked && step >= generate_at {
@@ -73,7 +74,7 @@ fn main() -> anyhow::Result<()> {
             .model
             .digits
             .as_ref()
-            .is_some_and(|d| d.pixels_done == d.pixels.len());
+            .is_some_and(|d| d.pixels_done >= d.rows * d.cols);
         if asked && drawn && step >= steps {
             break;
         }
