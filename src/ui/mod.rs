@@ -15,6 +15,7 @@ pub mod layout;
 pub mod model;
 pub mod panels;
 pub mod plot;
+pub mod png;
 #[doc(hidden)]
 pub mod synthetic;
 pub mod terminal;
