@@ -89,8 +89,8 @@ const NARROWER: [(&str, Fit); 11] = [
     ("task", Fit::Cut(12)),
     ("optimizers", Fit::Cut(12)),
     ("last checkpoint", Fit::CutStart(16)),
-    ("viewers", Fit::Drop),
     ("task", Fit::Drop),
+    ("viewers", Fit::Drop),
     ("optimizers", Fit::Drop),
 ];
 
