@@ -14,6 +14,7 @@ pub mod optim;
 pub mod output_file;
 pub mod plot;
 pub mod preset;
+pub mod prune;
 pub mod ps;
 pub mod record;
 pub mod run;
@@ -53,6 +54,7 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         Some(cli::Command::Attach(args)) => attach::run(&args, cli.runs_dir.as_deref()),
         Some(cli::Command::Ps(args)) => ps::run(&args, cli.runs_dir.as_deref()),
         Some(cli::Command::Stop(args)) => stop::run(&args, cli.runs_dir.as_deref()),
+        Some(cli::Command::Prune(args)) => prune::run(&args, cli.runs_dir.as_deref()),
         None => train(&cli.run, cli.runs_dir.as_deref()),
     }
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use lodo_tui::task::TaskKind;
+use lodo_tui::train::msg::SysStats;
 use lodo_tui::train::{Event, EventKind, Msg, RunState};
 use lodo_tui::ui::synthetic::{self, status};
 use lodo_tui::ui::{App, Theme, draw};
@@ -144,6 +145,20 @@ fn a_served_run_names_itself_and_asks_stop_or_detach() {
     a.run_id = Some("quadratic-20261203-1".into());
     press(&mut a, KeyCode::Char('q'));
     both("served_quit", &a);
+}
+
+#[test]
+fn a_served_run_shows_its_system_line() {
+    let mut a = app(TaskKind::Quadratic, &["lodo"]);
+    a.run_id = Some("quadratic-20261203-1".into());
+    a.apply(Msg::System(SysStats {
+        cpu_percent: Some(97.6),
+        rss_bytes: Some(41_200_000),
+        threads: Some(9),
+        load1: Some(1.93),
+        cores: Some(2),
+    }));
+    both("system_line", &a);
 }
 
 #[test]

@@ -480,3 +480,115 @@ fn a_dashboard_run_that_cannot_write_its_record_stops_and_exits_with_status_3() 
     let rec = lodo_tui::record::read(&record).unwrap();
     assert!(rec.skipped.is_empty() && rec.summary.is_none());
 }
+
+/// The "done when", end to end: `--detach`, `ps --json`, attach in a terminal, pause
+/// there, `d`; the run is alive and stays paused; two terminals attach at once; one hangs up and
+/// the run goes on with one viewer fewer; `lodo-tui stop` ends it with a summary in its record.
+#[test]
+fn detach_attach_pause_two_viewers_hang_up_and_stop() {
+    if !Tmux::available() {
+        eprintln!("notice: tmux is not installed; skipping the tmux end-to-end test");
+        return;
+    }
+    let program = PathBuf::from(env!("CARGO_BIN_EXE_lodo-tui"));
+    let runs = Runs::new();
+    let lodo = |args: &[&str]| {
+        let out = Command::new(&program)
+            .args(args)
+            .env("LODO_TUI_RUNS_DIR", runs.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let out = lodo(&[
+        "--preset",
+        "quadratic",
+        "--steps",
+        "100000000",
+        "--pace",
+        "400",
+        "--detach",
+    ]);
+    let rows = ps(runs.path());
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let id = rows[0]["id"].as_str().unwrap().to_string();
+    assert!(out.contains(&id), "{out}");
+    let dir = PathBuf::from(rows[0]["dir"].as_str().unwrap());
+    assert_eq!(rows[0]["state"], "running");
+    assert_eq!(rows[0]["viewers"], 0);
+
+    // Window 1: attach, see the system line, pause, detach.
+    let one = Tmux::start(&program, &["attach", &id], 80, 24, runs.path());
+    let s = one.wait_for("the dashboard with its system line", |s| {
+        header(s).contains("running") && s.contains("cpu ")
+    });
+    assert!(header(&s).contains(&id), "{s}");
+    one.keys(&["Space"]);
+    one.wait_for("the pause", |s| header(s).contains("paused"));
+    one.keys(&["d"]);
+    let s = one.wait_for("the detach", |s| s.contains("exit status"));
+    assert!(
+        s.contains("exit status 0") && s.contains(&format!("detached from {id}")),
+        "{s}"
+    );
+    drop(one);
+
+    // Alive, still paused, not stepping.
+    let row = &ps(runs.path())[0];
+    assert_eq!(row["state"], "paused", "{row}");
+    let paused_at = row["step"].as_u64().unwrap();
+    sleep(Duration::from_millis(1_500));
+    assert_eq!(ps(runs.path())[0]["step"].as_u64().unwrap(), paused_at);
+
+    // Windows 1 and 2 attached at once; window 2 resumes, both see the steps.
+    let one = Tmux::start(&program, &["attach", &id], 80, 24, runs.path());
+    let two = Tmux::start(&program, &["attach", &id], 160, 48, runs.path());
+    for t in [&one, &two] {
+        t.wait_for("the paused run", |s| header(s).contains("paused"));
+    }
+    let viewers = |n: u64| {
+        let start = Instant::now();
+        while ps(runs.path())[0]["viewers"] != n {
+            assert!(start.elapsed() < PATIENCE, "never {n} viewers");
+            sleep(Duration::from_millis(200));
+        }
+    };
+    viewers(2);
+    two.keys(&["Space"]);
+    for t in [&one, &two] {
+        t.wait_for("steps past the pause", |s| {
+            header(s).contains("running") && step_of(s) > paused_at
+        });
+    }
+
+    // Window 1 hangs up: the run goes on, one viewer fewer.
+    let pid = one.program_pid().unwrap();
+    drop(one);
+    wait_until_gone(pid, "the viewer whose terminal hung up");
+    viewers(1);
+    let step = wait_for_progress(runs.path(), paused_at);
+    wait_for_progress(runs.path(), step);
+
+    // Stopped from elsewhere: window 2 sees the end, the record ends with the summary.
+    let out = lodo(&["stop", &id]);
+    assert!(out.contains("finished after"), "{out}");
+    two.wait_for("the attached dashboard to show the end", |s| {
+        header(s).contains("finished") || s.contains("exit status")
+    });
+    two.keys(&["q"]);
+    let s = two.wait_for("the attached dashboard to leave", |s| {
+        s.contains("exit status")
+    });
+    assert!(s.contains("exit status 0"), "{s}");
+    let record = std::fs::read_to_string(dir.join("record.jsonl")).unwrap();
+    let last = record.lines().last().unwrap_or("");
+    assert!(last.contains("\"type\":\"summary\""), "{last}");
+    assert!(ps(runs.path()).is_empty());
+}

@@ -7,7 +7,8 @@ use super::app::{App, Mode};
 use super::layout;
 use super::model::Phase;
 use super::panels::{
-    dialog, dynamics, events, header, help, keybar, loss, optimizer, picker, task, too_small,
+    dialog, dynamics, events, header, help, keybar, loss, optimizer, picker, system, task,
+    too_small,
 };
 
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -22,6 +23,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
             task::render(frame, a.task, app);
             let lanes = app.model.lanes.len();
             events::render(frame, a.events, app.model.events.iter(), lanes, &app.theme);
+            system::render(frame, a.events, app);
             keybar::render(frame, a.keys, app);
         }
     }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::optim::OptimizerSpec;
 use crate::task::{Digits, Heatmap, Metrics, TaskKind, TaskView};
-use crate::train::msg::LaneId;
+use crate::train::msg::{LaneId, SysStats};
 use crate::train::{Event, EventKind, LaneStatus, Msg, RunState, StartInfo, StepRecord, Summary};
 
 use super::app::XAxis;
@@ -179,6 +179,8 @@ pub struct RunModel {
     pub t: f64,
     /// The trainer's speed limit in steps per second (`None`: full speed).
     pub pace: Option<f64>,
+    /// The run process's latest resource reading, if its server sends them.
+    pub system: Option<SysStats>,
 }
 
 impl RunModel {
@@ -243,6 +245,7 @@ impl RunModel {
                 }
             }
             Msg::Pace(pace) => self.pace = pace,
+            Msg::System(stats) => self.system = Some(stats),
             Msg::Finished(result) => self.finish(result),
         }
     }
