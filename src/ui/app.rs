@@ -182,6 +182,9 @@ pub struct App {
     pub run_id: Option<String>,
     /// The dashboard left without stopping the run.
     pub detached: bool,
+    /// A view of records (`lodo-tui view`): keys that steer a run are unavailable and quitting
+    /// leaves at once.
+    pub read_only: bool,
     /// Something changed since the last frame.
     pub dirty: bool,
 }
@@ -198,7 +201,16 @@ impl App {
             exit: false,
             run_id: None,
             detached: false,
+            read_only: false,
             dirty: true,
+        }
+    }
+
+    /// A read-only dashboard on records, `label` naming them.
+    pub fn viewing(theme: Theme, label: &str) -> Self {
+        Self {
+            read_only: true,
+            ..Self::attached(theme, label)
         }
     }
 
@@ -292,9 +304,13 @@ impl App {
         self.quit()
     }
 
-    /// `q` (and Ctrl-C on a served run): asks while training runs, else leaves.
+    /// `q` (and Ctrl-C on a served run): asks while training runs, else leaves. A view leaves at
+    /// once: it cannot stop what it reads.
     fn quit(&mut self) -> Option<Command> {
-        if self.model.training_active() {
+        if self.read_only {
+            self.exit = true;
+            None
+        } else if self.model.training_active() {
             self.mode = Mode::ConfirmQuit;
             None
         } else {
@@ -315,6 +331,13 @@ impl App {
 
     fn normal(&mut self, action: Action) -> Option<Command> {
         let lane = self.view.focus;
+        if self.read_only && keys::steers(action) {
+            let what = keys::binding(action).map_or("that key", |b| b.short);
+            self.notice = Some(format!(
+                "read-only view: {what} steers a run"
+            ));
+            return None;
+        }
         match action {
             Action::TogglePause => self.toggle_pause(),
             Action::StepOnce => {
@@ -594,6 +617,32 @@ mod tests {
             state,
             summary: vec![],
         }]));
+    }
+
+    #[test]
+    fn a_read_only_view_refuses_steering_keys_with_a_note_and_sends_nothing() {
+        let mut a = App::viewing(Theme::new(true, false), "run-b");
+        for msg in crate::testkit::fixture_messages(&["quadratic-lodo-seed0.jsonl"]) {
+            a.apply(msg);
+        }
+        assert!(a.model.training_active());
+        for c in [' ', 'n', 'o', 'r', 'R', '+', '-', ']', '[', '<', '>', 'c', 'g'] {
+            assert_eq!(ch(&mut a, c), None, "{c}");
+            let notice = a.notice.clone().unwrap_or_default();
+            assert!(notice.starts_with("read-only view: "), "{c}: {notice}");
+            assert_eq!(a.mode, Mode::Normal, "{c}");
+        }
+        assert_eq!(
+            a.notice.as_deref(),
+            Some("read-only view: generate steers a run")
+        );
+        // Looking around works.
+        assert_eq!(ch(&mut a, 'x'), None);
+        assert_eq!(a.view.x_axis, XAxis::GradEvals);
+        assert_eq!(a.notice, None);
+        // Leaving asks nothing and tells the run nothing.
+        assert_eq!(ch(&mut a, 'q'), None);
+        assert!(a.exit && !a.detached);
     }
 
     #[test]

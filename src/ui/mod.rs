@@ -112,6 +112,20 @@ pub fn view(handle: TrainerHandle, options: UiOptions, id: &str) -> anyhow::Resu
     )
 }
 
+/// The dashboard, read-only, over records (`handle` from [`crate::record::overlay::spawn`]):
+/// keys that steer a run are unavailable, and leaving never touches a run.
+pub fn view_records(
+    handle: TrainerHandle,
+    options: UiOptions,
+    label: &str,
+) -> anyhow::Result<Ended> {
+    let options = options.with_environment();
+    dashboard(
+        handle,
+        App::viewing(Theme::new(options.color, options.ascii), label),
+    )
+}
+
 fn dashboard(handle: TrainerHandle, mut app: App) -> anyhow::Result<Ended> {
     let signals = terminal::termination_signals();
     let mut tui = terminal::Tui::enter()?;
