@@ -400,3 +400,12 @@ pub fn fixture_messages(names: &[&str]) -> Vec<crate::train::Msg> {
     msgs.retain(|m| !matches!(m, crate::train::Msg::Finished(_)));
     msgs
 }
+
+/// The `Started` message of the record fixture `name`.
+pub fn fixture_start(name: &str) -> crate::train::StartInfo {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/records")
+        .join(name);
+    let record = crate::record::read(&path).expect("the fixture reads");
+    crate::record::replay::start_info(&record.start)
+}

@@ -193,7 +193,10 @@ mod tests {
     fn cut_and_garbage_lines_are_noted_by_line_and_the_rest_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
-        append(&path, &format!("{}\n{EVENT}\n{{}}\n{EVENT}\n", &EVENT[..30]));
+        append(
+            &path,
+            &format!("{}\n{EVENT}\n{{}}\n{EVENT}\n", &EVENT[..30]),
+        );
         let mut f = Follow::open(&path).unwrap();
         let p = f.poll().unwrap();
         assert_eq!(p.lines.len(), 2);
@@ -226,6 +229,10 @@ mod tests {
         append(&other, &format!("{EVENT}\n"));
         std::fs::rename(&other, &path).unwrap();
         let p = g.poll().unwrap();
-        assert!(p.notes[0].contains("was replaced by another file"), "{:?}", p.notes);
+        assert!(
+            p.notes[0].contains("was replaced by another file"),
+            "{:?}",
+            p.notes
+        );
     }
 }

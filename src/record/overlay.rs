@@ -17,6 +17,8 @@ use super::Line;
 use super::follow::Follow;
 use super::replay;
 use crate::optim::OptimizerSpec;
+use crate::task::rosenbrock::Rosenbrock;
+use crate::task::{TaskKind, TaskView};
 use crate::train::msg::{Event, EventKind, LaneId, StartInfo, Summary};
 use crate::train::{Command, Msg, TrainerHandle};
 
@@ -128,13 +130,17 @@ fn refuse_mixed_tasks(sources: &[Source], first: &[super::follow::Poll]) -> Resu
 }
 
 fn note(kind: EventKind, detail: String) -> Msg {
-    Msg::Event(Event {
+    Msg::Event(event(kind, detail))
+}
+
+fn event(kind: EventKind, detail: String) -> Event {
+    Event {
         lane: None,
         step: 0,
         t: 0.0,
         kind,
         detail,
-    })
+    }
 }
 
 impl Overlay {
@@ -210,7 +216,15 @@ impl Overlay {
                 // switched in a view anyway.
                 info.alternatives.clear();
             }
+            let task = info.task;
             out.push(Msg::Started(info));
+            // A record holds no task views; the static ones follow from the task alone.
+            if task == TaskKind::Rosenbrock {
+                out.push(Msg::View {
+                    lane: None,
+                    view: TaskView::Heatmap(Rosenbrock::heatmap()),
+                });
+            }
         }
     }
 
@@ -324,7 +338,11 @@ impl Overlay {
                         "{} finished after {:.1} s",
                         self.readings[i].name, summary.elapsed_s
                     );
-                    out.push(note(EventKind::Info, detail));
+                    out.push(Msg::Event(Event {
+                        step: summary.lanes.iter().map(|l| l.steps).max().unwrap_or(0),
+                        t: summary.elapsed_s,
+                        ..event(EventKind::Info, detail)
+                    }));
                 }
                 self.readings[i].summary = Some(summary);
                 match self.merged_summary() {
@@ -372,7 +390,10 @@ impl Overlay {
                     Err(e) => {
                         // Said once: the file is not read again.
                         self.readings[i].follow.stop();
-                        out.push(note(EventKind::Error, format!("{e:#}; no longer following it")));
+                        out.push(note(
+                            EventKind::Error,
+                            format!("{e:#}; no longer following it"),
+                        ));
                     }
                 }
             }
@@ -586,6 +607,9 @@ mod tests {
         let event = r#"{"type":"event","lane":null,"step":3,"t":0.5,"kind":"info","detail":"x"}"#;
         std::fs::write(&path, format!("{event}\n")).unwrap();
         let e = spawn(&[Source::new(&path)]).map(|_| ()).unwrap_err();
-        assert!(e.to_string().contains("r.jsonl:1: a record must begin"), "{e}");
+        assert!(
+            e.to_string().contains("r.jsonl:1: a record must begin"),
+            "{e}"
+        );
     }
 }

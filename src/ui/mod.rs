@@ -15,8 +15,6 @@ pub mod layout;
 pub mod model;
 pub mod panels;
 pub mod plot;
-#[doc(hidden)]
-pub mod synthetic;
 pub mod terminal;
 pub mod theme;
 pub mod traces;

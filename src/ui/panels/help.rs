@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
 use crate::ui::app::View;
-use crate::ui::keys::{self, NORMAL};
+use crate::ui::keys::{self, Action, NORMAL};
 use crate::ui::layout::centered;
 use crate::ui::theme::Theme;
 
@@ -33,6 +33,9 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View, read_only: bool, theme
                     Span::styled(b.help, off),
                     Span::styled(" (not in a view)", theme.muted()),
                 ])
+            } else if read_only && matches!(b.action, Action::Quit | Action::Detach) {
+                let leave = "leave the view (a view never touches the run)";
+                Line::from(vec![Span::styled(key, theme.key()), Span::raw(leave)])
             } else {
                 Line::from(vec![Span::styled(key, theme.key()), Span::raw(b.help)])
             }

@@ -102,7 +102,12 @@ fn normal_hints(app: &App) -> Vec<Hint> {
         return out;
     }
     if app.read_only {
-        out.extend(read_only_hints(theme));
+        // A record still being written would take these keys in its live dashboard.
+        if model.training_active() {
+            out.extend(read_only_hints(theme));
+        } else {
+            out.push(hint(0, "", "read-only"));
+        }
     } else if model.training_active() {
         let pause = match phase {
             Phase::Running => "pause",
@@ -155,7 +160,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let width_of = |hints: &[Hint]| -> usize {
         hints
             .iter()
-            .map(|h| h.key.chars().count() + usize::from(!h.key.is_empty()) + h.what.chars().count())
+            .map(|h| {
+                h.key.chars().count() + usize::from(!h.key.is_empty()) + h.what.chars().count()
+            })
             .sum::<usize>()
             + sep.chars().count() * hints.len().saturating_sub(1)
     };
