@@ -60,6 +60,9 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Open the dashboard on a live run (default: the most recent one); `d` detaches again.
     Attach(AttachArgs),
+    /// The dashboard, read-only, over run records, finished or still being written; several are
+    /// overlaid as lanes of one dashboard for comparison.
+    View(ViewArgs),
     /// List the live runs (with --all, the dead ones too).
     Ps(PsArgs),
     /// Stop a run as `q` would (final checkpoint, summary) and wait for its summary.
@@ -85,6 +88,18 @@ pub struct AttachArgs {
     /// Attach through this socket instead (e.g. one forwarded with `ssh -L`).
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
+    /// Draw the dashboard with ASCII only (automatic when the locale is not UTF-8).
+    #[arg(long)]
+    pub ascii: bool,
+}
+
+/// Options of `lodo-tui view`.
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// Records to show: a record file (`--record FILE.jsonl`), a run directory, or a run id as
+    /// `lodo-tui ps --all` lists it (its record.jsonl).
+    #[arg(value_name = "RECORD|RUN_DIR|ID", required = true)]
+    pub records: Vec<PathBuf>,
     /// Draw the dashboard with ASCII only (automatic when the locale is not UTF-8).
     #[arg(long)]
     pub ascii: bool,

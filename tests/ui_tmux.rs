@@ -1,10 +1,9 @@
 //! End-to-end: the dashboard in a real terminal (tmux), driven by key presses, checked with
 //! `capture-pane`, and required to exit cleanly (terminal restored, exit status 0).
 //!
-//! Two programs are driven the same way: the `dashboard` example (the dashboard on a synthetic
-//! trainer, always available) and the real `lodo-tui --preset quadratic` (once the binary has the
-//! trainer and the `--preset` flag). Each test prints a notice and passes when tmux, or the
-//! program it needs, is missing.
+//! The real `lodo-tui --preset quadratic` is driven key by key; `lodo-tui view` is run on record
+//! fixtures and on a record being written. Each test prints a notice and passes when tmux is
+//! missing.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -192,56 +191,83 @@ fn drive(tmux: &Tmux) {
     assert!(!s.contains("Step dynamics"), "terminal not restored:\n{s}");
 }
 
-fn example(name: &str) -> Option<PathBuf> {
-    // target/<profile>/deps/<test> → target/<profile>/examples/<name>
-    let exe = std::env::current_exe().ok()?;
-    let path = exe.parent()?.parent()?.join("examples").join(name);
-    path.exists().then_some(path)
+/// The record fixtures `names`, as arguments.
+fn fixtures(names: &[&str]) -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/records");
+    names
+        .iter()
+        .map(|n| dir.join(n).display().to_string())
+        .collect()
 }
 
+/// `lodo-tui view` on a record that another process is still writing: its steps appear, keys
+/// that steer a run answer with a note, looking around works, `q` leaves at once.
 #[test]
-fn dashboard_on_a_synthetic_trainer_in_tmux() {
+fn view_follows_a_growing_record_read_only_in_tmux() {
     if !Tmux::available() {
         eprintln!("notice: tmux is not installed; skipping the tmux end-to-end test");
         return;
     }
-    let Some(program) = example("dashboard") else {
-        eprintln!("notice: the dashboard example is not built; skipping");
-        return;
-    };
+    let program = PathBuf::from(env!("CARGO_BIN_EXE_lodo-tui"));
     let runs = Runs::new();
+    let fixture = &fixtures(&["quadratic-lodo-seed0.jsonl"])[0];
+    let text = std::fs::read_to_string(fixture).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
     for (w, h) in [(80, 24), (160, 48)] {
-        let tmux = Tmux::start(
-            &program,
-            &["quadratic", "--speed", "200"],
-            w,
-            h,
-            runs.path(),
-        );
-        drive(&tmux);
+        let dir = tempfile::tempdir().unwrap();
+        let record = dir.path().join("live.jsonl");
+        // The start line, the first evaluation, steps 1..=40, and half of step 41.
+        let half = &lines[42][..lines[42].len() / 2];
+        std::fs::write(&record, format!("{}\n{half}", lines[..42].join("\n"))).unwrap();
+        let path = record.to_str().unwrap();
+        let tmux = Tmux::start(&program, &["view", path], w, h, runs.path());
+        tmux.wait_for("the record so far", |s| step(s) == Some(40));
+        assert!(header(&tmux.screen()).contains("live"));
+        let mut rest = lines[42..]
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>();
+        rest.replace_range(..half.len(), "");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&record)
+            .unwrap();
+        std::io::Write::write_all(&mut f, rest.as_bytes()).unwrap();
+        tmux.wait_for("the rest of the record", |s| {
+            step(s) == Some(100) && header(s).contains("finished")
+        });
+        tmux.keys(&["Space"]);
+        tmux.wait_for("the read-only note", |s| {
+            s.contains("read-only view: pause steers a run")
+        });
+        tmux.keys(&["x"]);
+        tmux.wait_for("the grad-evals axis", |s| s.contains("x grad evals"));
+        tmux.keys(&["q"]);
+        let s = tmux.wait_for("a clean exit", |s| s.contains("exit status"));
+        assert!(s.contains("exit status 0"), "did not exit cleanly:\n{s}");
+        assert!(!s.contains("Step dynamics"), "terminal not restored:\n{s}");
     }
 }
 
 #[test]
-fn sigterm_stops_the_trainer_and_restores_the_terminal() {
+fn sigterm_leaves_a_view_and_restores_the_terminal() {
     if !Tmux::available() {
         eprintln!("notice: tmux is not installed; skipping the tmux end-to-end test");
         return;
     }
-    let Some(program) = example("dashboard") else {
-        eprintln!("notice: the dashboard example is not built; skipping");
-        return;
-    };
+    let program = PathBuf::from(env!("CARGO_BIN_EXE_lodo-tui"));
     let runs = Runs::new();
-    let tmux = Tmux::start(
-        &program,
-        &["rosenbrock", "--lanes", "lodo,adam"],
-        80,
-        24,
-        runs.path(),
-    );
-    tmux.wait_for("the run to start", |s| header(s).contains("running"));
-    let pid = tmux.program_pid().expect("the dashboard's pid");
+    let mut args = vec!["view".to_string()];
+    args.extend(fixtures(&[
+        "rosenbrock-lodo-seed0.jsonl",
+        "rosenbrock-adam-seed0.jsonl",
+    ]));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let tmux = Tmux::start(&program, &args, 80, 24, runs.path());
+    tmux.wait_for("both records", |s| {
+        s.contains("lodo (rosenbrock-lodo-seed0)") && s.contains("adam (rosenbrock-adam-seed0)")
+    });
+    let pid = tmux.program_pid().expect("the view's pid");
     let status = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()
@@ -249,8 +275,6 @@ fn sigterm_stops_the_trainer_and_restores_the_terminal() {
     assert!(status.success());
     let s = tmux.wait_for("a clean exit", |s| s.contains("exit status"));
     assert!(s.contains("exit status 0"), "did not exit cleanly:\n{s}");
-    // The trainer was asked to stop and reported its summary (printed by the example).
-    assert!(s.contains("lane 1 adam"), "no summary:\n{s}");
     assert!(!s.contains("Step dynamics"), "terminal not restored:\n{s}");
 }
 

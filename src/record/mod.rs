@@ -18,6 +18,8 @@
 //! Records written before the count existed, and runs resumed from checkpoints written before
 //! it, have step lines without it; readers accept them and treat the count as unknown.
 
+pub mod follow;
+pub mod overlay;
 pub mod reader;
 pub mod replay;
 pub mod tail;

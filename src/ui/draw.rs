@@ -39,7 +39,7 @@ fn overlay(frame: &mut Frame, area: Rect, app: &App) {
         current: app.model.lanes.get(focus).map(|l| l.optimizer()),
     };
     match &app.mode {
-        Mode::Help => help::render(frame, area, &app.view, theme),
+        Mode::Help => help::render(frame, area, &app.view, app.read_only, theme),
         Mode::Picker(p) => {
             picker::render(frame, area, p, app.alternatives(), &purpose(false), theme)
         }

@@ -452,10 +452,7 @@ mod tests {
             status(0, "lodo", RunState::Paused),
             status(1, "adam", RunState::Diverged),
         ]));
-        m.start = Some(crate::ui::synthetic::start_info(
-            TaskKind::Quadratic,
-            vec![],
-        ));
+        m.start = Some(crate::testkit::fixture_start("quadratic-lodo-seed0.jsonl"));
         assert_eq!(m.phase(), Phase::Diverged);
         m.apply(Msg::Lanes(vec![status(1, "adam", RunState::Running)]));
         assert_eq!(m.phase(), Phase::Running);
@@ -468,23 +465,23 @@ mod tests {
 
     #[test]
     fn a_race_keeps_lane_0_and_starts_the_forks_afresh() {
-        use crate::ui::synthetic::{start_info, status};
         let mut m = RunModel::default();
-        for msg in crate::ui::synthetic::opening(TaskKind::Quadratic, &["lodo", "adam", "sgd"]) {
+        let fixtures = ["quadratic-lodo-seed0.jsonl", "quadratic-adam-seed0.jsonl"];
+        for msg in crate::testkit::fixture_messages(&fixtures) {
             m.apply(msg);
         }
-        assert_eq!(m.lanes.len(), 3);
-        assert_eq!(m.lanes[1].loss.len(), 2_000);
-        // Race two optimizers from step 2,000: two lanes remain, the second one empty.
-        m.apply(Msg::Started(start_info(
-            TaskKind::Quadratic,
-            vec![
-                status(0, "momentum", 2_000, RunState::Running),
-                status(1, "lodo", 2_000, RunState::Running),
-            ],
-        )));
         assert_eq!(m.lanes.len(), 2);
-        assert_eq!(m.lanes[0].loss.len(), 2_000);
+        assert_eq!(m.lanes[1].loss.len(), 100);
+        // Race two optimizers from step 100: two lanes remain, the second one empty.
+        m.apply(Msg::Started(StartInfo {
+            lanes: vec![
+                status(0, "momentum", RunState::Running),
+                status(1, "lodo", RunState::Running),
+            ],
+            ..crate::testkit::fixture_start(fixtures[0])
+        }));
+        assert_eq!(m.lanes.len(), 2);
+        assert_eq!(m.lanes[0].loss.len(), 100);
         assert_eq!(m.lanes[0].optimizer().name, "momentum");
         assert!(m.lanes[1].loss.is_empty());
         assert_eq!(m.lanes[1].optimizer().name, "lodo");
