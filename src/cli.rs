@@ -60,10 +60,16 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Open the dashboard on a live run (default: the most recent one); `d` detaches again.
     Attach(AttachArgs),
+    /// The dashboard, read-only, over run records, finished or still being written; several are
+    /// overlaid as lanes of one dashboard for comparison.
+    View(ViewArgs),
     /// List the live runs (with --all, the dead ones too).
     Ps(PsArgs),
     /// Stop a run as `q` would (final checkpoint, summary) and wait for its summary.
     Stop(StopArgs),
+    /// Delete finished and dead runs (or only their checkpoints) to free disk; lists what it
+    /// would delete unless --yes. Never touches a live run.
+    Prune(PruneArgs),
     /// Print a shell completion script: `lodo-tui completions bash > ~/.local/share/bash-completion/completions/lodo-tui`.
     Completions {
         /// The shell to complete in.
@@ -87,6 +93,18 @@ pub struct AttachArgs {
     pub ascii: bool,
 }
 
+/// Options of `lodo-tui view`.
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// Records to show: a record file (`--record FILE.jsonl`), a run directory, or a run id as
+    /// `lodo-tui ps --all` lists it (its record.jsonl).
+    #[arg(value_name = "RECORD|RUN_DIR|ID", required = true)]
+    pub records: Vec<PathBuf>,
+    /// Draw the dashboard with ASCII only (automatic when the locale is not UTF-8).
+    #[arg(long)]
+    pub ascii: bool,
+}
+
 /// Options of `lodo-tui ps`.
 #[derive(Debug, Args)]
 pub struct PsArgs {
@@ -96,6 +114,32 @@ pub struct PsArgs {
     /// Also list runs whose process is gone.
     #[arg(long)]
     pub all: bool,
+    /// Every column whole, however wide (the default when the output is not a terminal).
+    #[arg(long)]
+    pub wide: bool,
+}
+
+/// Options of `lodo-tui prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Delete; without it, only list what would be deleted and the bytes that frees.
+    #[arg(long)]
+    pub yes: bool,
+    /// Only runs whose files last changed longer ago than this (90s, 30m, 12h, 7d, 2w).
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<crate::prune::Age>,
+    /// Only runs that died without finishing (their record has no summary).
+    #[arg(long)]
+    pub dead: bool,
+    /// Keep the N most recently started runs whose process is gone.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep: usize,
+    /// Delete only checkpoints (all but each run's newest), keeping record, run.json and log.
+    #[arg(long)]
+    pub checkpoints_only: bool,
+    /// With --checkpoints-only: the newest checkpoint too.
+    #[arg(long, requires = "checkpoints_only")]
+    pub drop_last: bool,
 }
 
 /// Options of `lodo-tui stop`.
@@ -446,7 +490,8 @@ mod tests {
             cli.command,
             Some(Command::Ps(PsArgs {
                 json: true,
-                all: false
+                all: false,
+                ..
             }))
         ));
         assert!(Cli::try_parse_from(["lodo-tui", "attach", "x", "--socket", "s"]).is_err());

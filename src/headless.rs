@@ -100,7 +100,7 @@ impl<'a, W: Write> Progress<'a, W> {
                 self.print_progress();
                 return Some(result);
             }
-            Msg::View { .. } | Msg::Points(_) | Msg::Pace(_) => {}
+            Msg::View { .. } | Msg::Points(_) | Msg::Pace(_) | Msg::System(_) => {}
         }
         if self
             .last_print

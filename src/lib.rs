@@ -15,6 +15,7 @@ pub mod optim;
 pub mod output_file;
 pub mod plot;
 pub mod preset;
+pub mod prune;
 pub mod ps;
 pub mod record;
 pub mod run;
@@ -26,6 +27,7 @@ pub mod table;
 pub mod task;
 pub mod train;
 pub mod ui;
+pub mod view;
 
 #[cfg(test)]
 pub mod testkit;
@@ -53,8 +55,10 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         }
         Some(cli::Command::Man) => shell::man(&mut std::io::stdout().lock()),
         Some(cli::Command::Attach(args)) => attach::run(&args, cli.runs_dir.as_deref()),
+        Some(cli::Command::View(args)) => view::run(&args, cli.runs_dir.as_deref()),
         Some(cli::Command::Ps(args)) => ps::run(&args, cli.runs_dir.as_deref()),
         Some(cli::Command::Stop(args)) => stop::run(&args, cli.runs_dir.as_deref()),
+        Some(cli::Command::Prune(args)) => prune::run(&args, cli.runs_dir.as_deref()),
         None => train(&cli.run, cli.runs_dir.as_deref()),
     }
 }

@@ -2,6 +2,7 @@
 //! over its socket (connect, read the snapshot's start and lane states, disconnect), the viewer
 //! count from the kernel's table of the socket's connections; `run.json` says the rest.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -65,11 +66,97 @@ pub fn run(args: &PsArgs, runs_dir: Option<&Path>) -> Result<()> {
         crate::print_quietly(&format!("{what} in {}\n", root.display()));
         return Ok(());
     }
-    crate::print_quietly(&table(&rows));
+    // A terminal gets a table that fits it; a pipe or file gets every column whole.
+    let width = if args.wide || !std::io::stdout().is_terminal() {
+        None
+    } else {
+        ratatui::crossterm::terminal::size()
+            .ok()
+            .map(|(w, _)| usize::from(w))
+    };
+    crate::print_quietly(&table(&rows, width));
     Ok(())
 }
 
-fn table(rows: &[Row]) -> String {
+/// Ways to make the table narrower, in the order they are tried: cut long text first, then drop
+/// what is least needed to pick a run (the id already names the preset).
+const NARROWER: [(&str, Fit); 11] = [
+    ("task", Fit::Cut(24)),
+    ("last checkpoint", Fit::CutStart(32)),
+    ("pid", Fit::Drop),
+    ("preset", Fit::Drop),
+    ("uptime", Fit::Drop),
+    ("task", Fit::Cut(12)),
+    ("optimizers", Fit::Cut(12)),
+    ("last checkpoint", Fit::CutStart(16)),
+    ("task", Fit::Drop),
+    ("viewers", Fit::Drop),
+    ("optimizers", Fit::Drop),
+];
+
+#[derive(Clone, Copy)]
+enum Fit {
+    /// Keep the first characters, then `…`.
+    Cut(usize),
+    /// `…`, then the last characters (paths end with what matters).
+    CutStart(usize),
+    Drop,
+}
+
+fn cut(text: &str, max: usize, at_start: bool) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let keep = max.saturating_sub(1);
+    if at_start {
+        let tail: String = text.chars().skip(n - keep).collect();
+        format!("…{tail}")
+    } else {
+        let head: String = text.chars().take(keep).collect();
+        format!("{head}…")
+    }
+}
+
+/// Cuts and drops columns, in [`NARROWER`]'s order, until the table is at most `width` wide.
+fn fit(headers: &mut Vec<String>, cells: &mut [Vec<String>], width: usize) {
+    let total = |headers: &[String], cells: &[Vec<String>]| {
+        (0..headers.len())
+            .map(|c| {
+                cells
+                    .iter()
+                    .map(|r| r[c].chars().count())
+                    .chain([headers[c].chars().count()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .sum::<usize>()
+            + 2 * headers.len().saturating_sub(1)
+    };
+    for (name, how) in NARROWER {
+        if total(headers, cells) <= width {
+            return;
+        }
+        let Some(c) = headers.iter().position(|h| h == name) else {
+            continue;
+        };
+        match how {
+            Fit::Drop => {
+                headers.remove(c);
+                for row in cells.iter_mut() {
+                    row.remove(c);
+                }
+            }
+            Fit::Cut(max) | Fit::CutStart(max) => {
+                for row in cells.iter_mut() {
+                    row[c] = cut(&row[c], max, matches!(how, Fit::CutStart(_)));
+                }
+            }
+        }
+    }
+}
+
+fn table(rows: &[Row], width: Option<usize>) -> String {
     // Dead runs say where to resume from, in a last column.
     let any_checkpoint = rows.iter().any(|r| r.last_checkpoint.is_some());
     let mut headers: Vec<String> = [
@@ -131,6 +218,10 @@ fn table(rows: &[Row]) -> String {
             cells
         })
         .collect();
+    let mut cells = cells;
+    if let Some(width) = width {
+        fit(&mut headers, &mut cells, width);
+    }
     crate::table::plain(&headers, &cells)
 }
 
@@ -275,4 +366,62 @@ fn probe(socket: &Path) -> Option<Probe> {
     rx.recv_timeout(ANSWER_PATIENCE + Duration::from_millis(500))
         .ok()
         .filter(|p| p.start.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(task: &str, optimizers: &[&str]) -> Row {
+        Row {
+            id: "mnist-ar-20261204-12".into(),
+            pid: 4_194_301,
+            preset: "mnist-ar".into(),
+            task: task.into(),
+            step: Some(123_456),
+            max_steps: Some(1_000_000),
+            state: "running".into(),
+            optimizers: optimizers.iter().map(|o| o.to_string()).collect(),
+            steps_per_s: Some(41.0),
+            uptime_s: Some(3_725.0),
+            viewers: Some(2),
+            started_as: dir::StartedAs::Detached,
+            socket: "/run/user/1000/lodo-tui/x.sock".into(),
+            dir: "/home/u/.local/state/lodo-tui/runs/x".into(),
+            record: None,
+            checkpoint_dir: "/home/u/.local/state/lodo-tui/runs/x/checkpoints".into(),
+            last_checkpoint: None,
+        }
+    }
+
+    #[test]
+    fn the_table_fits_a_narrow_terminal_and_is_whole_when_wide() {
+        let long = "autoregressive MNIST pixels, 2-layer MLP over the previous 392 pixels";
+        let rows = [
+            row(long, &["lodo(meta_lr=1e-5)", "adam(lr=1e-3)", "sgd"]),
+            row("noisy quadratic bowl", &["lodo"]),
+        ];
+        let whole = table(&rows, None);
+        assert!(whole.contains(long), "{whole}");
+        assert!(whole.lines().next().unwrap().contains("pid"));
+        for width in [80, 60] {
+            let narrow = table(&rows, Some(width));
+            for line in narrow.lines() {
+                assert!(line.chars().count() <= width, "{width}: {line:?}\n{narrow}");
+            }
+            for must in ["mnist-ar-20261204-12", "123,456/1,000,000", "running", "41"] {
+                assert!(narrow.contains(must), "{width}: {must} missing\n{narrow}");
+            }
+        }
+        let at_80 = table(&rows, Some(80));
+        assert!(at_80.contains('…'), "the long title is cut: {at_80}");
+        assert!(!at_80.lines().next().unwrap().contains("pid"), "{at_80}");
+    }
+
+    #[test]
+    fn cuts_keep_the_start_or_the_end() {
+        assert_eq!(cut("abcdef", 4, false), "abc…");
+        assert_eq!(cut("abcdef", 4, true), "…def");
+        assert_eq!(cut("abc", 4, false), "abc");
+    }
 }

@@ -386,3 +386,26 @@ pub fn lodo_step(
         },
     }
 }
+
+/// The messages of the record fixtures `names` (files in tests/fixtures/records, overlaid as
+/// `lodo-tui view` does), without their summary: the dashboard as it looked while they were
+/// being written.
+pub fn fixture_messages(names: &[&str]) -> Vec<crate::train::Msg> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/records");
+    let sources: Vec<_> = names
+        .iter()
+        .map(|n| crate::record::overlay::Source::new(&dir.join(n)))
+        .collect();
+    let mut msgs = crate::record::overlay::messages(&sources).expect("the fixtures read");
+    msgs.retain(|m| !matches!(m, crate::train::Msg::Finished(_)));
+    msgs
+}
+
+/// The `Started` message of the record fixture `name`.
+pub fn fixture_start(name: &str) -> crate::train::StartInfo {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/records")
+        .join(name);
+    let record = crate::record::read(&path).expect("the fixture reads");
+    record.start.info()
+}

@@ -372,3 +372,38 @@ fn a_shared_runs_root_is_refused() {
     let out = runs.output(&["ps"]);
     assert!(!out.status.success());
 }
+
+/// `ps`'s steps/s of a live run agrees with the steps it advanced over wall time.
+#[test]
+fn ps_reports_a_live_runs_speed_about_right() {
+    let mut runs = Runs::new();
+    let id = runs.detach(); // paced at 100 steps/s
+    let at = |runs: &Runs| {
+        let row = runs.row(&id, false).unwrap();
+        (
+            Instant::now(),
+            row["step"].as_u64().unwrap(),
+            row["steps_per_s"].as_f64(),
+        )
+    };
+    runs.wait_for("the run to step", || {
+        runs.row(&id, false).unwrap()["step"].as_u64().unwrap_or(0) > 0
+    });
+    let (t0, s0, _) = at(&runs);
+    std::thread::sleep(Duration::from_secs(4));
+    let (t1, s1, reported) = at(&runs);
+    let wall = (s1 - s0) as f64 / t1.duration_since(t0).as_secs_f64();
+    let reported = reported.expect("a live run's steps/s");
+    assert!(reported > 0.0, "{reported}");
+    // Each `ps` takes up to a second on a busy machine, so the wall rate is rough too.
+    assert!(
+        (0.5 * wall..=2.0 * wall).contains(&reported),
+        "ps says {reported:.1} steps/s; the run advanced {wall:.1} steps/s"
+    );
+    assert!(
+        (50.0..=150.0).contains(&reported),
+        "paced at 100: {reported:.1}"
+    );
+    let out = runs.output(&["stop", &id]);
+    assert!(out.status.success(), "{out:?}");
+}

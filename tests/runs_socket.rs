@@ -227,6 +227,7 @@ fn strangers_and_garbage_are_refused_and_the_run_goes_on() {
     let stranger = Hello {
         protocol: "http".into(),
         version: VERSION,
+        system: false,
     };
     s.write_all(&protocol::encode(&stranger, MAX_TO_SERVER).unwrap())
         .unwrap();
@@ -598,4 +599,65 @@ fn connections_beyond_the_limit_are_refused_with_a_reason() {
     wait_for("a place", || connect(&socket).is_ok());
     drop(server);
     run.shutdown().unwrap();
+}
+
+/// Viewers that ask get the run process's readings about once a second, busy training showing
+/// as CPU use; a viewer whose hello does not ask (as before the field existed) gets none.
+#[cfg(target_os = "linux")]
+#[test]
+fn system_readings_go_to_the_viewers_that_ask_for_them() {
+    let dir = private_dir();
+    let socket = dir.path().join("sock");
+    let (server, run) = serve(spawn(quadratic(u64::MAX / 2, false)).unwrap(), &socket).unwrap();
+    let mut old = UnixStream::connect(&socket).unwrap();
+    let hello = Hello {
+        system: false,
+        ..Hello::ours()
+    };
+    old.write_all(&protocol::encode(&hello, MAX_TO_SERVER).unwrap())
+        .unwrap();
+    let reply: Reply = protocol::read(&mut old, MAX_TO_VIEWER).unwrap();
+    assert!(matches!(reply, Reply::Welcome { .. }), "{reply:?}");
+    let viewer = connect(&socket).unwrap();
+    let mut readings = Vec::new();
+    let until = Instant::now() + Duration::from_millis(3_500);
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        match viewer.messages.recv_timeout(left) {
+            Ok(Msg::System(s)) => readings.push(s),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    assert!(
+        (2..=5).contains(&readings.len()),
+        "{} readings in 3.5 s",
+        readings.len()
+    );
+    let last = readings.last().unwrap();
+    assert!(last.cpu_percent.is_some_and(|c| c > 0.0), "{last:?}");
+    assert!(
+        last.threads.is_some_and(|n| n >= 3),
+        "trainer, hub, server: {last:?}"
+    );
+    assert!(last.rss_bytes.is_some() && last.load1.is_some(), "{last:?}");
+    // The old-style viewer: frames from the whole time, none of them a reading.
+    old.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut frames = 0;
+    while let Ok(Some(payload)) = protocol::read_frame(&mut old, MAX_TO_VIEWER) {
+        let frame: ToViewer = protocol::decode(&payload).unwrap();
+        assert!(
+            !matches!(frame, ToViewer::Msg(Msg::System(_))),
+            "an old viewer got {frame:?}"
+        );
+        frames += 1;
+        if frames > 2_000 {
+            break;
+        }
+    }
+    assert!(frames > 0);
+    viewer.detach();
+    run.send(Command::Quit);
+    run.join().unwrap();
+    drop(server);
 }

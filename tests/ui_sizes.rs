@@ -2,14 +2,16 @@
 //! (including resizes to tiny sizes), in every mode, without panicking.
 #![allow(clippy::unwrap_used)]
 
-use lodo_tui::task::TaskKind;
+use std::path::Path;
+
+use lodo_tui::record::overlay::{self, Source};
 use lodo_tui::train::Msg;
 use lodo_tui::ui::app::{Mode, Picker};
 use lodo_tui::ui::panels::{
     dialog, digits, dynamics, events, header, heatmap, help, keybar, loss, optimizer, picker, task,
     too_small,
 };
-use lodo_tui::ui::{App, Theme, draw, synthetic};
+use lodo_tui::ui::{App, Theme, draw};
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use ratatui::{Frame, Terminal};
@@ -35,7 +37,7 @@ const PANELS: &[(&str, Panel)] = &[
         )
     }),
     ("help", |f, a, app| {
-        help::render(f, a, &app.view, &app.theme)
+        help::render(f, a, &app.view, app.read_only, &app.theme)
     }),
     ("picker", |f, a, app| {
         let purpose = picker::Purpose {
@@ -67,18 +69,24 @@ const PANELS: &[(&str, Panel)] = &[
 
 fn apps() -> Vec<App> {
     let mut out = Vec::new();
-    for (task, lanes) in [
-        (TaskKind::MnistAr, &["lodo"][..]),
-        (TaskKind::MnistClassify, &["adam"][..]),
-        (TaskKind::Quadratic, &["lodo", "momentum", "adam"][..]),
-        (TaskKind::Rosenbrock, &["lodo", "adam"][..]),
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/records");
+    for fixtures in [
+        &["mnist-lodo-seed0.jsonl"][..],
+        &["mnist-classify-adam-seed0.jsonl"][..],
+        &["quadratic-lodo-seed0.jsonl", "quadratic-adam-seed0.jsonl"][..],
+        &["rosenbrock-lodo-seed0.jsonl", "rosenbrock-adam-seed0.jsonl"][..],
     ] {
+        let sources: Vec<Source> = fixtures.iter().map(|f| Source::new(&dir.join(f))).collect();
+        let msgs = overlay::messages(&sources).unwrap();
         for theme in [Theme::new(true, false), Theme::new(false, true)] {
-            let mut app = App::new(theme);
-            for msg in synthetic::opening(task, lanes) {
-                app.apply(msg);
+            for read_only in [false, true] {
+                let mut app = App::new(theme);
+                app.read_only = read_only;
+                for msg in msgs.iter().filter(|m| !matches!(m, Msg::Finished(_))) {
+                    app.apply(msg.clone());
+                }
+                out.push(app);
             }
-            out.push(app);
         }
     }
     out.push(App::new(Theme::new(true, false)));

@@ -1,10 +1,9 @@
 //! End-to-end: the dashboard in a real terminal (tmux), driven by key presses, checked with
 //! `capture-pane`, and required to exit cleanly (terminal restored, exit status 0).
 //!
-//! Two programs are driven the same way: the `dashboard` example (the dashboard on a synthetic
-//! trainer, always available) and the real `lodo-tui --preset quadratic` (once the binary has the
-//! trainer and the `--preset` flag). Each test prints a notice and passes when tmux, or the
-//! program it needs, is missing.
+//! The real `lodo-tui --preset quadratic` is driven key by key; `lodo-tui view` is run on record
+//! fixtures and on a record being written. Each test prints a notice and passes when tmux is
+//! missing.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -192,56 +191,83 @@ fn drive(tmux: &Tmux) {
     assert!(!s.contains("Step dynamics"), "terminal not restored:\n{s}");
 }
 
-fn example(name: &str) -> Option<PathBuf> {
-    // target/<profile>/deps/<test> → target/<profile>/examples/<name>
-    let exe = std::env::current_exe().ok()?;
-    let path = exe.parent()?.parent()?.join("examples").join(name);
-    path.exists().then_some(path)
+/// The record fixtures `names`, as arguments.
+fn fixtures(names: &[&str]) -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/records");
+    names
+        .iter()
+        .map(|n| dir.join(n).display().to_string())
+        .collect()
 }
 
+/// `lodo-tui view` on a record that another process is still writing: its steps appear, keys
+/// that steer a run answer with a note, looking around works, `q` leaves at once.
 #[test]
-fn dashboard_on_a_synthetic_trainer_in_tmux() {
+fn view_follows_a_growing_record_read_only_in_tmux() {
     if !Tmux::available() {
         eprintln!("notice: tmux is not installed; skipping the tmux end-to-end test");
         return;
     }
-    let Some(program) = example("dashboard") else {
-        eprintln!("notice: the dashboard example is not built; skipping");
-        return;
-    };
+    let program = PathBuf::from(env!("CARGO_BIN_EXE_lodo-tui"));
     let runs = Runs::new();
+    let fixture = &fixtures(&["quadratic-lodo-seed0.jsonl"])[0];
+    let text = std::fs::read_to_string(fixture).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
     for (w, h) in [(80, 24), (160, 48)] {
-        let tmux = Tmux::start(
-            &program,
-            &["quadratic", "--speed", "200"],
-            w,
-            h,
-            runs.path(),
-        );
-        drive(&tmux);
+        let dir = tempfile::tempdir().unwrap();
+        let record = dir.path().join("live.jsonl");
+        // The start line, the first evaluation, steps 1..=40, and half of step 41.
+        let half = &lines[42][..lines[42].len() / 2];
+        std::fs::write(&record, format!("{}\n{half}", lines[..42].join("\n"))).unwrap();
+        let path = record.to_str().unwrap();
+        let tmux = Tmux::start(&program, &["view", path], w, h, runs.path());
+        tmux.wait_for("the record so far", |s| step(s) == Some(40));
+        assert!(header(&tmux.screen()).contains("live"));
+        let mut rest = lines[42..]
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>();
+        rest.replace_range(..half.len(), "");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&record)
+            .unwrap();
+        std::io::Write::write_all(&mut f, rest.as_bytes()).unwrap();
+        tmux.wait_for("the rest of the record", |s| {
+            step(s) == Some(100) && header(s).contains("finished")
+        });
+        tmux.keys(&["Space"]);
+        tmux.wait_for("the read-only note", |s| {
+            s.contains("read-only view: pause steers a run")
+        });
+        tmux.keys(&["x"]);
+        tmux.wait_for("the grad-evals axis", |s| s.contains("x grad evals"));
+        tmux.keys(&["q"]);
+        let s = tmux.wait_for("a clean exit", |s| s.contains("exit status"));
+        assert!(s.contains("exit status 0"), "did not exit cleanly:\n{s}");
+        assert!(!s.contains("Step dynamics"), "terminal not restored:\n{s}");
     }
 }
 
 #[test]
-fn sigterm_stops_the_trainer_and_restores_the_terminal() {
+fn sigterm_leaves_a_view_and_restores_the_terminal() {
     if !Tmux::available() {
         eprintln!("notice: tmux is not installed; skipping the tmux end-to-end test");
         return;
     }
-    let Some(program) = example("dashboard") else {
-        eprintln!("notice: the dashboard example is not built; skipping");
-        return;
-    };
+    let program = PathBuf::from(env!("CARGO_BIN_EXE_lodo-tui"));
     let runs = Runs::new();
-    let tmux = Tmux::start(
-        &program,
-        &["rosenbrock", "--lanes", "lodo,adam"],
-        80,
-        24,
-        runs.path(),
-    );
-    tmux.wait_for("the run to start", |s| header(s).contains("running"));
-    let pid = tmux.program_pid().expect("the dashboard's pid");
+    let mut args = vec!["view".to_string()];
+    args.extend(fixtures(&[
+        "rosenbrock-lodo-seed0.jsonl",
+        "rosenbrock-adam-seed0.jsonl",
+    ]));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let tmux = Tmux::start(&program, &args, 80, 24, runs.path());
+    tmux.wait_for("both records", |s| {
+        s.contains("lodo (rosenbrock-lodo-seed0)") && s.contains("adam (rosenbrock-adam-seed0)")
+    });
+    let pid = tmux.program_pid().expect("the view's pid");
     let status = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()
@@ -249,8 +275,6 @@ fn sigterm_stops_the_trainer_and_restores_the_terminal() {
     assert!(status.success());
     let s = tmux.wait_for("a clean exit", |s| s.contains("exit status"));
     assert!(s.contains("exit status 0"), "did not exit cleanly:\n{s}");
-    // The trainer was asked to stop and reported its summary (printed by the example).
-    assert!(s.contains("lane 1 adam"), "no summary:\n{s}");
     assert!(!s.contains("Step dynamics"), "terminal not restored:\n{s}");
 }
 
@@ -479,4 +503,116 @@ fn a_dashboard_run_that_cannot_write_its_record_stops_and_exits_with_status_3() 
     assert!(!s.contains("Step dynamics"), "terminal not restored:\n{s}");
     let rec = lodo_tui::record::read(&record).unwrap();
     assert!(rec.skipped.is_empty() && rec.summary.is_none());
+}
+
+/// The "done when", end to end: `--detach`, `ps --json`, attach in a terminal, pause
+/// there, `d`; the run is alive and stays paused; two terminals attach at once; one hangs up and
+/// the run goes on with one viewer fewer; `lodo-tui stop` ends it with a summary in its record.
+#[test]
+fn detach_attach_pause_two_viewers_hang_up_and_stop() {
+    if !Tmux::available() {
+        eprintln!("notice: tmux is not installed; skipping the tmux end-to-end test");
+        return;
+    }
+    let program = PathBuf::from(env!("CARGO_BIN_EXE_lodo-tui"));
+    let runs = Runs::new();
+    let lodo = |args: &[&str]| {
+        let out = Command::new(&program)
+            .args(args)
+            .env("LODO_TUI_RUNS_DIR", runs.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let out = lodo(&[
+        "--preset",
+        "quadratic",
+        "--steps",
+        "100000000",
+        "--pace",
+        "400",
+        "--detach",
+    ]);
+    let rows = ps(runs.path());
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let id = rows[0]["id"].as_str().unwrap().to_string();
+    assert!(out.contains(&id), "{out}");
+    let dir = PathBuf::from(rows[0]["dir"].as_str().unwrap());
+    assert_eq!(rows[0]["state"], "running");
+    assert_eq!(rows[0]["viewers"], 0);
+
+    // Window 1: attach, see the system line, pause, detach.
+    let one = Tmux::start(&program, &["attach", &id], 80, 24, runs.path());
+    let s = one.wait_for("the dashboard with its system line", |s| {
+        header(s).contains("running") && s.contains("cpu ")
+    });
+    assert!(header(&s).contains(&id), "{s}");
+    one.keys(&["Space"]);
+    one.wait_for("the pause", |s| header(s).contains("paused"));
+    one.keys(&["d"]);
+    let s = one.wait_for("the detach", |s| s.contains("exit status"));
+    assert!(
+        s.contains("exit status 0") && s.contains(&format!("detached from {id}")),
+        "{s}"
+    );
+    drop(one);
+
+    // Alive, still paused, not stepping.
+    let row = &ps(runs.path())[0];
+    assert_eq!(row["state"], "paused", "{row}");
+    let paused_at = row["step"].as_u64().unwrap();
+    sleep(Duration::from_millis(1_500));
+    assert_eq!(ps(runs.path())[0]["step"].as_u64().unwrap(), paused_at);
+
+    // Windows 1 and 2 attached at once; window 2 resumes, both see the steps.
+    let one = Tmux::start(&program, &["attach", &id], 80, 24, runs.path());
+    let two = Tmux::start(&program, &["attach", &id], 160, 48, runs.path());
+    for t in [&one, &two] {
+        t.wait_for("the paused run", |s| header(s).contains("paused"));
+    }
+    let viewers = |n: u64| {
+        let start = Instant::now();
+        while ps(runs.path())[0]["viewers"] != n {
+            assert!(start.elapsed() < PATIENCE, "never {n} viewers");
+            sleep(Duration::from_millis(200));
+        }
+    };
+    viewers(2);
+    two.keys(&["Space"]);
+    for t in [&one, &two] {
+        t.wait_for("steps past the pause", |s| {
+            header(s).contains("running") && step_of(s) > paused_at
+        });
+    }
+
+    // Window 1 hangs up: the run goes on, one viewer fewer.
+    let pid = one.program_pid().unwrap();
+    drop(one);
+    wait_until_gone(pid, "the viewer whose terminal hung up");
+    viewers(1);
+    let step = wait_for_progress(runs.path(), paused_at);
+    wait_for_progress(runs.path(), step);
+
+    // Stopped from elsewhere: window 2 sees the end, the record ends with the summary.
+    let out = lodo(&["stop", &id]);
+    assert!(out.contains("finished after"), "{out}");
+    two.wait_for("the attached dashboard to show the end", |s| {
+        header(s).contains("finished") || s.contains("exit status")
+    });
+    two.keys(&["q"]);
+    let s = two.wait_for("the attached dashboard to leave", |s| {
+        s.contains("exit status")
+    });
+    assert!(s.contains("exit status 0"), "{s}");
+    let record = std::fs::read_to_string(dir.join("record.jsonl")).unwrap();
+    let last = record.lines().last().unwrap_or("");
+    assert!(last.contains("\"type\":\"summary\""), "{last}");
+    assert!(ps(runs.path()).is_empty());
 }

@@ -133,6 +133,31 @@ pub fn span(seconds: f64) -> String {
     }
 }
 
+/// A size in bytes, decimal units, three significant digits: `820 kB`, `147 MB`, `1.25 GB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if v < 1000.0 {
+            break;
+        }
+        v /= 1000.0;
+        unit = u;
+    }
+    let digits = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{v:.digits$} {unit}")
+}
+
 /// Training speed: `3.2 it/s`, `512 it/s`, `12.3k it/s`.
 pub fn rate(per_s: f64) -> String {
     if !per_s.is_finite() || per_s <= 0.0 {
@@ -180,6 +205,16 @@ pub fn spec_line(spec: &crate::optim::OptimizerSpec, ascii: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_in_decimal_units() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(999), "999 B");
+        assert_eq!(bytes(1_000), "1.00 kB");
+        assert_eq!(bytes(1_761_280), "1.76 MB");
+        assert_eq!(bytes(147_000_000), "147 MB");
+        assert_eq!(bytes(12_345_678_901), "12.3 GB");
+    }
 
     #[test]
     fn thousands_separators() {

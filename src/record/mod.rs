@@ -21,6 +21,8 @@
 //! The line types are the schema's ([`crate::schema::Line`]): a record holds the very values the
 //! trainer sends its observers, and this module only writes, reads and replays them.
 
+pub mod follow;
+pub mod overlay;
 pub mod reader;
 pub mod replay;
 pub mod tail;

@@ -89,7 +89,7 @@ pub fn read_lines(path: &Path) -> Result<(Vec<Line>, Vec<Skipped>)> {
 }
 
 /// A line, or a cut-short line with another glued to it: the glued one, and the bytes before it.
-fn parse(raw: &str) -> serde_json::Result<(Line, usize)> {
+pub fn parse(raw: &str) -> serde_json::Result<(Line, usize)> {
     let whole = serde_json::from_str::<Line>(raw);
     if whole.is_ok() {
         return whole.map(|line| (line, 0));
@@ -105,7 +105,7 @@ fn parse(raw: &str) -> serde_json::Result<(Line, usize)> {
 }
 
 /// The beginning of a record line whose end is missing.
-fn cut_short(raw: &str) -> bool {
+pub fn cut_short(raw: &str) -> bool {
     raw.starts_with(LINE_START) && serde_json::from_str::<Line>(raw).is_err_and(|e| e.is_eof())
 }
 

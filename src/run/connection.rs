@@ -29,7 +29,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves one accepted connection until it closes. Runs on its own thread.
 pub fn serve(stream: UnixStream, hub: &Hub, commands: &Sender<Command>, n: u64) {
-    let Ok(()) = handshake(&stream) else {
+    let Ok(hello) = handshake(&stream) else {
         return;
     };
     let Ok(writer_stream) = stream.try_clone() else {
@@ -38,7 +38,7 @@ pub fn serve(stream: UnixStream, hub: &Hub, commands: &Sender<Command>, n: u64) 
     let Ok(hub_stream) = stream.try_clone() else {
         return;
     };
-    let joined = hub.join(hub_stream);
+    let joined = hub.join(hub_stream, hello.system);
     let id = joined.id;
     let writer = std::thread::Builder::new()
         .name(format!("lodo-viewer-{n}-out"))
@@ -76,7 +76,7 @@ fn peer_uid(stream: &UnixStream) -> std::io::Result<u32> {
 }
 
 /// Checks the peer and its hello, and welcomes it or says why not.
-fn handshake(stream: &UnixStream) -> Result<()> {
+fn handshake(stream: &UnixStream) -> Result<Hello> {
     stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -93,10 +93,10 @@ fn handshake(stream: &UnixStream) -> Result<()> {
         if hello.version != VERSION {
             return Err(protocol::version_mismatch(VERSION, hello.version));
         }
-        Ok(())
+        Ok(hello)
     });
     let reply = match &verdict {
-        Ok(()) => Reply::Welcome {
+        Ok(_) => Reply::Welcome {
             version: VERSION,
             pid: std::process::id(),
         },
@@ -107,7 +107,7 @@ fn handshake(stream: &UnixStream) -> Result<()> {
     protocol::write_frame(&mut &*stream, &protocol::encode(&reply, MAX_TO_VIEWER)?)?;
     stream.set_read_timeout(None)?;
     match verdict {
-        Ok(()) => Ok(()),
+        Ok(hello) => Ok(hello),
         Err(reason) => bail!(reason),
     }
 }

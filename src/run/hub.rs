@@ -19,6 +19,7 @@ use crate::train::Msg;
 
 use super::protocol::{self, MAX_TO_VIEWER, ToViewer};
 use super::snapshot::{STEPS_PER_MSG, Snapshot};
+use super::sysinfo::Sampler;
 
 /// Frames a viewer's queue holds: several seconds of step batches at ~50 a second.
 pub const QUEUE: usize = 256;
@@ -28,6 +29,8 @@ pub const STUCK_LIMIT: Duration = Duration::from_secs(5);
 const MAX_BACKLOG: usize = 4_096;
 /// How often waiting backlogs are retried when the trainer is quiet (paused).
 const TICK: Duration = Duration::from_millis(100);
+/// How often the run process's resource use is sampled and sent to viewers that want it.
+pub const SYSTEM_EVERY: Duration = Duration::from_secs(1);
 
 /// An encoded frame, shared by every viewer it goes to.
 pub type Frame = Arc<Vec<u8>>;
@@ -53,6 +56,8 @@ struct Viewer {
     farewell: Arc<Mutex<Option<Frame>>>,
     /// To close the connection from here.
     stream: UnixStream,
+    /// It asked for system readings in its hello.
+    system: bool,
 }
 
 impl Viewer {
@@ -191,6 +196,11 @@ impl Hub {
     }
 
     fn run(&self, messages: Receiver<Msg>, observer: Sender<Msg>) {
+        // Sampled every second whether or not anyone watches, so the first reading a viewer
+        // gets already covers a full interval.
+        let mut sampler = Sampler::new();
+        sampler.sample();
+        let mut next_sample = Instant::now() + SYSTEM_EVERY;
         loop {
             match messages.recv_timeout(TICK) {
                 Ok(msg) => {
@@ -201,8 +211,30 @@ impl Hub {
                 Err(RecvTimeoutError::Timeout) => self.flush_all(),
                 Err(RecvTimeoutError::Disconnected) => break,
             }
+            let now = Instant::now();
+            if now >= next_sample {
+                next_sample = now + SYSTEM_EVERY;
+                self.publish_system(&Msg::System(sampler.sample()));
+            }
         }
         self.end("the run has ended");
+    }
+
+    /// Offers a system reading to the viewers that asked for one; like a step batch, it is
+    /// skipped for a viewer that is behind, and it is not part of the history.
+    fn publish_system(&self, msg: &Msg) {
+        let mut state = self.lock();
+        if !state.viewers.iter().any(|v| v.system) {
+            return;
+        }
+        let Some(frame) = encode(&ToViewer::Msg(msg)) else {
+            return;
+        };
+        let now = Instant::now();
+        state.viewers.retain_mut(|v| {
+            let alive = !v.system || v.offer(&frame, true, now);
+            keep_or_drop(v, alive, now)
+        });
     }
 
     fn publish(&self, msg: &Msg) {
@@ -239,7 +271,7 @@ impl Hub {
     }
 
     /// Registers a viewer: from now on it receives every message, after the returned history.
-    pub fn join(&self, stream: UnixStream) -> Joined {
+    pub fn join(&self, stream: UnixStream, system: bool) -> Joined {
         let mut state = self.lock();
         let (queue, rx) = sync_channel(QUEUE);
         let farewell = Arc::new(Mutex::new(None));
@@ -260,6 +292,7 @@ impl Hub {
                 skipped: 0,
                 farewell: farewell.clone(),
                 stream,
+                system,
             }),
         }
         Joined {

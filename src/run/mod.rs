@@ -13,6 +13,7 @@ pub mod protocol;
 pub mod server;
 pub mod snapshot;
 pub mod spawn;
+pub mod sysinfo;
 
 pub use client::connect;
 pub use server::{Server, serve};

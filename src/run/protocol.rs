@@ -34,6 +34,11 @@ pub const MAX_TO_SERVER: usize = 64 << 10;
 pub struct Hello {
     pub protocol: String,
     pub version: u32,
+    /// The viewer wants `Msg::System` readings (about one a second). Added within version 1: a
+    /// server that predates it ignores the field and sends none, and a viewer that predates it
+    /// is sent none, so neither end meets a message it cannot read.
+    #[serde(default)]
+    pub system: bool,
 }
 
 impl Hello {
@@ -41,6 +46,7 @@ impl Hello {
         Self {
             protocol: PROTOCOL.to_string(),
             version: VERSION,
+            system: true,
         }
     }
 }
@@ -283,6 +289,31 @@ mod tests {
         assert!(read_frame(&mut &cut[..], MAX_TO_SERVER).is_err());
         assert!(read_frame(&mut &frame[..2], MAX_TO_SERVER).is_err());
         assert!(encode(&"x".repeat(MAX_TO_SERVER), MAX_TO_SERVER).is_err());
+    }
+
+    /// `Hello` as it was before the `system` field.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct OldHello {
+        protocol: String,
+        version: u32,
+    }
+
+    #[test]
+    fn hellos_with_and_without_the_system_field_are_read_by_both_ends() {
+        let new = encode(&Hello::ours(), MAX_TO_SERVER).unwrap();
+        let old_reads_new: OldHello = decode(frame_payload(&new)).unwrap();
+        assert_eq!(old_reads_new.version, VERSION);
+        let old = OldHello {
+            protocol: PROTOCOL.into(),
+            version: VERSION,
+        };
+        let old = encode(&old, MAX_TO_SERVER).unwrap();
+        let new_reads_old: Hello = decode(frame_payload(&old)).unwrap();
+        assert!(
+            !new_reads_old.system,
+            "an old viewer gets no system readings"
+        );
+        assert!(Hello::ours().system);
     }
 
     #[test]

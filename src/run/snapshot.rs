@@ -184,6 +184,8 @@ impl Snapshot {
             Msg::Pace(pace) => self.pace = Some((self.next(), *pace)),
             Msg::Lanes(lanes) => self.lanes = Some((self.next(), lanes.clone())),
             Msg::Finished(result) => self.finished = Some(result.clone()),
+            // A moment's reading, not history: a joining viewer gets the next one.
+            Msg::System(_) => {}
         }
     }
 

@@ -173,6 +173,22 @@ pub enum Msg {
     /// Lane states after anything changed them (command applied, divergence, finish).
     Lanes(Vec<LaneStatus>),
     Finished(Result<Summary, String>),
+    /// The run process's resource use, sampled by the process serving the run (never by the
+    /// trainer, never recorded) about once a second for viewers that asked for it.
+    System(SysStats),
+}
+
+/// The run process's CPU, memory and threads and the machine's load; `None` where the platform
+/// does not say (everything but Linux).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SysStats {
+    /// Over the last interval; 100 is one core fully busy.
+    pub cpu_percent: Option<f64>,
+    pub rss_bytes: Option<u64>,
+    pub threads: Option<u32>,
+    /// The machine's 1-minute load average.
+    pub load1: Option<f64>,
+    pub cores: Option<u32>,
 }
 
 /// Observers → trainer.

@@ -181,6 +181,9 @@ pub struct App {
     pub run_id: Option<String>,
     /// The dashboard left without stopping the run.
     pub detached: bool,
+    /// A view of records (`lodo-tui view`): keys that steer a run are unavailable and quitting
+    /// leaves at once.
+    pub read_only: bool,
     /// Something changed since the last frame.
     pub dirty: bool,
 }
@@ -197,7 +200,16 @@ impl App {
             exit: false,
             run_id: None,
             detached: false,
+            read_only: false,
             dirty: true,
+        }
+    }
+
+    /// A read-only dashboard on records, `label` naming them.
+    pub fn viewing(theme: Theme, label: &str) -> Self {
+        Self {
+            read_only: true,
+            ..Self::attached(theme, label)
         }
     }
 
@@ -291,9 +303,13 @@ impl App {
         self.quit()
     }
 
-    /// `q` (and Ctrl-C on a served run): asks while training runs, else leaves.
+    /// `q` (and Ctrl-C on a served run): asks while training runs, else leaves. A view leaves at
+    /// once: it cannot stop what it reads.
     fn quit(&mut self) -> Option<Command> {
-        if self.model.training_active() {
+        if self.read_only {
+            self.exit = true;
+            None
+        } else if self.model.training_active() {
             self.mode = Mode::ConfirmQuit;
             None
         } else {
@@ -314,6 +330,11 @@ impl App {
 
     fn normal(&mut self, action: Action) -> Option<Command> {
         let lane = self.view.focus;
+        if self.read_only && keys::steers(action) {
+            let what = keys::binding(action).map_or("that key", |b| b.short);
+            self.notice = Some(format!("read-only view: {what} steers a run"));
+            return None;
+        }
         match action {
             Action::TogglePause => self.toggle_pause(),
             Action::StepOnce => {
@@ -566,16 +587,30 @@ impl App {
 mod tests {
     use super::*;
     use crate::task::TaskKind;
-    use crate::train::{LaneStatus, RunState};
-    use crate::ui::synthetic;
+    use crate::testkit::fixture_messages;
+    use crate::train::{LaneStatus, RunState, Summary};
     use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 
+    /// A dashboard on a record fixture of `task`'s, as it looked while being written.
     fn app(task: TaskKind) -> App {
+        let fixture = match task {
+            TaskKind::MnistAr => "mnist-lodo-seed0.jsonl",
+            TaskKind::MnistClassify => "mnist-classify-adam-seed0.jsonl",
+            TaskKind::Quadratic => "quadratic-lodo-seed0.jsonl",
+            TaskKind::Rosenbrock => "rosenbrock-lodo-seed0.jsonl",
+        };
         let mut app = App::new(Theme::new(true, false));
-        for msg in synthetic::opening(task, &["lodo"]) {
+        for msg in fixture_messages(&[fixture]) {
             app.apply(msg);
         }
         app
+    }
+
+    /// The summary the quadratic fixture ends with.
+    fn summary() -> Summary {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/records/quadratic-lodo-seed0.jsonl");
+        crate::record::read(&path).unwrap().summary.unwrap()
     }
 
     fn key(app: &mut App, code: KeyCode) -> Option<Command> {
@@ -594,6 +629,34 @@ mod tests {
             state,
             summary: vec![],
         }]));
+    }
+
+    #[test]
+    fn a_read_only_view_refuses_steering_keys_with_a_note_and_sends_nothing() {
+        let mut a = App::viewing(Theme::new(true, false), "run-b");
+        for msg in crate::testkit::fixture_messages(&["quadratic-lodo-seed0.jsonl"]) {
+            a.apply(msg);
+        }
+        assert!(a.model.training_active());
+        for c in [
+            ' ', 'n', 'o', 'r', 'R', '+', '-', ']', '[', '<', '>', 'c', 'g',
+        ] {
+            assert_eq!(ch(&mut a, c), None, "{c}");
+            let notice = a.notice.clone().unwrap_or_default();
+            assert!(notice.starts_with("read-only view: "), "{c}: {notice}");
+            assert_eq!(a.mode, Mode::Normal, "{c}");
+        }
+        assert_eq!(
+            a.notice.as_deref(),
+            Some("read-only view: generate steers a run")
+        );
+        // Looking around works.
+        assert_eq!(ch(&mut a, 'x'), None);
+        assert_eq!(a.view.x_axis, XAxis::GradEvals);
+        assert_eq!(a.notice, None);
+        // Leaving asks nothing and tells the run nothing.
+        assert_eq!(ch(&mut a, 'q'), None);
+        assert!(a.exit && !a.detached);
     }
 
     #[test]
@@ -680,7 +743,8 @@ mod tests {
     #[test]
     fn tab_moves_the_lane_the_keys_act_on() {
         let mut a = App::new(Theme::new(true, false));
-        for msg in synthetic::opening(TaskKind::Rosenbrock, &["lodo", "adam"]) {
+        for msg in fixture_messages(&["rosenbrock-lodo-seed0.jsonl", "rosenbrock-adam-seed0.jsonl"])
+        {
             a.apply(msg);
         }
         key(&mut a, KeyCode::Tab);
@@ -716,7 +780,7 @@ mod tests {
     fn generate_follows_the_task_face_not_its_kind() {
         // A quadratic whose trainer says it can generate: the dashboard believes the trainer.
         let mut a = App::new(Theme::new(true, false));
-        for msg in synthetic::opening(TaskKind::Quadratic, &["lodo"]) {
+        for msg in fixture_messages(&["quadratic-lodo-seed0.jsonl"]) {
             let msg = match msg {
                 Msg::Started(mut info) => {
                     info.face = Some(crate::task::TaskFace {
@@ -758,18 +822,28 @@ mod tests {
     #[test]
     fn time_window_keys() {
         let mut a = app(TaskKind::Quadratic);
-        // The opening has 2,000 steps: the first → picks the longest window shorter than that.
+        // The fixture spans steps 0..100: the first → picks the longest window shorter than
+        // that, or the shortest.
         assert_eq!(a.view.window, None);
         key(&mut a, KeyCode::Right);
-        assert_eq!(a.view.window, Some(2));
-        assert_eq!(a.view.x_range((1.0, 2_000.0)), (1_000.0, 2_000.0));
+        assert_eq!(a.view.window, Some(0));
+        assert_eq!(a.view.x_range((1.0, 2_000.0)), (1_900.0, 2_000.0));
         key(&mut a, KeyCode::Right);
-        assert_eq!(a.view.window, Some(1));
+        assert_eq!(a.view.window, Some(0));
         key(&mut a, KeyCode::Left);
-        assert_eq!(a.view.window, Some(2));
+        assert_eq!(a.view.window, Some(1));
         ch(&mut a, 'z');
         assert_eq!(a.view.window, None);
         ch(&mut a, 'z');
+        assert_eq!(a.view.window, Some(1));
+        // A longer run: the first → zooms to the longest window inside it.
+        a.apply(Msg::Steps(
+            (101..=2_000)
+                .map(|i| crate::testkit::lodo_step(0, i, 0.01, 1.0))
+                .collect(),
+        ));
+        a.view.window = None;
+        key(&mut a, KeyCode::Right);
         assert_eq!(a.view.window, Some(2));
         for _ in 0..20 {
             key(&mut a, KeyCode::Left);
@@ -854,14 +928,14 @@ mod tests {
         assert!(!a.exit);
         // Keys are ignored while stopping; the trainer's Finished ends the loop.
         assert_eq!(ch(&mut a, ' '), None);
-        a.apply(Msg::Finished(Ok(synthetic::summary(1))));
+        a.apply(Msg::Finished(Ok(summary())));
         assert!(a.exit);
     }
 
     #[test]
     fn quit_is_immediate_once_finished() {
         let mut a = app(TaskKind::Quadratic);
-        a.apply(Msg::Finished(Ok(synthetic::summary(1))));
+        a.apply(Msg::Finished(Ok(summary())));
         assert_eq!(ch(&mut a, 'q'), None);
         assert!(a.exit);
     }
@@ -927,7 +1001,7 @@ mod tests {
         assert_eq!(ch(&mut a, 's'), Some(Command::Quit));
         assert_eq!(a.mode, Mode::Stopping);
         assert!(!a.exit && !a.detached);
-        a.apply(Msg::Finished(Ok(synthetic::summary(1))));
+        a.apply(Msg::Finished(Ok(summary())));
         assert!(a.exit && !a.detached);
     }
 
@@ -955,7 +1029,7 @@ mod tests {
         assert!(!a.exit);
         // Once the run has finished, q just leaves.
         let mut a = attached(TaskKind::Quadratic);
-        a.apply(Msg::Finished(Ok(synthetic::summary(1))));
+        a.apply(Msg::Finished(Ok(summary())));
         assert_eq!(ch(&mut a, 'q'), None);
         assert!(a.exit && !a.detached);
     }

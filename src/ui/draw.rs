@@ -7,7 +7,8 @@ use super::app::{App, Mode};
 use super::layout;
 use super::model::Phase;
 use super::panels::{
-    dialog, dynamics, events, header, help, keybar, loss, optimizer, picker, task, too_small,
+    dialog, dynamics, events, header, help, keybar, loss, optimizer, picker, system, task,
+    too_small,
 };
 
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -22,6 +23,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
             task::render(frame, a.task, app);
             let lanes = app.model.lanes.len();
             events::render(frame, a.events, app.model.events.iter(), lanes, &app.theme);
+            system::render(frame, a.events, app);
             keybar::render(frame, a.keys, app);
         }
     }
@@ -37,7 +39,7 @@ fn overlay(frame: &mut Frame, area: Rect, app: &App) {
         current: app.model.lanes.get(focus).map(|l| l.optimizer()),
     };
     match &app.mode {
-        Mode::Help => help::render(frame, area, &app.view, theme),
+        Mode::Help => help::render(frame, area, &app.view, app.read_only, theme),
         Mode::Picker(p) => {
             picker::render(frame, area, p, app.alternatives(), &purpose(false), theme)
         }

@@ -219,6 +219,27 @@ pub fn binding(action: Action) -> Option<&'static Binding> {
     NORMAL.iter().find(|b| b.action == action)
 }
 
+/// Whether an action asks the run to do something (and so is unavailable in a read-only view of
+/// records), rather than changing how it is shown or leaving.
+pub fn steers(action: Action) -> bool {
+    matches!(
+        action,
+        Action::TogglePause
+            | Action::StepOnce
+            | Action::OpenPicker
+            | Action::OpenRace
+            | Action::ResetOptimizer
+            | Action::MetaLrUp
+            | Action::MetaLrDown
+            | Action::LrUp
+            | Action::LrDown
+            | Action::PaceUp
+            | Action::PaceDown
+            | Action::Checkpoint
+            | Action::Generate
+    )
+}
+
 /// The action a key press asks for in a context.
 pub fn action(context: Context, key: KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {

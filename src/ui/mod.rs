@@ -14,8 +14,7 @@ pub mod layout;
 pub mod model;
 pub mod panels;
 pub mod plot;
-#[doc(hidden)]
-pub mod synthetic;
+pub mod png;
 pub mod terminal;
 pub mod theme;
 pub mod traces;
@@ -108,6 +107,20 @@ pub fn view(handle: TrainerHandle, options: UiOptions, id: &str) -> anyhow::Resu
     dashboard(
         handle,
         App::attached(Theme::new(options.color, options.ascii), id),
+    )
+}
+
+/// The dashboard, read-only, over records (`handle` from [`crate::record::overlay::spawn`]):
+/// keys that steer a run are unavailable, and leaving never touches a run.
+pub fn view_records(
+    handle: TrainerHandle,
+    options: UiOptions,
+    label: &str,
+) -> anyhow::Result<Ended> {
+    let options = options.with_environment();
+    dashboard(
+        handle,
+        App::viewing(Theme::new(options.color, options.ascii), label),
     )
 }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::optim::OptimizerSpec;
-use crate::schema::LaneId;
+use crate::schema::msg::{LaneId, SysStats};
 use crate::task::{Digits, Heatmap, Metrics, TaskFace, TaskView};
 use crate::train::{Event, EventKind, LaneStatus, Msg, RunState, StartInfo, StepRecord, Summary};
 
@@ -181,6 +181,8 @@ pub struct RunModel {
     pub t: f64,
     /// The trainer's speed limit in steps per second (`None`: full speed).
     pub pace: Option<f64>,
+    /// The run process's latest resource reading, if its server sends them.
+    pub system: Option<SysStats>,
 }
 
 impl RunModel {
@@ -245,6 +247,7 @@ impl RunModel {
                 }
             }
             Msg::Pace(pace) => self.pace = pace,
+            Msg::System(stats) => self.system = Some(stats),
             Msg::Finished(result) => self.finish(result),
         }
     }
@@ -393,7 +396,6 @@ impl RunModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::TaskKind;
 
     fn status(lane: LaneId, name: &str, state: RunState) -> LaneStatus {
         LaneStatus {
@@ -454,10 +456,7 @@ mod tests {
             status(0, "lodo", RunState::Paused),
             status(1, "adam", RunState::Diverged),
         ]));
-        m.start = Some(crate::ui::synthetic::start_info(
-            TaskKind::Quadratic,
-            vec![],
-        ));
+        m.start = Some(crate::testkit::fixture_start("quadratic-lodo-seed0.jsonl"));
         assert_eq!(m.phase(), Phase::Diverged);
         m.apply(Msg::Lanes(vec![status(1, "adam", RunState::Running)]));
         assert_eq!(m.phase(), Phase::Running);
@@ -470,23 +469,23 @@ mod tests {
 
     #[test]
     fn a_race_keeps_lane_0_and_starts_the_forks_afresh() {
-        use crate::ui::synthetic::{start_info, status};
         let mut m = RunModel::default();
-        for msg in crate::ui::synthetic::opening(TaskKind::Quadratic, &["lodo", "adam", "sgd"]) {
+        let fixtures = ["quadratic-lodo-seed0.jsonl", "quadratic-adam-seed0.jsonl"];
+        for msg in crate::testkit::fixture_messages(&fixtures) {
             m.apply(msg);
         }
-        assert_eq!(m.lanes.len(), 3);
-        assert_eq!(m.lanes[1].loss.len(), 2_000);
-        // Race two optimizers from step 2,000: two lanes remain, the second one empty.
-        m.apply(Msg::Started(start_info(
-            TaskKind::Quadratic,
-            vec![
-                status(0, "momentum", 2_000, RunState::Running),
-                status(1, "lodo", 2_000, RunState::Running),
-            ],
-        )));
         assert_eq!(m.lanes.len(), 2);
-        assert_eq!(m.lanes[0].loss.len(), 2_000);
+        assert_eq!(m.lanes[1].loss.len(), 100);
+        // Race two optimizers from step 100: two lanes remain, the second one empty.
+        m.apply(Msg::Started(StartInfo {
+            lanes: vec![
+                status(0, "momentum", RunState::Running),
+                status(1, "lodo", RunState::Running),
+            ],
+            ..crate::testkit::fixture_start(fixtures[0])
+        }));
+        assert_eq!(m.lanes.len(), 2);
+        assert_eq!(m.lanes[0].loss.len(), 100);
         assert_eq!(m.lanes[0].optimizer().name, "momentum");
         assert!(m.lanes[1].loss.is_empty());
         assert_eq!(m.lanes[1].optimizer().name, "lodo");

@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 
+use super::block4::BackwardBlocks;
 use super::meta::{MetaStep, MetaSums, MomentsMut};
 
 /// Number of weights a chunk covers: big enough to amortise task scheduling and let the hardware
@@ -215,6 +216,9 @@ pub(crate) fn forward_chunk<const CAP: usize>(
 ) {
     let k = block_size::<CAP>(k);
     input.read_into(start, y);
+    if CAP == 4 && super::block4::forward(weights, y, out) {
+        return;
+    }
     for ((w, y), o) in weights
         .chunks_exact(k * k)
         .zip(y.chunks_exact(k))
@@ -237,6 +241,9 @@ pub(crate) fn transpose_chunk<const CAP: usize>(
         // Inside the closure so that `k` is the constant `CAP` where it is one.
         let k = block_size::<CAP>(k);
         input.read_into(start, x);
+        if CAP == 4 && super::block4::transpose(weights, x, out) {
+            return;
+        }
         for ((w, x), o) in weights
             .chunks_exact(k * k)
             .zip(x.chunks_exact(k))
@@ -292,12 +299,20 @@ pub(crate) fn backward_chunk<const CAP: usize>(
         // Inside the closure so that `k` is the constant `CAP` where it is one.
         let k = block_size::<CAP>(k);
         layer.upstream.read_into(start, dg, dm);
+        let blocks = BackwardBlocks {
+            y_g,
+            y_m,
+            d_g: dg,
+            d_m: dm,
+        };
+        if CAP == 4 && super::block4::backward(layer.scale, weights, &blocks, grad, down) {
+            return layer.meta.apply(weights, grad, moments);
+        }
         let inputs = y_g.chunks_exact(k).zip(y_m.chunks_exact(k));
         let upstream = dg.chunks_exact(k).zip(dm.chunks_exact(k));
         let blocks = weights
             .chunks_exact(k * k)
             .zip(grad.chunks_exact_mut(k * k));
-        let mut grad_sq = [0.0f32; CAP];
         for (((w, gw), out), ((yg, ym), (dg, dm))) in blocks
             .zip(down.chunks_exact_mut(2 * k))
             .zip(inputs.zip(upstream))
@@ -309,7 +324,6 @@ pub(crate) fn backward_chunk<const CAP: usize>(
                 let row = &mut gw[r * k..r * k + k];
                 for c in 0..k {
                     row[c] = sg * yg[c] + sm * ym[c];
-                    grad_sq[c] += row[c] * row[c];
                 }
             }
             let (pg, pm) = (
@@ -321,9 +335,6 @@ pub(crate) fn backward_chunk<const CAP: usize>(
                 out[2 * c + 1] = pm[c];
             }
         }
-        let grad_sq = grad_sq.iter().map(|&v| f64::from(v)).sum();
-        layer
-            .meta
-            .apply_with_grad_sq(weights, grad, moments, grad_sq)
+        layer.meta.apply(weights, grad, moments)
     })
 }

@@ -116,6 +116,10 @@ impl BlockNet {
         let (k, cb) = (self.k, blocks_per_chunk(self.k));
         let weights = self.layer_weights(layer);
         let source = Source::Gathered(input, &self.perms[(layer - 1) * self.width..]);
+        if !self.runs_in_parallel() {
+            with_block_cap!(k, |d| forward_chunk(d, k, weights, source, 0, y, out));
+            return;
+        }
         with_block_cap!(k, |d| {
             (
                 out.par_chunks_mut(cb * k),
@@ -139,6 +143,10 @@ impl BlockNet {
                 Source::Gathered(read, &self.inverses[layer * h..])
             };
             let weights = self.layer_weights(layer);
+            if !self.runs_in_parallel() {
+                with_block_cap!(k, |d| transpose_chunk(d, k, weights, source, 0, write));
+                continue;
+            }
             with_block_cap!(k, |d| {
                 write
                     .par_chunks_mut(cb * k)
@@ -188,6 +196,8 @@ impl Family for BlockNet {
         )
     }
 
+    /// A layer of one chunk (small n) runs its kernels directly on the calling thread: the pool's
+    /// iterator plumbing would cost more than the work.
     fn runs_in_parallel(&self) -> bool {
         self.partials.len() > 1
     }
@@ -328,6 +338,19 @@ impl BlockNet {
             .moments_mut()
             .map(|(a, b)| (&mut a[range.clone()], &mut b[range.clone()]));
         let chunks = partials.len();
+        if chunks == 1 {
+            // One chunk (small n): the kernel on the whole layer, without the thread pool's
+            // iterator plumbing, which would cost more than the work.
+            let chunk = BackwardChunk {
+                start: 0,
+                weights: &mut theta[range],
+                moments,
+                y_g,
+                y_m,
+                down: write,
+            };
+            return with_block_cap!(k, |d| backward_chunk(d, k, &pass, chunk));
+        }
         with_block_cap!(k, |d| {
             (
                 theta[range].par_chunks_mut(cb * k * k),

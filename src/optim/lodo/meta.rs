@@ -8,6 +8,8 @@ use rayon::iter::Either;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::adam_kernel::{AdamConstants, adam_chunk};
+
 /// Adam's first-moment decay for the meta optimizer (docs/algorithm.md §3).
 pub const META_ADAM_BETA1: f32 = 0.9;
 /// Adam's second-moment decay for the meta optimizer (docs/algorithm.md §3).
@@ -142,32 +144,27 @@ impl MetaStep {
     /// Updates `theta` in place given its hypergradient in `grad`, overwriting `grad` with the
     /// step taken (Δθ = −grad afterwards), and returns the chunk's sums.
     pub fn apply(&self, theta: &mut [f32], grad: &mut [f32], moments: MomentsMut<'_>) -> MetaSums {
-        let grad_sq = sum_squares(grad);
-        self.apply_with_grad_sq(theta, grad, moments, grad_sq)
-    }
-
-    /// [`MetaStep::apply`] for a caller that already summed the squared hypergradient.
-    ///
-    /// The update is a plain element-wise loop the compiler vectorizes; the other sums are one
-    /// separate pass over the (cache-resident) chunk, with θ before the update rebuilt as
-    /// θ_new + step.
-    pub fn apply_with_grad_sq(
-        &self,
-        theta: &mut [f32],
-        grad: &mut [f32],
-        moments: MomentsMut<'_>,
-        grad_sq: f64,
-    ) -> MetaSums {
         debug_assert_eq!(theta.len(), grad.len());
         match moments {
-            Some((first, second)) => self.adam(theta, grad, first, second),
-            None => self.sgd(theta, grad),
-        }
-        let (step_sq, theta_sq) = step_and_old_theta_squares(grad, theta);
-        MetaSums {
-            grad_sq,
-            step_sq,
-            theta_sq,
+            Some((first, second)) => {
+                debug_assert_eq!(self.kind, MetaOptimizerKind::Adam);
+                let constants = AdamConstants {
+                    lr: self.lr,
+                    first_correction: self.first_correction,
+                    second_correction: self.second_correction,
+                };
+                adam_chunk(constants, theta, grad, first, second)
+            }
+            None => {
+                let grad_sq = sum_squares(grad);
+                self.sgd(theta, grad);
+                let (step_sq, theta_sq) = step_and_old_theta_squares(grad, theta);
+                MetaSums {
+                    grad_sq,
+                    step_sq,
+                    theta_sq,
+                }
+            }
         }
     }
 
@@ -224,57 +221,6 @@ impl MetaStep {
             total += p;
         }
         total
-    }
-
-    /// Bias-corrected Adam (Kingma & Ba 2015, Algorithm 1); `grad` becomes the step.
-    ///
-    /// Square root and division dominate a cache-resident chunk, so on x86-64 CPUs with AVX2
-    /// the same loop is compiled a second time for 8-wide registers. Both versions perform the
-    /// same correctly rounded operations in the same order (no fused multiply-add), so they give
-    /// bit-identical results.
-    fn adam(&self, theta: &mut [f32], grad: &mut [f32], first: &mut [f32], second: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: `adam_avx2` only requires AVX2, which the running CPU was just shown to have.
-            unsafe { self.adam_avx2(theta, grad, first, second) };
-            return;
-        }
-        self.adam_loop(theta, grad, first, second);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn adam_avx2(
-        &self,
-        theta: &mut [f32],
-        grad: &mut [f32],
-        first: &mut [f32],
-        second: &mut [f32],
-    ) {
-        self.adam_loop(theta, grad, first, second);
-    }
-
-    #[inline(always)]
-    fn adam_loop(
-        &self,
-        theta: &mut [f32],
-        grad: &mut [f32],
-        first: &mut [f32],
-        second: &mut [f32],
-    ) {
-        debug_assert_eq!(first.len(), theta.len());
-        debug_assert_eq!(second.len(), theta.len());
-        debug_assert_eq!(self.kind, MetaOptimizerKind::Adam);
-        let (b1, b2) = (META_ADAM_BETA1, META_ADAM_BETA2);
-        let (c1, c2, lr) = (self.first_correction, self.second_correction, self.lr);
-        let moments = first.iter_mut().zip(second.iter_mut());
-        for ((th, g), (m, v)) in theta.iter_mut().zip(grad.iter_mut()).zip(moments) {
-            *m = b1 * *m + (1.0 - b1) * *g;
-            *v = b2 * *v + (1.0 - b2) * *g * *g;
-            let step = lr * (*m * c1) / ((*v * c2).sqrt() + META_ADAM_EPS);
-            *th -= step;
-            *g = step;
-        }
     }
 
     /// θ ← θ − lr·g; `grad` becomes the step.
@@ -394,31 +340,6 @@ mod tests {
             theta[0]
         );
         assert_eq!(meta.steps(), 2);
-    }
-
-    #[test]
-    fn vectorized_adam_is_bit_identical_to_the_portable_loop() {
-        // `adam` may take the AVX2 build of the loop; both must round identically.
-        let len = 1003;
-        let mut a = MetaOptimizer::new(MetaOptimizerKind::Adam, 3e-3, len);
-        let mut b = a.clone();
-        let mut theta_a: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin()).collect();
-        let mut theta_b = theta_a.clone();
-        for t in 0..5 {
-            let grad: Vec<f32> = (0..len)
-                .map(|i| ((i * (t + 3)) as f32 * 0.11).cos() * 1e-3)
-                .collect();
-            let (mut ga, mut gb) = (grad.clone(), grad);
-            let step = a.begin_step();
-            let (m, v) = a.moments_mut().unwrap();
-            step.adam(&mut theta_a, &mut ga, m, v);
-            let step = b.begin_step();
-            let (m, v) = b.moments_mut().unwrap();
-            step.adam_loop(&mut theta_b, &mut gb, m, v);
-            assert_eq!(ga, gb);
-        }
-        assert_eq!(theta_a, theta_b);
-        assert_eq!(a.moments(), b.moments());
     }
 
     #[test]

@@ -18,6 +18,8 @@
 //! exposes that same `G` (α0 included). The iteration is in `iteration.rs`, the families in
 //! `block_net.rs`, `diagonal.rs`, `global.rs` and `residuals.rs`.
 
+mod adam_kernel;
+mod block4;
 mod block_kernels;
 mod block_net;
 mod config;

@@ -53,6 +53,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     .areas(inner);
     match &app.model.digits {
         Some(d) => frame.render_widget(DigitGrid { digits: d, theme }, top),
+        // A record holds no digits, and a view cannot ask for them.
+        None if app.read_only => frame.render_widget(
+            Paragraph::new(Span::styled("no digits in a record", theme.muted())),
+            top,
+        ),
         None => frame.render_widget(
             Paragraph::new(Line::from(vec![
                 Span::styled("g", theme.key()),
@@ -262,11 +267,24 @@ fn mean(a: Option<u8>, b: Option<u8>) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::synthetic;
+
+    /// `count` 28×28 images of a diagonal gradient, `done` pixels of them drawn.
+    fn digits(count: usize, done: usize) -> Digits {
+        let pixels = (0..count * 784)
+            .map(|i| (((i % 28) + (i / 28) % 28) * 255 / 54) as u8)
+            .collect();
+        Digits {
+            rows: 28,
+            cols: 28,
+            count,
+            pixels,
+            pixels_done: done,
+        }
+    }
 
     #[test]
     fn fit_prefers_full_resolution_when_it_shows_a_few() {
-        let d = synthetic::digits(8, 784);
+        let d = digits(8, 784);
         // 94×16: three full-size digits (28 columns × 14 rows each).
         let f = fit(&d, 94, 16).unwrap();
         assert_eq!((f.scale, f.per_row, f.rows, f.height), (1, 3, 1, 14));
@@ -280,7 +298,7 @@ mod tests {
     fn undrawn_pixels_stay_blank() {
         let theme = Theme::new(false, true);
         // Only the first 2 rows of each image drawn.
-        let d = synthetic::digits(1, 56);
+        let d = digits(1, 56);
         let grid = DigitGrid {
             digits: &d,
             theme: &theme,
@@ -291,7 +309,7 @@ mod tests {
         // Image-major progress: the whole first image and two rows of the second.
         let d = Digits {
             pixels_done: 784 + 56,
-            ..synthetic::digits(2, 784)
+            ..digits(2, 784)
         };
         let grid = DigitGrid {
             digits: &d,

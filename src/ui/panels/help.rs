@@ -3,15 +3,17 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
 use crate::ui::app::View;
-use crate::ui::keys::NORMAL;
+use crate::ui::keys::{self, Action, NORMAL};
 use crate::ui::layout::centered;
 use crate::ui::theme::Theme;
 
-pub fn render(frame: &mut Frame, area: Rect, view: &View, theme: &Theme) {
+/// `read_only`: a view of records, where the keys that steer a run are marked unavailable.
+pub fn render(frame: &mut Frame, area: Rect, view: &View, read_only: bool, theme: &Theme) {
     if area.is_empty() {
         return;
     }
@@ -23,12 +25,23 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View, theme: &Theme) {
     let mut lines: Vec<Line> = NORMAL
         .iter()
         .map(|b| {
-            Line::from(vec![
-                Span::styled(format!(" {:>key_width$}  ", key_of(b, theme)), theme.key()),
-                Span::raw(b.help),
-            ])
+            let key = format!(" {:>key_width$}  ", key_of(b, theme));
+            if read_only && keys::steers(b.action) {
+                let off = theme.muted().add_modifier(Modifier::CROSSED_OUT);
+                Line::from(vec![
+                    Span::styled(key, off),
+                    Span::styled(b.help, off),
+                    Span::styled(" (not in a view)", theme.muted()),
+                ])
+            } else if read_only && matches!(b.action, Action::Quit | Action::Detach) {
+                let leave = "leave the view (a view never touches the run)";
+                Line::from(vec![Span::styled(key, theme.key()), Span::raw(leave)])
+            } else {
+                Line::from(vec![Span::styled(key, theme.key()), Span::raw(b.help)])
+            }
         })
         .collect();
+
     lines.push(Line::default());
     lines.push(Line::from(vec![
         Span::styled(" now: ", theme.muted()),
@@ -45,7 +58,12 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View, theme: &Theme) {
     ]));
     let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3;
     let rect = centered(area, width, lines.len() as u16 + 2);
-    let block = theme.block(Span::styled(" Keys ", theme.strong()));
+    let title = if read_only {
+        " Keys (read-only view of records) "
+    } else {
+        " Keys "
+    };
+    let block = theme.block(Span::styled(title, theme.strong()));
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(block), rect);
 }

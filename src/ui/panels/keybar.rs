@@ -3,6 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -16,6 +17,8 @@ struct Hint {
     key: String,
     what: String,
     rank: u8,
+    /// Shown but unavailable (a steering key in a read-only view): dimmed and struck through.
+    off: bool,
 }
 
 fn hint(rank: u8, key: impl Into<String>, what: impl Into<String>) -> Hint {
@@ -23,14 +26,36 @@ fn hint(rank: u8, key: impl Into<String>, what: impl Into<String>) -> Hint {
         key: key.into(),
         what: what.into(),
         rank,
+        off: false,
     }
 }
+
+/// Ranks of unavailable keys: the first to go when the bar is narrow.
+const OFF_RANK: u8 = 7;
 
 /// A main-screen binding as a hint, labelled from the key table.
 fn bound(rank: u8, action: Action, theme: &Theme) -> Hint {
     let b = keys::binding(action).expect("every main-screen action is in the key table");
     let key = if theme.ascii { b.ascii_keys } else { b.keys };
     hint(rank, key, b.short)
+}
+
+/// The steering keys of a live run, marked unavailable, and what a view is.
+fn read_only_hints(theme: &Theme) -> Vec<Hint> {
+    let mut out = vec![hint(0, "", "read-only")];
+    for action in [
+        Action::TogglePause,
+        Action::OpenPicker,
+        Action::LrUp,
+        Action::OpenRace,
+        Action::Checkpoint,
+    ] {
+        out.push(Hint {
+            off: true,
+            ..bound(OFF_RANK, action, theme)
+        });
+    }
+    out
 }
 
 fn hints(app: &App) -> Vec<Hint> {
@@ -75,7 +100,14 @@ fn normal_hints(app: &App) -> Vec<Hint> {
         out.push(bound(0, Action::Quit, theme));
         return out;
     }
-    if model.training_active() {
+    if app.read_only {
+        // A record still being written would take these keys in its live dashboard.
+        if model.training_active() {
+            out.extend(read_only_hints(theme));
+        } else {
+            out.push(hint(0, "", "read-only"));
+        }
+    } else if model.training_active() {
         let pause = match phase {
             Phase::Running => "pause",
             _ => "resume",
@@ -104,7 +136,7 @@ fn normal_hints(app: &App) -> Vec<Hint> {
         out.push(bound(3, Action::FocusNext, theme));
     }
     out.push(bound(0, Action::Help, theme));
-    if app.run_id.is_some() {
+    if app.run_id.is_some() && !app.read_only {
         out.push(bound(0, Action::Detach, theme));
     }
     out.push(bound(0, Action::Quit, theme));
@@ -127,7 +159,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let width_of = |hints: &[Hint]| -> usize {
         hints
             .iter()
-            .map(|h| h.key.chars().count() + 1 + h.what.chars().count())
+            .map(|h| {
+                h.key.chars().count() + usize::from(!h.key.is_empty()) + h.what.chars().count()
+            })
             .sum::<usize>()
             + sep.chars().count() * hints.len().saturating_sub(1)
     };
@@ -147,8 +181,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         if i > 0 {
             spans.push(Span::styled(sep.clone(), theme.muted()));
         }
-        spans.push(Span::styled(h.key, theme.key()));
-        spans.push(Span::styled(format!(" {}", h.what), theme.muted()));
+        if h.off {
+            let off = theme.muted().add_modifier(Modifier::CROSSED_OUT);
+            spans.push(Span::styled(h.key, off));
+            spans.push(Span::styled(format!(" {}", h.what), off));
+        } else if h.key.is_empty() {
+            spans.push(Span::styled(h.what, theme.warn()));
+        } else {
+            spans.push(Span::styled(h.key, theme.key()));
+            spans.push(Span::styled(format!(" {}", h.what), theme.muted()));
+        }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

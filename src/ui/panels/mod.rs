@@ -11,5 +11,6 @@ pub mod keybar;
 pub mod loss;
 pub mod optimizer;
 pub mod picker;
+pub mod system;
 pub mod task;
 pub mod too_small;
