@@ -284,6 +284,8 @@ impl Overlay {
     fn map(&mut self, i: usize, msg: Msg, out: &mut Vec<Msg>) {
         let msg = match msg {
             Msg::Started(_) => return,
+            // Readings of a live process; a record holds none.
+            Msg::System(_) => return,
             Msg::Steps(mut records) => {
                 for r in &mut records {
                     r.lane = self.lane(i, r.lane);
