@@ -69,9 +69,11 @@ impl Pacer {
     }
 
     /// Multiplies the limit by `factor`; slowing down a run at full speed starts from its measured
-    /// rate, and a limit beyond [`MAX_PACE`] is no limit. Returns the new limit.
+    /// rate (at most [`MAX_PACE`], so that a run faster than that still slows when asked), and a
+    /// limit beyond [`MAX_PACE`] is no limit. Returns the new limit.
     pub fn scale(&mut self, factor: f64) -> Option<f64> {
-        let base = self.limit.or_else(|| self.rate().filter(|_| factor < 1.0));
+        let measured = || self.rate().map(|r| r.min(MAX_PACE));
+        let base = self.limit.or_else(|| measured().filter(|_| factor < 1.0));
         self.limit = base.map(|b| clamp(b * factor)).filter(|&p| p <= MAX_PACE);
         self.limit
     }
@@ -146,6 +148,19 @@ mod tests {
         // Paused for 5 s: the next step goes at once, the one after keeps the pace.
         p.started(at(t0, 5000));
         assert_eq!(p.wait(at(t0, 5000)), Some(Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn slowing_a_run_faster_than_the_largest_limit_still_slows_it() {
+        // 4 million steps/s (every 250 ns): half of that is still beyond MAX_PACE, which would
+        // leave the run at full speed; slowing starts from MAX_PACE instead.
+        let mut p = Pacer::new(None);
+        let t0 = Instant::now();
+        for i in 0..50 {
+            p.started(t0 + Duration::from_nanos(250 * i));
+        }
+        assert!(p.rate().unwrap() > 2.0 * MAX_PACE);
+        assert_eq!(p.scale(0.5), Some(MAX_PACE * 0.5));
     }
 
     #[test]
