@@ -127,7 +127,7 @@ pub struct PruneArgs {
     pub yes: bool,
     /// Only runs whose files last changed longer ago than this (90s, 30m, 12h, 7d, 2w).
     #[arg(long, value_name = "AGE")]
-    pub older_than: Option<crate::prune::Age>,
+    pub older_than: Option<crate::cmd::prune::Age>,
     /// Only runs that died without finishing (their record has no summary).
     #[arg(long)]
     pub dead: bool,
@@ -318,14 +318,14 @@ pub struct PlotArgs {
     pub no_raw: bool,
     /// Corner of the legend box.
     #[arg(long, value_enum, value_name = "CORNER", default_value = "upper-right")]
-    pub legend: crate::plot::curves::LegendCorner,
+    pub legend: crate::cmd::plot::curves::LegendCorner,
     /// Plot this evaluation metric (e.g. hessian_error, val_loss) instead of the training loss.
     #[arg(long, value_name = "NAME")]
     pub metric: Option<String>,
     /// The x axis: steps, gradient evaluations (records written since they are counted) or
     /// wall time in seconds.
     #[arg(long, value_enum, value_name = "AXIS", default_value = "steps")]
-    pub x: crate::plot::XAxis,
+    pub x: crate::cmd::plot::XAxis,
     /// Title above the chart [default: the task and what is plotted].
     #[arg(long, value_name = "TEXT")]
     pub title: Option<String>,
@@ -336,7 +336,7 @@ pub struct PlotArgs {
     #[arg(long)]
     pub separate_seeds: bool,
     /// Picture size in pixels.
-    #[arg(long, value_name = "WxH", default_value = "1200x700", value_parser = crate::plot::parse_size)]
+    #[arg(long, value_name = "WxH", default_value = "1200x700", value_parser = crate::cmd::plot::parse_size)]
     pub size: (u32, u32),
 }
 

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use lodo_tui::cmd::sample::{FRAME_GREY, sample};
 use lodo_tui::optim::{OptimizerSpec, OptimizerState};
 use lodo_tui::preset::Preset;
-use lodo_tui::sample::{FRAME_GREY, sample};
 use lodo_tui::task::mnist_ar::layout::{DENSE_B, PARAM_COUNT, init_params};
 use lodo_tui::task::{TaskSpec, TaskState};
 use lodo_tui::train::checkpoint::LaneSnapshot;

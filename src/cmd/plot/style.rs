@@ -6,7 +6,7 @@ use anyhow::{Result, anyhow};
 use plotters::style::{FontStyle, RGBColor, register_font};
 
 /// DejaVu Sans, embedded so that plotting needs no system fonts (headless servers have none).
-const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
 /// Registers the embedded font under every family name plotters may ask for. Plotters' font
 /// table is global, so this runs once per process.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::builders::Builders;
 use crate::cli::CompareArgs;
-use crate::compare::{self, Interrupt};
+use crate::cmd::compare::{self, Interrupt};
 
 /// Width and height from a PNG's IHDR chunk, after checking the signature and the final IEND.
 fn png_size(path: &Path) -> (u32, u32) {

@@ -40,15 +40,15 @@ fn dashboard_as(socket: &Path, id: &str, again: &str, options: UiOptions) -> Res
         .with_context(|| format!("cannot attach to run {id} ({})", socket.display()))?;
     match ui::view(handle, options, id)? {
         Ended::Finished(summary) => {
-            crate::print_quietly(&crate::headless::summary_table(&summary));
+            crate::cmd::print_quietly(&crate::headless::summary_table(&summary));
             crate::exit::check(&summary)
         }
         Ended::Detached => {
-            crate::print_quietly(&format!("detached from {id}; `{again}` to come back\n"));
+            crate::cmd::print_quietly(&format!("detached from {id}; `{again}` to come back\n"));
             Ok(())
         }
         Ended::Abandoned => {
-            crate::print_quietly(&format!(
+            crate::cmd::print_quietly(&format!(
                 "left run {id} without waiting for it to stop (`lodo-tui ps --all` shows it)\n"
             ));
             Ok(())

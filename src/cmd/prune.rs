@@ -47,7 +47,7 @@ pub struct Plan {
 pub fn run(args: &PruneArgs, runs_dir: Option<&Path>) -> Result<()> {
     let root = dir::root(runs_dir)?;
     let plan = plan(&dir::list(&root)?, args, SystemTime::now())?;
-    crate::print_quietly(&describe(&plan, &root, args.yes));
+    crate::cmd::print_quietly(&describe(&plan, &root, args.yes));
     if !args.yes {
         return Ok(());
     }
@@ -59,7 +59,7 @@ pub fn run(args: &PruneArgs, runs_dir: Option<&Path>) -> Result<()> {
             Err(e) => failed.push(format!("{}: {e:#}", p.id)),
         }
     }
-    crate::print_quietly(&format!("freed {}\n", bytes(freed)));
+    crate::cmd::print_quietly(&format!("freed {}\n", bytes(freed)));
     if !failed.is_empty() {
         bail!("could not delete everything:\n  {}", failed.join("\n  "));
     }

@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use super::plot;
 use crate::builders::Builders;
 use crate::cli::CompareArgs;
 use crate::format::cell;
 use crate::headless;
 use crate::launch::{self, spec_arg::SpecArg, writable};
 use crate::optim::OptimizerSpec;
-use crate::plot;
 use crate::preset::Preset;
 use crate::record::{Open, Recorder};
 use crate::table::markdown;

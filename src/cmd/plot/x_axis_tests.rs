@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::series::{self, Input, Quantity, XAxis};
 use super::{Options, plot, read_inputs};
 use crate::cli::CompareArgs;
-use crate::compare::{self, Interrupt};
+use crate::cmd::compare::{self, Interrupt};
 use crate::testkit;
 
 const BOWL: &str = r#"(

@@ -22,7 +22,7 @@ pub fn run(args: &ViewArgs, runs_dir: Option<&Path>) -> Result<()> {
         color: true,
     };
     if let Ended::Finished(summary) = ui::view_records(handle, options, &label)? {
-        crate::print_quietly(&crate::headless::summary_table(&summary));
+        crate::cmd::print_quietly(&crate::headless::summary_table(&summary));
     }
     Ok(())
 }

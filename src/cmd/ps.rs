@@ -58,12 +58,12 @@ pub fn run(args: &PsArgs, runs_dir: Option<&Path>) -> Result<()> {
     if args.json {
         let mut text = serde_json::to_string_pretty(&rows)?;
         text.push('\n');
-        crate::print_quietly(&text);
+        crate::cmd::print_quietly(&text);
         return Ok(());
     }
     if rows.is_empty() {
         let what = if args.all { "no runs" } else { "no live runs" };
-        crate::print_quietly(&format!("{what} in {}\n", root.display()));
+        crate::cmd::print_quietly(&format!("{what} in {}\n", root.display()));
         return Ok(());
     }
     // A terminal gets a table that fits it; a pipe or file gets every column whole.
@@ -74,7 +74,7 @@ pub fn run(args: &PsArgs, runs_dir: Option<&Path>) -> Result<()> {
             .ok()
             .map(|(w, _)| usize::from(w))
     };
-    crate::print_quietly(&table(&rows, width));
+    crate::cmd::print_quietly(&table(&rows, width));
     Ok(())
 }
 

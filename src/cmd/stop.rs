@@ -73,6 +73,6 @@ pub fn run(args: &StopArgs, runs_dir: Option<&Path>) -> Result<()> {
     while dir::process_alive(listed.info.pid) && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(50));
     }
-    crate::print_quietly(&crate::headless::summary_table(&summary));
+    crate::cmd::print_quietly(&crate::headless::summary_table(&summary));
     crate::exit::check(&summary)
 }
