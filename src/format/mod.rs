@@ -123,9 +123,17 @@ pub fn duration(secs: f64) -> String {
     )
 }
 
-/// A span of time as people say it: `12s`, `3m05s`, `1h02m` (uptimes, ETAs, run lengths).
+/// A span of time as people say it: `4ms`, `2.5s`, `12s`, `3m05s`, `1h02m` (uptimes, ETAs, run
+/// lengths). Short spans keep their precision: a 100-step quadratic run takes milliseconds.
 pub fn span(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
+    let seconds = seconds.max(0.0);
+    if seconds < 0.9995 {
+        return format!("{}ms", (seconds * 1000.0).round() as u64);
+    }
+    if seconds < 9.95 {
+        return format!("{seconds:.1}s");
+    }
+    let s = seconds.round() as u64;
     match (s / 3600, (s % 3600) / 60, s % 60) {
         (0, 0, sec) => format!("{sec}s"),
         (0, min, sec) => format!("{min}m{sec:02}s"),
@@ -308,7 +316,11 @@ mod tests {
         assert_eq!(span(185.0), "3m05s");
         assert_eq!(span(3720.0), "1h02m");
         assert_eq!(span(3725.0), "1h02m");
-        assert_eq!(span(-1.0), "0s");
+        assert_eq!(span(-1.0), "0ms");
+        assert_eq!(span(0.0042), "4ms");
+        assert_eq!(span(0.9996), "1.0s");
+        assert_eq!(span(2.54), "2.5s");
+        assert_eq!(span(9.96), "10s");
     }
 
     #[test]

@@ -337,8 +337,9 @@ impl Overlay {
                 }
                 if self.several() {
                     let detail = format!(
-                        "{} finished after {:.1} s",
-                        self.readings[i].name, summary.elapsed_s
+                        "{} finished after {}",
+                        self.readings[i].name,
+                        crate::format::span(summary.elapsed_s)
                     );
                     out.push(Msg::Event(Event {
                         step: summary.lanes.iter().map(|l| l.steps).max().unwrap_or(0),

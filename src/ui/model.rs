@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::format;
 use crate::optim::OptimizerSpec;
 use crate::schema::msg::{LaneId, SysStats};
 use crate::task::{Digits, Heatmap, Metrics, TaskFace, TaskView};
@@ -298,7 +299,7 @@ impl RunModel {
         let (kind, detail) = match &result {
             Ok(summary) => (
                 EventKind::Info,
-                format!("finished after {:.1} s", summary.elapsed_s),
+                format!("finished after {}", format::span(summary.elapsed_s)),
             ),
             Err(e) => (EventKind::Error, format!("trainer failed: {e}")),
         };

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use crate::format;
-use crate::task::Digits;
+use crate::task::{Digits, Headline};
 use crate::ui::app::App;
 use crate::ui::history::Series;
 use crate::ui::model::LaneData;
@@ -29,14 +29,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     let theme = &app.theme;
     let focus = app.view.focus;
-    let bits = app
+    let headline = app
         .model
         .lanes
         .get(focus)
-        .and_then(|l| bits_per_pixel(app, l));
-    let latest = bits.and_then(|(series, factor)| {
+        .and_then(|l| headline_series(app, l));
+    let latest = headline.and_then(|(series, h)| {
         let (step, v) = series.last()?;
-        Some((step, (f64::from(v) * factor) as f32))
+        Some((step, (f64::from(v) * h.factor) as f32, h.unit.as_str()))
     });
     let title = title(app, latest, area.width);
     let block = theme.block(title);
@@ -71,8 +71,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
 }
 
-/// `Samples · drawing 588/784 · val 2.020 bits/px @ 2,000`, terser until it fits in `width`.
-fn title(app: &App, bits: Option<(f64, f32)>, width: u16) -> Line<'static> {
+/// `Samples · drawing 588/784 · val 2.020 bits/px @ 2,000` (the unit is the task's headline's),
+/// terser until it fits in `width`.
+fn title(app: &App, latest: Option<(f64, f32, &str)>, width: u16) -> Line<'static> {
     let theme = &app.theme;
     let sep = theme.glyphs().sep;
     let progress = app.model.digits.as_ref().and_then(|d| {
@@ -89,13 +90,13 @@ fn title(app: &App, bits: Option<(f64, f32)>, width: u16) -> Line<'static> {
             };
             spans.push(Span::styled(text, theme.warn()));
         }
-        if let Some((step, bits)) = bits {
+        if let Some((step, value, unit)) = latest {
             spans.push(Span::styled(format!("{sep} val "), theme.muted()));
-            spans.push(Span::styled(format!("{bits:.3}"), theme.strong()));
+            spans.push(Span::styled(format!("{value:.3}"), theme.strong()));
             let unit = match verbosity {
-                2 => format!(" bits/px @ {} ", format::thousands(step as u64)),
-                1 => " bits/px ".to_string(),
-                _ => " b/px ".to_string(),
+                2 => format!(" {unit} @ {} ", format::thousands(step as u64)),
+                1 => format!(" {unit} "),
+                _ => " ".to_string(),
             };
             spans.push(Span::styled(unit, theme.muted()));
         }
@@ -107,13 +108,13 @@ fn title(app: &App, bits: Option<(f64, f32)>, width: u16) -> Line<'static> {
     Line::default()
 }
 
-/// A lane's validation loss series and the factor that turns it into bits per pixel: the first
-/// of the task's headline metrics the lane reports.
-fn bits_per_pixel<'a>(app: &App, lane: &'a LaneData) -> Option<(&'a Series, f64)> {
+/// A lane's series of the first of the task's headline metrics it reports, with that headline
+/// (its factor turns the series into its unit: the validation loss in nats into bits per pixel).
+fn headline_series<'a, 'b>(app: &'b App, lane: &'a LaneData) -> Option<(&'a Series, &'b Headline)> {
     let face = app.model.face.as_ref()?;
     face.headline
         .iter()
-        .find_map(|h| lane.evals.get(&h.metric).map(|s| (s, h.factor)))
+        .find_map(|h| lane.evals.get(&h.metric).map(|s| (s, h)))
 }
 
 /// Validation loss of every lane in bits per pixel.
@@ -123,13 +124,13 @@ fn render_bits(frame: &mut Frame, area: Rect, app: &App) {
     let window = Window::new(area, theme, app.view.x_range(span), 0.0);
     let mut traces = Vec::new();
     for (i, lane) in app.model.lanes.iter().enumerate() {
-        if let Some((series, factor)) = bits_per_pixel(app, lane) {
+        if let Some((series, Headline { factor, .. })) = headline_series(app, lane) {
             let mut t = traces::line(
                 &window.columns_of(series),
                 theme.lane(i),
                 theme.line_marker(),
             );
-            scale(&mut t, factor);
+            scale(&mut t, *factor);
             traces.push(t);
         }
     }

@@ -51,18 +51,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
     let focus = app.view.focus;
     let lane = app.model.lanes.get(focus);
-    let mut title = vec![Span::styled(" Step dynamics ", theme.strong())];
-    if let Some(lane) = lane {
-        title.push(Span::styled(
-            format!("{} lane {focus} ", theme.glyphs().sep),
-            theme.muted(),
-        ));
-        title.push(Span::styled(
-            format!("{} ", lane.optimizer().name),
-            theme.lane_style(focus),
-        ));
-    }
-    let block = theme.block(Line::from(title));
+    let title = title(
+        theme,
+        focus,
+        lane.map(|l| l.optimizer().name.as_str()),
+        usize::from(area.width.saturating_sub(2)),
+    );
+    let block = theme.block(title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(lane) = lane else {
@@ -75,6 +70,37 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let span = app.model.x_span().unwrap_or((0.0, 0.0));
     let window = Window::new(inner, theme, app.view.x_range(span), app.view.smoothing());
     render_lane(frame, inner, lane, focus, &window, theme);
+}
+
+/// The title, fitted to `width` columns: "Step dynamics" becomes "Dynamics", then the lane's
+/// optimizer name (long in a `view` of several records: `lodo (run-name)`) is cut with an ellipsis.
+fn title(theme: &Theme, focus: usize, name: Option<&str>, width: usize) -> Line<'static> {
+    let g = theme.glyphs();
+    let Some(name) = name else {
+        return Line::styled(" Step dynamics ", theme.strong());
+    };
+    let lane = format!("{} lane {focus} ", g.sep);
+    let columns = |s: &str| s.chars().count();
+    let head = [" Step dynamics ", " Dynamics "]
+        .into_iter()
+        .find(|h| columns(h) + columns(&lane) + columns(name) < width)
+        .unwrap_or(" Dynamics ");
+    let room = width.saturating_sub(columns(head) + columns(&lane) + 1);
+    let name = if columns(name) <= room {
+        name.to_string()
+    } else {
+        let keep = room.saturating_sub(columns(g.ellipsis));
+        format!(
+            "{}{}",
+            name.chars().take(keep).collect::<String>(),
+            g.ellipsis
+        )
+    };
+    Line::from(vec![
+        Span::styled(head, theme.strong()),
+        Span::styled(lane, theme.muted()),
+        Span::styled(format!("{name} "), theme.lane_style(focus)),
+    ])
 }
 
 fn render_lane(
@@ -181,4 +207,27 @@ fn render_plot(
         theme,
     };
     frame.render_widget(&plot, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(line: &Line) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn the_title_shortens_before_it_is_cut_by_the_border() {
+        let theme = Theme::new(false, false);
+        let name = "lodo (quadratic-lodo-seed0)";
+        let wide = text(&title(&theme, 0, Some(name), 78));
+        assert_eq!(wide, " Step dynamics · lane 0 lodo (quadratic-lodo-seed0) ");
+        let narrow = text(&title(&theme, 0, Some(name), 32));
+        assert_eq!(narrow.chars().count(), 32, "{narrow}");
+        assert!(narrow.starts_with(" Dynamics · lane 0 lodo (q"), "{narrow}");
+        assert!(narrow.ends_with("… "), "{narrow}");
+        let fits = text(&title(&theme, 1, Some("adam"), 32));
+        assert_eq!(fits, " Step dynamics · lane 1 adam ");
+    }
 }
