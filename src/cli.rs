@@ -63,7 +63,7 @@ pub enum Command {
     /// The dashboard, read-only, over run records, finished or still being written; several are
     /// overlaid as lanes of one dashboard for comparison.
     View(ViewArgs),
-    /// List the live runs (with --all, the dead ones too).
+    /// List the live runs (with --all, the ended and dead ones too).
     Ps(PsArgs),
     /// Stop a run as `q` would (final checkpoint, summary) and wait for its summary.
     Stop(StopArgs),

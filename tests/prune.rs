@@ -235,7 +235,7 @@ fn filters_dead_keep_and_older_than() {
     // Only the run that died without a summary.
     let out = root.ok(&["--dead"]);
     assert!(lists(&out, "crashed-1") && !lists(&out, "done-1"), "{out}");
-    assert!(out.contains("1 finished (not --dead)"), "{out}");
+    assert!(out.contains("1 ended (not --dead)"), "{out}");
     // The newest run that is gone (crashed-1, started last) is kept.
     let out = root.ok(&["--keep", "1"]);
     assert!(lists(&out, "done-1") && !lists(&out, "crashed-1"), "{out}");

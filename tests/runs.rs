@@ -142,7 +142,7 @@ fn last_step(msgs: &[Msg]) -> u64 {
 }
 
 #[test]
-fn a_detached_run_is_listed_attached_to_stopped_and_then_dead() {
+fn a_detached_run_is_listed_attached_to_stopped_and_then_ended() {
     let mut runs = Runs::new();
     let id = runs.detach();
     let row = runs.row(&id, false).unwrap();
@@ -207,19 +207,20 @@ fn a_detached_run_is_listed_attached_to_stopped_and_then_dead() {
         .collect();
     assert_eq!(checkpoints.len(), 1, "{checkpoints:?}");
 
-    // Gone from `ps`, dead in `ps --all` with its checkpoint, and `attach` says how to go on.
+    // Gone from `ps`, ended in `ps --all` with its checkpoint, and `attach` says how to go on.
     assert!(runs.row(&id, false).is_none());
-    let dead = runs.row(&id, true).unwrap();
-    assert_eq!(dead["state"], "dead");
+    let ended = runs.row(&id, true).unwrap();
+    assert_eq!(ended["state"], "ended");
     assert_eq!(
-        dead["last_checkpoint"].as_str().unwrap(),
+        ended["last_checkpoint"].as_str().unwrap(),
         checkpoints[0].to_str().unwrap()
     );
     let out = runs.output(&["attach", &id]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!("--resume {}", dir.join("checkpoints").display())),
+        stderr.contains(&format!("--resume {}", dir.join("checkpoints").display()))
+            && stderr.contains(&format!("lodo-tui view {id}")),
         "{stderr}"
     );
 }
@@ -270,11 +271,12 @@ fn a_killed_run_shows_as_dead_and_two_runs_get_distinct_ids() {
     assert!(out.status.success(), "{out:?}");
     runs.wait_for("the second run to end", || {
         runs.row(&second, true)
-            .is_some_and(|r| r["state"] == "dead")
+            .is_some_and(|r| r["state"] == "ended")
     });
     let out = runs.output(&["attach"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no live run"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no live run"), "{stderr}");
 }
 
 #[test]

@@ -3,7 +3,6 @@
 //! `--yes` deletes. A run whose process is alive is never touched, whatever the filters say.
 
 use std::fs;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -27,7 +26,7 @@ pub enum Action {
 pub struct Planned {
     pub id: String,
     pub path: PathBuf,
-    /// `finished` (its record ends with a summary) or `dead` (it ended without one).
+    /// `ended` (its record ends with a summary) or `dead` (it ended without one).
     pub ended: &'static str,
     pub age: Duration,
     pub action: Action,
@@ -90,7 +89,7 @@ pub fn plan(runs: &[Listed], args: &PruneArgs, now: SystemTime) -> Result<Plan> 
             plan.too_new += 1;
             continue;
         }
-        let finished = record_finished(&r.dir.record());
+        let finished = matches!(r.liveness, Liveness::Dead { finished: true, .. });
         if args.dead && finished {
             plan.finished_not_dead += 1;
             continue;
@@ -108,7 +107,7 @@ pub fn plan(runs: &[Listed], args: &PruneArgs, now: SystemTime) -> Result<Plan> 
         plan.delete.push(Planned {
             id: r.info.id.clone(),
             path: r.dir.path.clone(),
-            ended: if finished { "finished" } else { "dead" },
+            ended: r.liveness.label(),
             age,
             action,
             bytes: size,
@@ -157,7 +156,7 @@ pub fn describe(plan: &Plan, root: &Path, yes: bool) -> String {
     say(plan.live, "live (never pruned)");
     say(plan.kept_newest, "kept by --keep");
     say(plan.too_new, "newer than --older-than");
-    say(plan.finished_not_dead, "finished (not --dead)");
+    say(plan.finished_not_dead, "ended (not --dead)");
     if !kept.is_empty() {
         out.push_str(&format!("left alone: {}\n", kept.join(", ")));
     }
@@ -228,25 +227,6 @@ fn size_of(path: &Path) -> u64 {
     fs::read_dir(path).map_or(0, |entries| {
         entries.flatten().map(|e| size_of(&e.path())).sum()
     })
-}
-
-/// The record's last line is its summary: the run ended as it should.
-pub fn record_finished(record: &Path) -> bool {
-    let Ok(mut file) = fs::File::open(record) else {
-        return false;
-    };
-    // A summary line is a few kB; the tail holds it whole.
-    let len = file.metadata().map_or(0, |m| m.len());
-    let from = len.saturating_sub(64 << 10);
-    let mut tail = String::new();
-    if file.seek(SeekFrom::Start(from)).is_err() || file.read_to_string(&mut tail).is_err() {
-        return false;
-    }
-    let Some(last) = tail.lines().rev().find(|l| !l.trim().is_empty()) else {
-        return false;
-    };
-    serde_json::from_str::<serde_json::Value>(last)
-        .is_ok_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("summary"))
 }
 
 /// An age as people say it: `3d`, `5h`, `12m`, `40s`.

@@ -247,7 +247,9 @@ fn row(listed: Listed) -> Row {
         last_checkpoint: None,
     };
     match listed.liveness {
-        Liveness::Dead { last_checkpoint } => row.last_checkpoint = last_checkpoint,
+        Liveness::Dead {
+            last_checkpoint, ..
+        } => row.last_checkpoint = last_checkpoint,
         Liveness::NotAnswering => {}
         Liveness::Live => {
             row.uptime_s = Some(dir::unix_now() - info.started);

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 
 use crate::schema::Line;
 
@@ -54,6 +55,27 @@ fn last_newline(file: &File, len: u64) -> io::Result<Option<u64>> {
         end = start;
     }
     Ok(None)
+}
+
+/// The record's last line is its summary: the run ended as it should (stopped, or done), rather
+/// than with its process killed.
+pub fn ends_with_summary(record: &Path) -> bool {
+    let Ok(file) = File::open(record) else {
+        return false;
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    // A summary line is a few kB; the last 64 kB hold it whole.
+    let from = len.saturating_sub(CHUNK);
+    let mut tail = vec![0; (len - from) as usize];
+    if file.read_exact_at(&mut tail, from).is_err() {
+        return false;
+    }
+    let tail = String::from_utf8_lossy(&tail);
+    let Some(last) = tail.lines().rev().find(|l| !l.trim().is_empty()) else {
+        return false;
+    };
+    serde_json::from_str::<serde_json::Value>(last)
+        .is_ok_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("summary"))
 }
 
 #[cfg(test)]

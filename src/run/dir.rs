@@ -281,8 +281,12 @@ pub enum Liveness {
     Live,
     /// Its process is alive but the socket did not accept in time.
     NotAnswering,
-    /// Its process is gone; its newest checkpoint, if it wrote one.
-    Dead { last_checkpoint: Option<PathBuf> },
+    /// Its process is gone; its newest checkpoint, if it wrote one, and whether its record ends
+    /// with a summary (it finished or was stopped, rather than killed).
+    Dead {
+        last_checkpoint: Option<PathBuf>,
+        finished: bool,
+    },
 }
 
 impl Liveness {
@@ -290,6 +294,7 @@ impl Liveness {
         match self {
             Liveness::Live => "live",
             Liveness::NotAnswering => "not answering",
+            Liveness::Dead { finished: true, .. } => "ended",
             Liveness::Dead { .. } => "dead",
         }
     }
@@ -316,6 +321,10 @@ pub fn liveness(info: &RunInfo) -> Liveness {
             last_checkpoint: crate::train::checkpoint_dir::newest(&info.checkpoint_dir)
                 .ok()
                 .map(|c| c.path),
+            finished: info
+                .record
+                .as_deref()
+                .is_some_and(crate::record::tail::ends_with_summary),
         }
     }
 }
@@ -412,31 +421,41 @@ pub fn most_recent_live(root: &Path) -> Result<Listed> {
         .find(|r| r.liveness == Liveness::Live)
         .with_context(|| {
             format!(
-                "no live run in {} (`lodo-tui ps --all` lists the dead ones too)",
+                "no live run in {} (`lodo-tui ps --all` lists the ended and dead ones too)",
                 root.display()
             )
         })
 }
 
-/// What to tell someone who wants a dead run: how to continue it.
+/// What to tell someone who wants a run that is no longer live: how to see it and continue it.
 pub fn how_to_continue(listed: &Listed) -> String {
+    let id = &listed.info.id;
+    let pid = listed.info.pid;
+    let checkpoints = listed.info.checkpoint_dir.display();
     match &listed.liveness {
         Liveness::Dead {
+            last_checkpoint,
+            finished: true,
+        } => {
+            let further = match last_checkpoint {
+                Some(_) => format!("`lodo-tui --resume {checkpoints}` trains it further"),
+                None => format!("it left no checkpoint in {checkpoints} to resume from"),
+            };
+            format!("run {id} has ended; `lodo-tui view {id}` shows it, {further}")
+        }
+        Liveness::Dead {
             last_checkpoint: Some(_),
+            finished: false,
         } => format!(
-            "run {} is dead (its process {} is gone); continue it with `lodo-tui --resume {}`",
-            listed.info.id,
-            listed.info.pid,
-            listed.info.checkpoint_dir.display()
+            "run {id} is dead (its process {pid} is gone); continue it with `lodo-tui --resume \
+             {checkpoints}`"
         ),
         Liveness::Dead {
             last_checkpoint: None,
+            finished: false,
         } => format!(
-            "run {} is dead (its process {} is gone) and left no checkpoint in {}; start it \
-             again",
-            listed.info.id,
-            listed.info.pid,
-            listed.info.checkpoint_dir.display()
+            "run {id} is dead (its process {pid} is gone) and left no checkpoint in {checkpoints}; \
+             start it again"
         ),
         Liveness::NotAnswering => format!(
             "run {} (pid {}) does not answer on {}",
@@ -604,7 +623,8 @@ mod tests {
         assert_eq!(
             found.liveness,
             Liveness::Dead {
-                last_checkpoint: None
+                last_checkpoint: None,
+                finished: false
             }
         );
         assert!(how_to_continue(&found).contains("left no checkpoint"));
@@ -616,12 +636,41 @@ mod tests {
         assert_eq!(
             found.liveness,
             Liveness::Dead {
-                last_checkpoint: Some(ck)
+                last_checkpoint: Some(ck.clone()),
+                finished: false
             }
         );
         assert!(
             how_to_continue(&found).contains(&format!("--resume {}", dir.checkpoints().display()))
         );
+        assert_eq!(found.liveness.label(), "dead");
+        // A record that ends with its summary: the run finished rather than died.
+        fs::write(
+            dir.record(),
+            "{\"type\":\"event\"}\n{\"type\":\"summary\",\"lanes\":[],\"elapsed_s\":1.0}\n",
+        )
+        .unwrap();
+        let found = find(tmp.path(), &dir.id).unwrap();
+        assert_eq!(
+            found.liveness,
+            Liveness::Dead {
+                last_checkpoint: Some(ck),
+                finished: true
+            }
+        );
+        assert_eq!(found.liveness.label(), "ended");
+        let told = how_to_continue(&found);
+        assert!(
+            told.contains("has ended") && told.contains("lodo-tui view"),
+            "{told}"
+        );
+        // Cut short after its summary, by a kill while appending: dead again.
+        fs::write(
+            dir.record(),
+            "{\"type\":\"summary\",\"lanes\":[],\"elapsed_s\":1.0}\n{\"type\":\"ev",
+        )
+        .unwrap();
+        assert_eq!(find(tmp.path(), &dir.id).unwrap().liveness.label(), "dead");
         assert!(most_recent_live(tmp.path()).is_err());
         assert!(find(tmp.path(), "nope").is_err());
         assert!(find(tmp.path(), "../x").is_err());
