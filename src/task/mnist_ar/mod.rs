@@ -12,6 +12,7 @@
 
 mod act;
 mod atan;
+mod atan_avx512;
 mod block;
 mod buffers;
 mod data;
