@@ -22,6 +22,7 @@ use super::layout::{DW_CH, HIDDEN, TAPS, WIDTH, block_range};
 use super::matmul::{MatRef, matmul};
 use super::par::{Partials, add_column_sums, carve, images_per_task, with_scratch};
 use super::tape::{self, Flat, InputGrad, Params};
+use super::thin;
 
 /// Batch size and image side of a stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,9 +144,7 @@ fn backward_scratch(geo: Geometry, rows: usize) -> usize {
 /// The block's inner pre-activations for a run of whole images: `z1 = x·W1 + b1`, the padded
 /// `a1 = atan(z1)` and `z2 = depthwise(a1) + b2`.
 fn inner(p: &[f32], geo: Geometry, x: &[f32], [z1, a1, z2]: [&mut [f32]; 3]) {
-    let rows = x.len() / WIDTH;
-    let w1 = MatRef::new(&p[CONV1_W..CONV1_B], WIDTH, HIDDEN);
-    matmul(z1, MatRef::new(x, rows, WIDTH), w1, false);
+    thin::mul_20_40(z1, x, &p[CONV1_W..CONV1_B], false);
     let (px40, px120, pad40) = (
         geo.pixels() * HIDDEN,
         geo.pixels() * DW_CH,
@@ -172,8 +171,7 @@ fn forward_task(p: &[f32], geo: Geometry, x: &[f32], y: &mut [f32], scratch: &mu
             *y = x + b;
         }
     }
-    let w2 = MatRef::new(&p[CONV2_W..CONV2_B], DW_CH, WIDTH);
-    matmul(y, MatRef::new(a2, rows, DW_CH), w2, true);
+    thin::mul_120_20(y, a2, &p[CONV2_W..CONV2_B], true);
 }
 
 /// Backward for a run of whole images, recomputing the inner activations from the block input
@@ -210,8 +208,9 @@ fn backward_task(
         true,
     );
     add_column_sums(&mut gp[CONV2_B..LEN], dy);
-    let w2t = MatRef::new(&p[CONV2_W..CONV2_B], DW_CH, WIDTH).t();
-    matmul(s1, dy_m, w2t, false);
+    let mut w2t = [0.0; WIDTH * DW_CH];
+    thin::transpose(&p[CONV2_W..CONV2_B], DW_CH, WIDTH, &mut w2t);
+    thin::mul_20_120(s1, dy, &w2t, false);
     // depthwise, per image: dz2 = da2 · atan'(z2) (padded); gradients of the weights and of a1.
     let (px40, px120) = (geo.pixels() * HIDDEN, geo.pixels() * DW_CH);
     let (pad40, pad120) = (geo.padded() * HIDDEN, geo.padded() * DW_CH);
@@ -236,6 +235,7 @@ fn backward_task(
     );
     add_column_sums(&mut gp[CONV1_B..DW_W], da1);
     dx.copy_from_slice(dy);
-    let w1t = MatRef::new(&p[CONV1_W..CONV1_B], WIDTH, HIDDEN).t();
-    matmul(dx, dz1, w1t, true);
+    let mut w1t = [0.0; HIDDEN * WIDTH];
+    thin::transpose(&p[CONV1_W..CONV1_B], WIDTH, HIDDEN, &mut w1t);
+    thin::mul_40_20(dx, da1, &w1t, true);
 }

@@ -29,6 +29,7 @@ mod pool;
 mod simd;
 mod stem;
 mod tape;
+mod thin;
 
 #[cfg(test)]
 mod gradcheck;
