@@ -19,7 +19,6 @@ use super::buffers;
 use super::depthwise::{self, padded_len, tf_channel};
 use super::layout::block::{CONV1_B, CONV1_W, CONV2_B, CONV2_W, DW_B, DW_W, LEN};
 use super::layout::{DW_CH, HIDDEN, TAPS, WIDTH, block_range};
-use super::matmul::{MatRef, matmul};
 use super::par::{Partials, add_column_sums, carve, images_per_task, with_scratch};
 use super::tape::{self, Flat, InputGrad, Params};
 use super::thin;
@@ -198,15 +197,9 @@ fn backward_task(
     ];
     let [z1, a1, z2, s1, dz2, da1] = carve(scratch, sizes);
     inner(p, geo, x, [&mut *z1, &mut *a1, &mut *z2]);
-    let dy_m = MatRef::new(dy, rows, WIDTH);
     // conv2: weight gradient from a2 = atan(z2); then da2 = dy · W2ᵀ.
     atan_slice(z2, s1);
-    matmul(
-        &mut gp[CONV2_W..CONV2_B],
-        MatRef::new(s1, rows, DW_CH).t(),
-        dy_m,
-        true,
-    );
+    thin::grad_120_20(&mut gp[CONV2_W..CONV2_B], s1, dy);
     add_column_sums(&mut gp[CONV2_B..LEN], dy);
     let mut w2t = [0.0; WIDTH * DW_CH];
     thin::transpose(&p[CONV2_W..CONV2_B], DW_CH, WIDTH, &mut w2t);
@@ -226,13 +219,7 @@ fn backward_task(
     }
     // conv1: dz1 = da1 · atan'(z1); weight gradient xᵀ·dz1; input gradient dy + dz1 · W1ᵀ.
     mul_atan_grad(z1, da1);
-    let dz1 = MatRef::new(da1, rows, HIDDEN);
-    matmul(
-        &mut gp[CONV1_W..CONV1_B],
-        MatRef::new(x, rows, WIDTH).t(),
-        dz1,
-        true,
-    );
+    thin::grad_20_40(&mut gp[CONV1_W..CONV1_B], x, da1);
     add_column_sums(&mut gp[CONV1_B..DW_W], da1);
     dx.copy_from_slice(dy);
     let mut w1t = [0.0; HIDDEN * WIDTH];
