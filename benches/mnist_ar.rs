@@ -80,6 +80,9 @@ fn preset_optimizer(name: &str) -> Box<dyn Optimizer> {
     factory.build(spec).unwrap()
 }
 
+/// One training step per call.
+type Stepper = Box<dyn FnMut()>;
+
 /// Median of `steps` timed calls of `step`, in seconds.
 fn median_time(steps: usize, mut step: impl FnMut()) -> f64 {
     let mut times: Vec<f64> = (0..steps)
@@ -98,7 +101,7 @@ fn median_time(steps: usize, mut step: impl FnMut()) -> f64 {
 fn optimizer_step(c: &mut Criterion) {
     let dev = model::device();
     let b = batch(64);
-    let stepper = |name: &str| -> Box<dyn FnMut()> {
+    let stepper = |name: &str| -> Stepper {
         let mut opt = preset_optimizer(name);
         let mut params = init_params(0);
         let mut grad = vec![0.0; PARAM_COUNT];
@@ -111,7 +114,7 @@ fn optimizer_step(c: &mut Criterion) {
     };
     // Built on first use: LODO's construction (random orthogonal blocks over 12 M entries) would
     // otherwise run, and show in profiles, even when a filter selects other benchmarks.
-    let mut steppers: [(&str, Option<Box<dyn FnMut()>>); 2] = [("lodo", None), ("adam", None)];
+    let mut steppers: [(&str, Option<Stepper>); 2] = [("lodo", None), ("adam", None)];
     let mut group = c.benchmark_group("mnist_ar_train_step");
     group
         .sample_size(10)
