@@ -1,11 +1,13 @@
-//! Products of many rows with a small matrix, `dst (R×N) = a (R×K) · b (K×N)` for the 1×1
-//! convolutions' shapes (K, N ∈ {20, 40, 120}): register-blocked kernels, several rows at a
-//! time, with `b` read from L1 and nothing packed.
+//! The 1×1 convolutions' matrix products (K, N ∈ {20, 40, 120}) as register-blocked kernels with
+//! nothing packed: products of many rows with a small matrix, `dst (R×N) = a (R×K) · b (K×N)`,
+//! several rows at a time with `b` read from L1; and the weight gradients, `out (K×N) += aᵀ·d`
+//! summed over the R rows.
 //!
 //! A general GEMM packs both operands into panels and pays a per-tile setup that only a long
 //! inner dimension amortises; here K is 20 to 120 and `b` (≤ 2,400 values) fits in L1 as it
-//! is. Each output value is summed in the order k = 0, 1, …, K−1, starting from 0 (or from
-//! `dst` when accumulating), so the result does not depend on the blocking.
+//! is. In the row products each output value is summed in the order k = 0, 1, …, K−1, starting
+//! from 0 (or from `dst` when accumulating); in the reductions over the rows in order from 0 and
+//! then added to `out`: neither depends on the blocking.
 
 use super::simd::{LANES, V, load, multiversion, vmadd};
 
@@ -169,7 +171,7 @@ fn reduce_body<
 fn grad_120_20_body<const FMA: bool>(out: &mut [f32], a: &[f32], d: &[f32]) {
     // Summed as its transpose dᵀ·a (20×120), whose rows are whole vectors of `a`'s contiguous
     // 120-value rows: reducing over `a`'s columns directly reads 4 of them from each row per
-    // pass, and measured twice as slow.
+    // pass, and measured more than twice as slow.
     let mut t = [0.0f32; 20 * 120];
     reduce_body::<FMA, 20, 120, 15, 5, 4>(&mut t, d, a);
     for (k, row) in out.chunks_exact_mut(20).enumerate() {
