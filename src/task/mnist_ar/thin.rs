@@ -113,10 +113,8 @@ shape!(
 );
 
 /// `out (K×N) += aᵀ·d` for `a`: R×K and `d`: R×N, summing over the R rows (a weight gradient),
-/// in tiles of `KB` rows of `out` by `PV` of its `NV` column vectors, whose accumulators stay in
-/// registers across the rows. For an `N` that is not a whole number of vectors the last vector
-/// overlaps the one before it (columns 12..20 of 20): the overlapped columns come out identical
-/// from both, and no load reaches past a row.
+/// in tiles of `KB` rows of `out` by `PV` vectors of its `N = NV·8` columns, whose accumulators
+/// stay in registers across the rows.
 #[inline(always)]
 fn reduce_body<
     const FMA: bool,
@@ -130,22 +128,20 @@ fn reduce_body<
     a: &[f32],
     d: &[f32],
 ) {
-    assert!(N >= LANES && NV == N.div_ceil(LANES) && NV.is_multiple_of(PV));
+    assert!(
+        N == NV * LANES && NV.is_multiple_of(PV),
+        "N = {N} is not NV = {NV} vectors"
+    );
     assert!(K.is_multiple_of(KB) && out.len() == K * N, "out is {K}×{N}");
     let r = a.len() / K;
     assert!(a.len() == r * K && d.len() == r * N, "a is R×{K}, d R×{N}");
-    let mut starts = [0; NV];
-    for (v, s) in starts.iter_mut().enumerate() {
-        *s = (v * LANES).min(N - LANES);
-    }
     for p0 in (0..NV).step_by(PV) {
-        let starts = &starts[p0..p0 + PV];
         for k0 in (0..K).step_by(KB) {
             let mut acc = [[[0.0f32; LANES]; PV]; KB];
             for (x, dr) in a.chunks_exact(K).zip(d.chunks_exact(N)) {
                 let mut dv = [[0.0f32; LANES]; PV];
-                for v in 0..PV {
-                    dv[v] = load(dr, starts[v]);
+                for (v, dv) in dv.iter_mut().enumerate() {
+                    *dv = load(dr, (p0 + v) * LANES);
                 }
                 for (kb, acc) in acc.iter_mut().enumerate() {
                     let xv = [x[k0 + kb]; LANES];
@@ -155,12 +151,9 @@ fn reduce_body<
                 }
             }
             for (kb, acc) in acc.iter().enumerate() {
-                let row = &mut out[(k0 + kb) * N..(k0 + kb + 1) * N];
-                for (v, &start) in starts.iter().enumerate() {
-                    let v = p0 + v;
-                    for j in v * LANES..((v + 1) * LANES).min(N) {
-                        row[j] += acc[v - p0][j - start];
-                    }
+                let row = &mut out[(k0 + kb) * N + p0 * LANES..(k0 + kb) * N + (p0 + PV) * LANES];
+                for (o, v) in row.iter_mut().zip(acc.as_flattened()) {
+                    *o += v;
                 }
             }
         }
@@ -170,8 +163,8 @@ fn reduce_body<
 #[inline(always)]
 fn grad_120_20_body<const FMA: bool>(out: &mut [f32], a: &[f32], d: &[f32]) {
     // Summed as its transpose dᵀ·a (20×120), whose rows are whole vectors of `a`'s contiguous
-    // 120-value rows: reducing over `a`'s columns directly reads 4 of them from each row per
-    // pass, and measured more than twice as slow.
+    // 120-value rows (20 columns are not): reducing over `a`'s columns directly reads 4 of them
+    // from each row per pass, and measured more than twice as slow.
     let mut t = [0.0f32; 20 * 120];
     reduce_body::<FMA, 20, 120, 15, 5, 4>(&mut t, d, a);
     for (k, row) in out.chunks_exact_mut(20).enumerate() {
