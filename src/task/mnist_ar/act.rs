@@ -1,66 +1,35 @@
 //! Fused element-wise passes around the atan activations, over NHWC rows; the `_pad` variants
 //! write one image into the zero-bordered layout the depthwise convolution reads.
 
-use super::atan::{atan, atan_grad};
+use super::atan::{atan_slice, mul_grad, mul_grad_into};
 use super::depthwise::pad_rows;
 use super::layout::{DW_CH, HIDDEN};
-use super::simd::multiversion;
 
-#[inline(always)]
-fn bias_atan_pad_body<const FMA: bool>(
-    z: &mut [f32],
-    bias: &[f32],
-    hw: (usize, usize),
-    out: &mut [f32],
-) {
+/// For one `h × w` image: `z += bias` (40 channels) and the padded `out = atan(z)`.
+pub fn bias_atan_pad(z: &mut [f32], bias: &[f32], hw: (usize, usize), out: &mut [f32]) {
     let bias: &[f32; HIDDEN] = bias.try_into().expect("HIDDEN biases");
     pad_rows(hw, HIDDEN, out, |i, row| {
         let zr = &mut z[i * row.len()..(i + 1) * row.len()];
-        for (o, z) in row
-            .chunks_exact_mut(HIDDEN)
-            .zip(zr.chunks_exact_mut(HIDDEN))
-        {
-            for c in 0..HIDDEN {
-                z[c] += bias[c];
-                o[c] = atan::<FMA>(z[c]);
+        for z in zr.chunks_exact_mut(HIDDEN) {
+            for (z, b) in z.iter_mut().zip(bias) {
+                *z += b;
             }
         }
+        atan_slice(zr, row);
     });
 }
 
-multiversion! {
-    /// For one `h × w` image: `z += bias` (40 channels) and the padded `out = atan(z)`.
-    pub fn bias_atan_pad(z: &mut [f32], bias: &[f32], hw: (usize, usize), out: &mut [f32])
-        => bias_atan_pad_body
-}
-
-#[inline(always)]
-fn grad_atan_pad_body<const FMA: bool>(g: &[f32], z: &[f32], hw: (usize, usize), out: &mut [f32]) {
+/// For one image: the padded `out = g · atan'(z)` (120 channels).
+pub fn grad_atan_pad(g: &[f32], z: &[f32], hw: (usize, usize), out: &mut [f32]) {
     pad_rows(hw, DW_CH, out, |i, row| {
         let n = row.len();
-        let rows = g[i * n..(i + 1) * n].iter().zip(&z[i * n..(i + 1) * n]);
-        for (o, (&g, &z)) in row.iter_mut().zip(rows) {
-            *o = g * atan_grad::<FMA>(z);
-        }
+        mul_grad_into(&g[i * n..(i + 1) * n], &z[i * n..(i + 1) * n], row);
     });
 }
 
-multiversion! {
-    /// For one image: the padded `out = g · atan'(z)` (120 channels).
-    pub fn grad_atan_pad(g: &[f32], z: &[f32], hw: (usize, usize), out: &mut [f32])
-        => grad_atan_pad_body
-}
-
-#[inline(always)]
-fn mul_atan_grad_body<const FMA: bool>(z: &[f32], g: &mut [f32]) {
-    for (g, &z) in g.iter_mut().zip(z) {
-        *g *= atan_grad::<FMA>(z);
-    }
-}
-
-multiversion! {
-    /// `g *= atan'(z)`: chains a gradient through the activation.
-    pub fn mul_atan_grad(z: &[f32], g: &mut [f32]) => mul_atan_grad_body
+/// `g *= atan'(z)`: chains a gradient through the activation.
+pub fn mul_atan_grad(z: &[f32], g: &mut [f32]) {
+    mul_grad(z, g);
 }
 
 #[cfg(test)]

@@ -19,9 +19,9 @@ use super::buffers;
 use super::depthwise::{self, padded_len, tf_channel};
 use super::layout::block::{CONV1_B, CONV1_W, CONV2_B, CONV2_W, DW_B, DW_W, LEN};
 use super::layout::{DW_CH, HIDDEN, TAPS, WIDTH, block_range};
-use super::matmul::{MatRef, matmul};
 use super::par::{Partials, add_column_sums, carve, images_per_task, with_scratch};
 use super::tape::{self, Flat, InputGrad, Params};
+use super::thin;
 
 /// Batch size and image side of a stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,9 +143,7 @@ fn backward_scratch(geo: Geometry, rows: usize) -> usize {
 /// The block's inner pre-activations for a run of whole images: `z1 = x·W1 + b1`, the padded
 /// `a1 = atan(z1)` and `z2 = depthwise(a1) + b2`.
 fn inner(p: &[f32], geo: Geometry, x: &[f32], [z1, a1, z2]: [&mut [f32]; 3]) {
-    let rows = x.len() / WIDTH;
-    let w1 = MatRef::new(&p[CONV1_W..CONV1_B], WIDTH, HIDDEN);
-    matmul(z1, MatRef::new(x, rows, WIDTH), w1, false);
+    thin::mul_20_40(z1, x, &p[CONV1_W..CONV1_B], false);
     let (px40, px120, pad40) = (
         geo.pixels() * HIDDEN,
         geo.pixels() * DW_CH,
@@ -172,8 +170,7 @@ fn forward_task(p: &[f32], geo: Geometry, x: &[f32], y: &mut [f32], scratch: &mu
             *y = x + b;
         }
     }
-    let w2 = MatRef::new(&p[CONV2_W..CONV2_B], DW_CH, WIDTH);
-    matmul(y, MatRef::new(a2, rows, DW_CH), w2, true);
+    thin::mul_120_20(y, a2, &p[CONV2_W..CONV2_B], true);
 }
 
 /// Backward for a run of whole images, recomputing the inner activations from the block input
@@ -200,18 +197,13 @@ fn backward_task(
     ];
     let [z1, a1, z2, s1, dz2, da1] = carve(scratch, sizes);
     inner(p, geo, x, [&mut *z1, &mut *a1, &mut *z2]);
-    let dy_m = MatRef::new(dy, rows, WIDTH);
     // conv2: weight gradient from a2 = atan(z2); then da2 = dy · W2ᵀ.
     atan_slice(z2, s1);
-    matmul(
-        &mut gp[CONV2_W..CONV2_B],
-        MatRef::new(s1, rows, DW_CH).t(),
-        dy_m,
-        true,
-    );
+    thin::grad_120_20(&mut gp[CONV2_W..CONV2_B], s1, dy);
     add_column_sums(&mut gp[CONV2_B..LEN], dy);
-    let w2t = MatRef::new(&p[CONV2_W..CONV2_B], DW_CH, WIDTH).t();
-    matmul(s1, dy_m, w2t, false);
+    let mut w2t = [0.0; WIDTH * DW_CH];
+    thin::transpose(&p[CONV2_W..CONV2_B], DW_CH, WIDTH, &mut w2t);
+    thin::mul_20_120(s1, dy, &w2t, false);
     // depthwise, per image: dz2 = da2 · atan'(z2) (padded); gradients of the weights and of a1.
     let (px40, px120) = (geo.pixels() * HIDDEN, geo.pixels() * DW_CH);
     let (pad40, pad120) = (geo.padded() * HIDDEN, geo.padded() * DW_CH);
@@ -227,15 +219,10 @@ fn backward_task(
     }
     // conv1: dz1 = da1 · atan'(z1); weight gradient xᵀ·dz1; input gradient dy + dz1 · W1ᵀ.
     mul_atan_grad(z1, da1);
-    let dz1 = MatRef::new(da1, rows, HIDDEN);
-    matmul(
-        &mut gp[CONV1_W..CONV1_B],
-        MatRef::new(x, rows, WIDTH).t(),
-        dz1,
-        true,
-    );
+    thin::grad_20_40(&mut gp[CONV1_W..CONV1_B], x, da1);
     add_column_sums(&mut gp[CONV1_B..DW_W], da1);
     dx.copy_from_slice(dy);
-    let w1t = MatRef::new(&p[CONV1_W..CONV1_B], WIDTH, HIDDEN).t();
-    matmul(dx, dz1, w1t, true);
+    let mut w1t = [0.0; HIDDEN * WIDTH];
+    thin::transpose(&p[CONV1_W..CONV1_B], WIDTH, HIDDEN, &mut w1t);
+    thin::mul_40_20(dx, da1, &w1t, true);
 }

@@ -1,6 +1,7 @@
-//! Small dense matrix products for the 1×1 convolutions, on the `gemm` crate (the kernel dfdx
-//! itself uses on the CPU), single-threaded: the callers already run one chunk of images per
-//! rayon task.
+//! General small dense matrix products on the `gemm` crate (the kernel dfdx itself uses on the
+//! CPU), single-threaded: the callers already run one chunk of images per rayon task. The stem
+//! (5 input channels) uses them; the blocks' 1×1 convolutions have kernels sized for their
+//! shapes in `thin.rs`.
 
 /// A read-only strided matrix view: element `(i, j)` is `data[i·rs + j·cs]`.
 #[derive(Clone, Copy, Debug)]

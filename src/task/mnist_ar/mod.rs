@@ -12,6 +12,7 @@
 
 mod act;
 mod atan;
+mod atan_avx512;
 mod block;
 mod buffers;
 mod data;
@@ -28,6 +29,7 @@ mod pool;
 mod simd;
 mod stem;
 mod tape;
+mod thin;
 
 #[cfg(test)]
 mod gradcheck;

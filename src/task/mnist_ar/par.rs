@@ -5,7 +5,8 @@ use std::cell::Cell;
 use rayon::prelude::*;
 
 use super::buffers;
-use super::layout::PIXELS;
+use super::layout::{HIDDEN, PIXELS, WIDTH};
+use super::simd::multiversion;
 
 /// Images per rayon task for a batch of `batch` images of `pixels` pixels each: about one 28×28
 /// image worth of rows per task (so a task's working set stays in L2), but at least 8 tasks when
@@ -45,12 +46,52 @@ pub fn carve<const N: usize>(mut s: &mut [f32], sizes: [usize; N]) -> [&mut [f32
 }
 
 /// Adds the column sums of the row-major `rows × cols` matrix `m` to `dst` (`cols` values).
+/// Each column is summed row by row onto `dst`'s value, whatever the width.
 pub fn add_column_sums(dst: &mut [f32], m: &[f32]) {
+    match dst.len() {
+        WIDTH => column_sums_20(dst, m),
+        HIDDEN => column_sums_40(dst, m),
+        _ => column_sums(dst, m),
+    }
+}
+
+/// The sums with the columns in a local array: for a width known at compile time it stays in
+/// vector registers across the rows (through `dst`, the compiler stores every partial sum).
+#[inline(always)]
+fn column_sums_n<const N: usize>(dst: &mut [f32], m: &[f32]) {
+    let mut acc: [f32; N] = (&*dst).try_into().expect("N columns");
+    for row in m.chunks_exact(N) {
+        for j in 0..N {
+            acc[j] += row[j];
+        }
+    }
+    dst.copy_from_slice(&acc);
+}
+
+fn column_sums(dst: &mut [f32], m: &[f32]) {
     for row in m.chunks_exact(dst.len()) {
         for (d, v) in dst.iter_mut().zip(row) {
             *d += v;
         }
     }
+}
+
+#[inline(always)]
+fn column_sums_20_body<const FMA: bool>(dst: &mut [f32], m: &[f32]) {
+    column_sums_n::<WIDTH>(dst, m)
+}
+
+#[inline(always)]
+fn column_sums_40_body<const FMA: bool>(dst: &mut [f32], m: &[f32]) {
+    column_sums_n::<HIDDEN>(dst, m)
+}
+
+multiversion! {
+    fn column_sums_20(dst: &mut [f32], m: &[f32]) => column_sums_20_body
+}
+
+multiversion! {
+    fn column_sums_40(dst: &mut [f32], m: &[f32]) => column_sums_40_body
 }
 
 /// One zeroed gradient row of `len` per rayon task, in a reused buffer: tasks write their own
@@ -97,6 +138,22 @@ mod tests {
         assert_eq!(images_per_task(256, 1), 32);
         assert_eq!(images_per_task(1, 1), 1);
         assert_eq!(images_per_task(0, 4), 1);
+    }
+
+    #[test]
+    fn column_sums_add_each_column_in_row_order_for_every_width() {
+        for cols in [WIDTH, HIDDEN, 3] {
+            let m: Vec<f32> = (0..7 * cols).map(|i| (i as f32 * 0.37).sin()).collect();
+            let mut got: Vec<f32> = (0..cols).map(|j| j as f32).collect();
+            let mut want = got.clone();
+            for row in m.chunks_exact(cols) {
+                for (w, v) in want.iter_mut().zip(row) {
+                    *w += v;
+                }
+            }
+            add_column_sums(&mut got, &m);
+            assert_eq!(got, want, "{cols} columns");
+        }
     }
 
     #[test]

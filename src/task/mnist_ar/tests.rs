@@ -170,3 +170,30 @@ fn adam_brings_the_loss_well_below_two_nats() {
 }
 
 const STEPS: i32 = 300;
+
+/// The same loss and gradient to the bit on every call and whether the kernels run on one
+/// thread or two: every sum has a fixed order (per-task partials summed in task order, and the
+/// kernels' own fixed orders), which the trainer's determinism and resume rest on.
+#[test]
+fn loss_and_gradient_are_bit_identical_across_calls_and_thread_counts() {
+    let mut task = small_task(11, 16, 3);
+    let params = task.init_params();
+    let run = |task: &mut MnistAr| {
+        let mut grad = vec![0.0; params.len()];
+        let loss = task.loss_and_grad(&params, &mut grad).expect("loss");
+        (
+            loss.to_bits(),
+            grad.iter().map(|g| g.to_bits()).collect::<Vec<_>>(),
+        )
+    };
+    let first = run(&mut task);
+    assert_eq!(run(&mut task), first, "a second call");
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        assert_eq!(pool.install(|| run(&mut task)), first, "{threads} threads");
+    }
+    assert!(first.1.iter().any(|&g| g != 0), "a gradient at all");
+}
