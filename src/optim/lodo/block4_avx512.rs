@@ -8,9 +8,9 @@
 //! multiply-add (the transposed products start from +0 as the portable loop does, which matters
 //! for signed zeros), so the results are bit-identical to them.
 //!
-//! Each kernel covers every block (the last one to three with masked loads and stores) and
-//! returns how many entries (4 per block) it did; off x86-64 or without AVX-512F it does nothing
-//! and returns 0, and the caller runs the other kernels.
+//! Each kernel covers the largest multiple of four blocks and returns how many entries (4 per
+//! block) it did; the caller finishes the rest with the other kernels. Off x86-64 or without
+//! AVX-512F it does nothing and returns 0.
 
 use super::adam_kernel::{AdamConstants, LANES, Lanes};
 use super::block_kernels::{Source, Upstream};
@@ -28,9 +28,9 @@ fn available() -> bool {
     false
 }
 
-/// The entries of `len` the kernels cover: all of them, or none without AVX-512F.
+/// The leading entries of `len` the kernels cover.
 fn covered(len: usize) -> usize {
-    if available() { len } else { 0 }
+    if available() { len - len % STEP } else { 0 }
 }
 
 /// Checks that every index a gathered input may use is addressable by a 32-bit gather.
@@ -41,7 +41,8 @@ fn check_gather_len(len: usize) {
     );
 }
 
-/// `y = input[start..]` and `out[b] = W[b]·y[b]` for every block; returns the entries done.
+/// `y = input[start..]` and `out[b] = W[b]·y[b]` for the leading multiple of four blocks;
+/// returns the entries done.
 pub(crate) fn forward(
     weights: &[f32],
     input: Source<'_>,
@@ -50,7 +51,7 @@ pub(crate) fn forward(
     out: &mut [f32],
 ) -> usize {
     assert!(
-        weights.len() == 4 * y.len() && out.len() == y.len() && y.len().is_multiple_of(4),
+        weights.len() == 4 * y.len() && out.len() == y.len(),
         "block4_avx512::forward: 16 weights and 4 inputs and outputs per block"
     );
     let done = covered(y.len());
@@ -61,7 +62,7 @@ pub(crate) fn forward(
         check_gather_len(values.len());
     }
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `covered` saw AVX-512F; every access is bounds-checked (gathers by `read`).
+    // SAFETY: `covered` saw AVX-512F; every access is bounds-checked (gathers by `read16`).
     unsafe {
         x86::forward(
             &weights[..4 * done],
@@ -74,7 +75,8 @@ pub(crate) fn forward(
     done
 }
 
-/// `out[b] = W[b]ᵀ·x[b]` with `x = input[start..]`, for every block; returns the entries done.
+/// `out[b] = W[b]ᵀ·x[b]` with `x = input[start..]`, for the leading multiple of four blocks;
+/// returns the entries done.
 pub(crate) fn transpose(
     weights: &[f32],
     input: Source<'_>,
@@ -82,7 +84,7 @@ pub(crate) fn transpose(
     out: &mut [f32],
 ) -> usize {
     assert!(
-        weights.len() == 4 * out.len() && out.len().is_multiple_of(4),
+        weights.len() == 4 * out.len(),
         "block4_avx512::transpose: 16 weights and 4 outputs per block"
     );
     let done = covered(out.len());
@@ -93,7 +95,7 @@ pub(crate) fn transpose(
         check_gather_len(values.len());
     }
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `covered` saw AVX-512F; every access is bounds-checked (gathers by `read`).
+    // SAFETY: `covered` saw AVX-512F; every access is bounds-checked (gathers by `read16`).
     unsafe {
         x86::transpose(&weights[..4 * done], input, start, &mut out[..done]);
     }
@@ -121,7 +123,7 @@ pub(crate) struct FusedAdam<'a> {
     pub second: &'a mut [f32],
 }
 
-/// The weight gradient `scale·(δ_g y_gᵀ + δ_m y_mᵀ)` of every block and
+/// The weight gradient `scale·(δ_g y_gᵀ + δ_m y_mᵀ)` of the leading multiple of four blocks and
 /// `(Wᵀδ_g, Wᵀδ_m)` interleaved into `down` (with the weights before any update). With `adam`,
 /// the gradient updates those blocks' weights and moments as `adam_kernel::adam_chunk` would,
 /// its sums coming back as lanes to continue; without, it goes into `grad`. Returns the entries
@@ -139,7 +141,6 @@ pub(crate) fn backward(
             && grad.len() == 4 * len
             && down.len() == 2 * len
             && blocks.y_m.len() == len
-            && len.is_multiple_of(4)
             && adam
                 .as_ref()
                 .is_none_or(|a| a.first.len() == 4 * len && a.second.len() == 4 * len),
@@ -154,7 +155,7 @@ pub(crate) fn backward(
         check_gather_len(pairs.len());
     }
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `covered` saw AVX-512F; every access is bounds-checked (gathers by `upstream`).
+    // SAFETY: `covered` saw AVX-512F; every access is bounds-checked (gathers by `upstream16`).
     let lanes = unsafe {
         let blocks = Backward {
             y_g: &blocks.y_g[..done],
@@ -182,107 +183,90 @@ pub(crate) fn backward(
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
-        __m256, __m512, __m512i, __mmask16, _mm256_add_ps, _mm256_castpd_ps, _mm256_setzero_ps,
-        _mm256_storeu_ps, _mm512_add_ps, _mm512_castps_pd, _mm512_castps512_ps256, _mm512_div_ps,
-        _mm512_extractf64x4_pd, _mm512_mask_cmpge_epu32_mask, _mm512_mask_i32gather_ps,
-        _mm512_mask_storeu_ps, _mm512_maskz_loadu_epi32, _mm512_maskz_loadu_ps, _mm512_mul_ps,
-        _mm512_permute_ps, _mm512_permutex2var_ps, _mm512_permutexvar_ps, _mm512_set1_epi32,
-        _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_ps, _mm512_shuffle_f32x4,
-        _mm512_shuffle_ps, _mm512_sqrt_ps, _mm512_sub_ps, _mm512_unpackhi_ps, _mm512_unpacklo_ps,
+        __m256, __m512, __m512i, _mm256_add_ps, _mm256_castpd_ps, _mm256_setzero_ps,
+        _mm256_storeu_ps, _mm512_add_ps, _mm512_castps_pd, _mm512_castps512_ps256,
+        _mm512_cmpge_epu32_mask, _mm512_div_ps, _mm512_extractf64x4_pd, _mm512_i32gather_ps,
+        _mm512_loadu_epi32, _mm512_loadu_ps, _mm512_mul_ps, _mm512_permute_ps,
+        _mm512_permutex2var_ps, _mm512_permutexvar_ps, _mm512_set1_epi32, _mm512_set1_ps,
+        _mm512_setr_epi32, _mm512_setzero_ps, _mm512_shuffle_f32x4, _mm512_shuffle_ps,
+        _mm512_sqrt_ps, _mm512_storeu_ps, _mm512_sub_ps, _mm512_unpackhi_ps, _mm512_unpacklo_ps,
     };
 
     use super::{Backward, FusedAdam, LANES, Lanes, STEP, Source, Upstream};
     use crate::optim::lodo::meta::{META_ADAM_BETA1, META_ADAM_BETA2, META_ADAM_EPS};
 
-    /// The lanes of the first `len` (≤ 16) entries.
-    fn mask(len: usize) -> __mmask16 {
-        assert!(
-            len <= STEP,
-            "block4_avx512: at most 16 entries per register"
-        );
-        ((1u32 << len) - 1) as __mmask16
-    }
-
-    /// `s` (at most 16 floats) in the leading lanes, zeros after.
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn load(s: &[f32]) -> __m512 {
-        // SAFETY: the mask covers exactly the `s.len()` floats of `s`; masked-off lanes are not
-        // accessed.
-        unsafe { _mm512_maskz_loadu_ps(mask(s.len()), s.as_ptr()) }
+        let s: &[f32; STEP] = s.try_into().expect("16 floats");
+        // SAFETY: `s` is 16 floats.
+        unsafe { _mm512_loadu_ps(s.as_ptr()) }
     }
 
-    /// The leading lanes of `v` into `s` (at most 16 floats).
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn store(s: &mut [f32], v: __m512) {
-        // SAFETY: as in `load`.
-        unsafe { _mm512_mask_storeu_ps(s.as_mut_ptr(), mask(s.len()), v) }
+        let s: &mut [f32; STEP] = s.try_into().expect("16 floats");
+        // SAFETY: `s` is 16 floats.
+        unsafe { _mm512_storeu_ps(s.as_mut_ptr(), v) }
     }
 
-    /// Entries `at..at + STEP` of `s`, clipped to its end.
-    fn clip(s: &[f32], at: usize) -> &[f32] {
-        &s[at.min(s.len())..(at + STEP).min(s.len())]
-    }
-
-    /// `index` (at most 16), checked to be below `limit` (the caller's checked `i32` length).
+    /// `index[at..at + 16]`, checked to be below `limit` (the caller's checked `i32` length).
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn indices(index: &[u32], limit: usize) -> (__m512i, __mmask16) {
-        let lanes = mask(index.len());
-        // SAFETY: as in `load`.
-        let idx = unsafe { _mm512_maskz_loadu_epi32(lanes, index.as_ptr().cast()) };
+    fn indices(index: &[u32], at: usize, limit: usize) -> __m512i {
+        let idx: &[u32; STEP] = index[at..at + STEP].try_into().expect("16 indices");
+        // SAFETY: `idx` is 16 u32.
+        let idx = unsafe { _mm512_loadu_epi32(idx.as_ptr().cast()) };
         let limit = _mm512_set1_epi32(limit as i32);
         assert!(
-            _mm512_mask_cmpge_epu32_mask(lanes, idx, limit) == 0,
+            _mm512_cmpge_epu32_mask(idx, limit) == 0,
             "block4_avx512: a permutation index is out of range"
         );
-        (idx, lanes)
+        idx
     }
 
-    /// Entries `at..at + n` (n ≤ 16) of the input, zeros after.
+    /// Entries `at..at + 16` of the input.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn read(input: Source<'_>, at: usize, n: usize) -> __m512 {
+    fn read16(input: Source<'_>, at: usize) -> __m512 {
         match input {
-            Source::Direct(values) => load(&values[at..at + n]),
+            Source::Direct(values) => load(&values[at..at + STEP]),
             Source::Gathered(values, index) => {
-                let (idx, lanes) = indices(&index[at..at + n], values.len());
-                let zero = _mm512_setzero_ps();
-                // SAFETY: every index of the lanes gathered is below `values.len()` (checked
-                // by `indices`).
-                unsafe { _mm512_mask_i32gather_ps::<4>(zero, lanes, idx, values.as_ptr()) }
+                let idx = indices(index, at, values.len());
+                // SAFETY: every index is below `values.len()` (checked by `indices`).
+                unsafe { _mm512_i32gather_ps::<4>(idx, values.as_ptr()) }
             }
         }
     }
 
-    /// `(δ_g, δ_m)` at entries `at..at + n` (n ≤ 16), zeros after.
+    /// `(δ_g, δ_m)` at entries `at..at + 16`.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn upstream(upstream: Upstream<'_>, at: usize, n: usize) -> (__m512, __m512) {
+    fn upstream16(upstream: Upstream<'_>, at: usize) -> (__m512, __m512) {
         match upstream {
-            Upstream::Top(g, m) => (load(&g[at..at + n]), load(&m[at..at + n])),
+            Upstream::Top(g, m) => (load(&g[at..at + STEP]), load(&m[at..at + STEP])),
             Upstream::Pairs(pairs, index) => {
-                let (idx, lanes) = indices(&index[at..at + n], pairs.len() / 2);
-                let (base, zero) = (pairs.as_ptr(), _mm512_setzero_ps());
-                // SAFETY: every index i of the lanes gathered is below pairs.len() / 2 (checked
-                // by `indices`), so 2i and 2i + 1 are in bounds (scale 8 = two floats per pair).
+                let idx = indices(index, at, pairs.len() / 2);
+                let base = pairs.as_ptr();
+                // SAFETY: every index i is below pairs.len() / 2 (checked by `indices`), so
+                // 2i and 2i + 1 are in bounds (scale 8 = two floats per pair).
                 unsafe {
                     (
-                        _mm512_mask_i32gather_ps::<8>(zero, lanes, idx, base),
-                        _mm512_mask_i32gather_ps::<8>(zero, lanes, idx, base.add(1)),
+                        _mm512_i32gather_ps::<8>(idx, base),
+                        _mm512_i32gather_ps::<8>(idx, base.add(1)),
                     )
                 }
             }
         }
     }
 
-    /// The (up to) four blocks' weights regrouped by row: `rows[r]` holds row `r` of blocks
-    /// 0..4 (one 128-bit lane each; zeros for blocks past the end of `w`).
+    /// The four blocks' weights regrouped by row: `rows[r]` holds row `r` of blocks 0..4 (one
+    /// 128-bit lane each).
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn rows_of(w: &[f32]) -> [__m512; 4] {
-        let [w0, w1, w2, w3] = [0, 1, 2, 3].map(|b| load(clip(w, STEP * b)));
+        let [w0, w1, w2, w3] = [0, 1, 2, 3].map(|b| load(&w[STEP * b..STEP * b + STEP]));
         let a = _mm512_shuffle_f32x4::<0b01_00_01_00>(w0, w1);
         let b = _mm512_shuffle_f32x4::<0b11_10_11_10>(w0, w1);
         let c = _mm512_shuffle_f32x4::<0b01_00_01_00>(w2, w3);
@@ -328,17 +312,17 @@ mod x86 {
         // The row sums come out with block b's row r at lane 4r + b; this puts lane 4b + r there.
         let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
         let groups = weights
-            .chunks(4 * STEP)
-            .zip(y.chunks_mut(STEP).zip(out.chunks_mut(STEP)));
+            .chunks_exact(4 * STEP)
+            .zip(y.chunks_exact_mut(STEP).zip(out.chunks_exact_mut(STEP)));
         for (q, (w, (y, out))) in groups.enumerate() {
-            let x = read(input, start + STEP * q, y.len());
+            let x = read16(input, start + STEP * q);
             store(y, x);
             // Lane group r of p_b: row r of block b times block b's input.
             let p = [
-                _mm512_mul_ps(load(clip(w, 0)), lane::<0x00>(x)),
-                _mm512_mul_ps(load(clip(w, 16)), lane::<0x55>(x)),
-                _mm512_mul_ps(load(clip(w, 32)), lane::<0xAA>(x)),
-                _mm512_mul_ps(load(clip(w, 48)), lane::<0xFF>(x)),
+                _mm512_mul_ps(load(&w[..16]), lane::<0x00>(x)),
+                _mm512_mul_ps(load(&w[16..32]), lane::<0x55>(x)),
+                _mm512_mul_ps(load(&w[32..48]), lane::<0xAA>(x)),
+                _mm512_mul_ps(load(&w[48..]), lane::<0xFF>(x)),
             ];
             let (t0, t1) = (
                 _mm512_unpacklo_ps(p[0], p[1]),
@@ -360,9 +344,11 @@ mod x86 {
 
     #[target_feature(enable = "avx512f")]
     pub(super) fn transpose(weights: &[f32], input: Source<'_>, start: usize, out: &mut [f32]) {
-        let groups = weights.chunks(4 * STEP).zip(out.chunks_mut(STEP));
+        let groups = weights
+            .chunks_exact(4 * STEP)
+            .zip(out.chunks_exact_mut(STEP));
         for (q, (w, out)) in groups.enumerate() {
-            let x = read(input, start + STEP * q, out.len());
+            let x = read16(input, start + STEP * q);
             store(out, transposed_times(&rows_of(w), x));
         }
     }
@@ -462,18 +448,16 @@ mod x86 {
             eps: _mm512_set1_ps(META_ADAM_EPS),
         });
         let mut sums = [_mm256_setzero_ps(); 3];
-        let len = blocks.y_g.len();
-        for q in 0..len.div_ceil(STEP) {
-            let y = STEP * q..(STEP * (q + 1)).min(len);
-            let w = 4 * y.start..4 * y.end;
-            let (dg, dm) = upstream(blocks.upstream, blocks.start + y.start, y.len());
+        let groups = blocks.y_g.len() / STEP;
+        for q in 0..groups {
+            let (w, y) = (4 * STEP * q..4 * STEP * (q + 1), STEP * q..STEP * (q + 1));
+            let (dg, dm) = upstream16(blocks.upstream, blocks.start + y.start);
             let (yg, ym) = (load(&blocks.y_g[y.clone()]), load(&blocks.y_m[y.clone()]));
             let rows = rows_of(&weights[w.clone()]);
             let (pg, pm) = (transposed_times(&rows, dg), transposed_times(&rows, dm));
             let down = &mut down[2 * y.start..2 * y.end];
-            let (down_low, down_high) = down.split_at_mut(down.len().min(STEP));
-            store(down_low, _mm512_permutex2var_ps(pg, low, pm));
-            store(down_high, _mm512_permutex2var_ps(pg, high, pm));
+            store(&mut down[..STEP], _mm512_permutex2var_ps(pg, low, pm));
+            store(&mut down[STEP..], _mm512_permutex2var_ps(pg, high, pm));
             let (sg, sm) = (_mm512_mul_ps(scale, dg), _mm512_mul_ps(scale, dm));
             let lanes_g = [
                 lane::<0x00>(yg),
@@ -487,7 +471,7 @@ mod x86 {
                 lane::<0xAA>(ym),
                 lane::<0xFF>(ym),
             ];
-            for b in 0..y.len() / 4 {
+            for b in 0..4 {
                 let row = _mm512_add_ps(
                     _mm512_mul_ps(_mm512_permutexvar_ps(spread[b], sg), lanes_g[b]),
                     _mm512_mul_ps(_mm512_permutexvar_ps(spread[b], sm), lanes_m[b]),
