@@ -13,11 +13,7 @@
 use super::meta::{META_ADAM_BETA1, META_ADAM_BETA2, META_ADAM_EPS, MetaSums};
 
 /// Lanes of the sums (one AVX2 register).
-pub(crate) const LANES: usize = 8;
-
-/// The sums' lanes part way through a chunk (Σ(∂f/∂θ)², Σ Δθ², Σ θ²): lane `i` holds the
-/// entries at `i mod 8`.
-pub(crate) type Lanes = [[f32; LANES]; 3];
+const LANES: usize = 8;
 
 /// The constants of one Adam update.
 #[derive(Clone, Copy, Debug)]
@@ -38,20 +34,6 @@ pub(crate) fn adam_chunk(
     first: &mut [f32],
     second: &mut [f32],
 ) -> MetaSums {
-    adam_continue(c, [[0.0; LANES]; 3], theta, grad, first, second)
-}
-
-/// [`adam_chunk`] on the rest of a chunk whose first entries (a multiple of [`LANES`]) another
-/// kernel updated, summing into that kernel's `lanes`; the result is bit-identical to one
-/// [`adam_chunk`] over the whole chunk.
-pub(crate) fn adam_continue(
-    c: AdamConstants,
-    lanes: Lanes,
-    theta: &mut [f32],
-    grad: &mut [f32],
-    first: &mut [f32],
-    second: &mut [f32],
-) -> MetaSums {
     assert!(
         grad.len() == theta.len() && first.len() == theta.len() && second.len() == theta.len(),
         "adam_chunk: θ, gradient and moments must have one length"
@@ -59,20 +41,14 @@ pub(crate) fn adam_continue(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the running CPU was just shown to have AVX2; the lengths are checked above.
-        return unsafe { x86::adam_avx2(c, lanes, theta, grad, first, second) };
+        return unsafe { x86::adam_avx2(c, theta, grad, first, second) };
     }
-    adam_portable(c, lanes, theta, grad, first, second)
+    adam_portable(c, theta, grad, first, second)
 }
 
 /// One entry's update; returns (g, step, θ before).
 #[inline(always)]
-pub(crate) fn update(
-    c: AdamConstants,
-    th: &mut f32,
-    g: &mut f32,
-    m: &mut f32,
-    v: &mut f32,
-) -> [f32; 3] {
+fn update(c: AdamConstants, th: &mut f32, g: &mut f32, m: &mut f32, v: &mut f32) -> [f32; 3] {
     let (b1, b2) = (META_ADAM_BETA1, META_ADAM_BETA2);
     let grad = *g;
     *m = b1 * *m + (1.0 - b1) * grad;
@@ -88,7 +64,7 @@ pub(crate) fn update(
 /// The 8-lane sums and the entries past the 8-aligned body, folded the same way by both versions.
 fn finish(
     c: AdamConstants,
-    lanes: Lanes,
+    lanes: [[f32; LANES]; 3],
     tail: (&mut [f32], &mut [f32], &mut [f32], &mut [f32]),
 ) -> MetaSums {
     let fold = |l: &[f32; LANES]| l.iter().map(|&x| f64::from(x)).sum::<f64>();
@@ -110,7 +86,6 @@ fn finish(
 /// The portable version (also the reference of the AVX2 one in the tests).
 pub(crate) fn adam_portable(
     c: AdamConstants,
-    mut lanes: Lanes,
     theta: &mut [f32],
     grad: &mut [f32],
     first: &mut [f32],
@@ -121,6 +96,7 @@ pub(crate) fn adam_portable(
     let (grad, grad_tail) = grad.split_at_mut(body);
     let (first, first_tail) = first.split_at_mut(body);
     let (second, second_tail) = second.split_at_mut(body);
+    let mut lanes = [[0.0f32; LANES]; 3];
     let chunks = theta
         .chunks_exact_mut(LANES)
         .zip(grad.chunks_exact_mut(LANES))
@@ -144,10 +120,10 @@ pub(crate) fn adam_portable(
 mod x86 {
     use std::arch::x86_64::{
         __m256, _mm256_add_ps, _mm256_div_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps,
-        _mm256_sqrt_ps, _mm256_storeu_ps, _mm256_sub_ps,
+        _mm256_setzero_ps, _mm256_sqrt_ps, _mm256_storeu_ps, _mm256_sub_ps,
     };
 
-    use super::{AdamConstants, LANES, Lanes, MetaSums, finish};
+    use super::{AdamConstants, LANES, MetaSums, finish};
     use crate::optim::lodo::meta::{META_ADAM_BETA1, META_ADAM_BETA2, META_ADAM_EPS};
 
     /// [`super::adam_portable`] in AVX2 registers: the same operations lane by lane.
@@ -157,7 +133,6 @@ mod x86 {
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn adam_avx2(
         c: AdamConstants,
-        lanes: Lanes,
         theta: &mut [f32],
         grad: &mut [f32],
         first: &mut [f32],
@@ -172,14 +147,11 @@ mod x86 {
         let c1 = _mm256_set1_ps(c.first_correction);
         let c2 = _mm256_set1_ps(c.second_correction);
         let eps = _mm256_set1_ps(META_ADAM_EPS);
-        // SAFETY: each row of `lanes` is one 8-float register.
-        let (mut grad_sq, mut step_sq, mut theta_sq) = unsafe {
-            (
-                _mm256_loadu_ps(lanes[0].as_ptr()),
-                _mm256_loadu_ps(lanes[1].as_ptr()),
-                _mm256_loadu_ps(lanes[2].as_ptr()),
-            )
-        };
+        let (mut grad_sq, mut step_sq, mut theta_sq) = (
+            _mm256_setzero_ps(),
+            _mm256_setzero_ps(),
+            _mm256_setzero_ps(),
+        );
         let (th_p, g_p) = (theta.as_mut_ptr(), grad.as_mut_ptr());
         let (m_p, v_p) = (first.as_mut_ptr(), second.as_mut_ptr());
         let mut i = 0;
@@ -259,8 +231,7 @@ mod tests {
                 .collect();
             let (mut ga, mut gb) = (grad.clone(), grad);
             let sa = adam_chunk(constants(t), &mut theta_a, &mut ga, &mut ma, &mut va);
-            let zero = [[0.0; LANES]; 3];
-            let sb = adam_portable(constants(t), zero, &mut theta_b, &mut gb, &mut mb, &mut vb);
+            let sb = adam_portable(constants(t), &mut theta_b, &mut gb, &mut mb, &mut vb);
             assert_eq!(ga, gb);
             assert_eq!(sa, sb);
         }

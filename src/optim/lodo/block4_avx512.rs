@@ -12,7 +12,6 @@
 //! block) it did; the caller finishes the rest with the other kernels. Off x86-64 or without
 //! AVX-512F it does nothing and returns 0.
 
-use super::adam_kernel::{AdamConstants, LANES, Lanes};
 use super::block_kernels::{Source, Upstream};
 
 /// Entries (floats of `y`) in one step of the kernels: four 4-blocks.
@@ -114,86 +113,58 @@ pub(crate) struct Backward<'a> {
     pub start: usize,
 }
 
-/// The meta optimizer's Adam state of a backward chunk's weights, for the backward kernel to
-/// update each block as soon as its gradient is known: the divider-bound update then overlaps
-/// with the shuffles of the next blocks instead of running as a pass of its own.
-pub(crate) struct FusedAdam<'a> {
-    pub constants: AdamConstants,
-    pub first: &'a mut [f32],
-    pub second: &'a mut [f32],
-}
-
-/// The weight gradient `scale·(δ_g y_gᵀ + δ_m y_mᵀ)` of the leading multiple of four blocks and
-/// `(Wᵀδ_g, Wᵀδ_m)` interleaved into `down` (with the weights before any update). With `adam`,
-/// the gradient updates those blocks' weights and moments as `adam_kernel::adam_chunk` would,
-/// its sums coming back as lanes to continue; without, it goes into `grad`. Returns the entries
-/// (of `y_g`) done.
+/// The weight gradient `scale·(δ_g y_gᵀ + δ_m y_mᵀ)` of the leading multiple of four blocks
+/// into `grad` and `(Wᵀδ_g, Wᵀδ_m)` interleaved into `down`; returns the entries (of `y_g`) done.
 pub(crate) fn backward(
-    weights: &mut [f32],
+    weights: &[f32],
     blocks: Backward<'_>,
-    adam: Option<FusedAdam<'_>>,
     grad: &mut [f32],
     down: &mut [f32],
-) -> (usize, Lanes) {
+) -> usize {
     let len = blocks.y_g.len();
     assert!(
         weights.len() == 4 * len
             && grad.len() == 4 * len
             && down.len() == 2 * len
-            && blocks.y_m.len() == len
-            && adam
-                .as_ref()
-                .is_none_or(|a| a.first.len() == 4 * len && a.second.len() == 4 * len),
+            && blocks.y_m.len() == len,
         "block4_avx512::backward: 16 weights and 4 entries per path per block"
     );
-    let zero = [[0.0; LANES]; 3];
     let done = covered(len);
     if done == 0 {
-        return (0, zero);
+        return 0;
     }
     if let Upstream::Pairs(pairs, _) = blocks.upstream {
         check_gather_len(pairs.len());
     }
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `covered` saw AVX-512F; every access is bounds-checked (gathers by `upstream16`).
-    let lanes = unsafe {
+    unsafe {
         let blocks = Backward {
             y_g: &blocks.y_g[..done],
             y_m: &blocks.y_m[..done],
             ..blocks
         };
-        let adam = adam.map(|a| FusedAdam {
-            first: &mut a.first[..4 * done],
-            second: &mut a.second[..4 * done],
-            ..a
-        });
         x86::backward(
-            &mut weights[..4 * done],
+            &weights[..4 * done],
             blocks,
-            adam,
             &mut grad[..4 * done],
             &mut down[..2 * done],
-        )
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let lanes = zero;
-    (done, lanes)
+        );
+    }
+    done
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
-        __m256, __m512, __m512i, _mm256_add_ps, _mm256_castpd_ps, _mm256_setzero_ps,
-        _mm256_storeu_ps, _mm512_add_ps, _mm512_castps_pd, _mm512_castps512_ps256,
-        _mm512_cmpge_epu32_mask, _mm512_div_ps, _mm512_extractf64x4_pd, _mm512_i32gather_ps,
+        __m512, __m512i, _mm512_add_ps, _mm512_cmpge_epu32_mask, _mm512_i32gather_ps,
         _mm512_loadu_epi32, _mm512_loadu_ps, _mm512_mul_ps, _mm512_permute_ps,
         _mm512_permutex2var_ps, _mm512_permutexvar_ps, _mm512_set1_epi32, _mm512_set1_ps,
         _mm512_setr_epi32, _mm512_setzero_ps, _mm512_shuffle_f32x4, _mm512_shuffle_ps,
-        _mm512_sqrt_ps, _mm512_storeu_ps, _mm512_sub_ps, _mm512_unpackhi_ps, _mm512_unpacklo_ps,
+        _mm512_storeu_ps, _mm512_unpackhi_ps, _mm512_unpacklo_ps,
     };
 
-    use super::{Backward, FusedAdam, LANES, Lanes, STEP, Source, Upstream};
-    use crate::optim::lodo::meta::{META_ADAM_BETA1, META_ADAM_BETA2, META_ADAM_EPS};
+    use super::{Backward, STEP, Source, Upstream};
 
     #[target_feature(enable = "avx512f")]
     #[inline]
@@ -353,64 +324,13 @@ mod x86 {
         }
     }
 
-    /// Adam's constants, one per lane.
-    struct AdamRegs {
-        b1: __m512,
-        one_b1: __m512,
-        b2: __m512,
-        one_b2: __m512,
-        lr: __m512,
-        c1: __m512,
-        c2: __m512,
-        eps: __m512,
-    }
-
-    /// `acc + (low half of x) + (high half of x)`: lane `i` of the 8-lane sums takes entry `i`,
-    /// then entry `8 + i`, as the 8-wide Adam kernel's would.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn add_halves(acc: __m256, x: __m512) -> __m256 {
-        let high = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(x)));
-        _mm256_add_ps(_mm256_add_ps(acc, _mm512_castps512_ps256(x)), high)
-    }
-
-    /// `adam_kernel::update` on 16 weights with gradient `g`, summing into `sums`.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn adam16(
-        k: &AdamRegs,
-        g: __m512,
-        theta: &mut [f32],
-        first: &mut [f32],
-        second: &mut [f32],
-        sums: &mut [__m256; 3],
-    ) {
-        let th = load(theta);
-        let m = _mm512_add_ps(_mm512_mul_ps(k.b1, load(first)), _mm512_mul_ps(k.one_b1, g));
-        let v = _mm512_add_ps(
-            _mm512_mul_ps(k.b2, load(second)),
-            _mm512_mul_ps(_mm512_mul_ps(k.one_b2, g), g),
-        );
-        let step = _mm512_div_ps(
-            _mm512_mul_ps(k.lr, _mm512_mul_ps(m, k.c1)),
-            _mm512_add_ps(_mm512_sqrt_ps(_mm512_mul_ps(v, k.c2)), k.eps),
-        );
-        store(first, m);
-        store(second, v);
-        store(theta, _mm512_sub_ps(th, step));
-        sums[0] = add_halves(sums[0], _mm512_mul_ps(g, g));
-        sums[1] = add_halves(sums[1], _mm512_mul_ps(step, step));
-        sums[2] = add_halves(sums[2], _mm512_mul_ps(th, th));
-    }
-
     #[target_feature(enable = "avx512f")]
     pub(super) fn backward(
-        weights: &mut [f32],
+        weights: &[f32],
         blocks: Backward<'_>,
-        mut adam: Option<FusedAdam<'_>>,
         grad: &mut [f32],
         down: &mut [f32],
-    ) -> Lanes {
+    ) {
         let scale = _mm512_set1_ps(blocks.scale);
         // Lane 4r + c of `spread[b]` picks entry 4b + r: block b's δ_r across its row r.
         let spread = [0, 1, 2, 3].map(|b| {
@@ -437,17 +357,6 @@ mod x86 {
         // (δ_g, δ_m) pairs of entries 0..8 and 8..16.
         let low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
         let high = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        let k = adam.as_ref().map(|a| AdamRegs {
-            b1: _mm512_set1_ps(META_ADAM_BETA1),
-            one_b1: _mm512_set1_ps(1.0 - META_ADAM_BETA1),
-            b2: _mm512_set1_ps(META_ADAM_BETA2),
-            one_b2: _mm512_set1_ps(1.0 - META_ADAM_BETA2),
-            lr: _mm512_set1_ps(a.constants.lr),
-            c1: _mm512_set1_ps(a.constants.first_correction),
-            c2: _mm512_set1_ps(a.constants.second_correction),
-            eps: _mm512_set1_ps(META_ADAM_EPS),
-        });
-        let mut sums = [_mm256_setzero_ps(); 3];
         let groups = blocks.y_g.len() / STEP;
         for q in 0..groups {
             let (w, y) = (4 * STEP * q..4 * STEP * (q + 1), STEP * q..STEP * (q + 1));
@@ -476,30 +385,9 @@ mod x86 {
                     _mm512_mul_ps(_mm512_permutexvar_ps(spread[b], sg), lanes_g[b]),
                     _mm512_mul_ps(_mm512_permutexvar_ps(spread[b], sm), lanes_m[b]),
                 );
-                let block = w.start + STEP * b..w.start + STEP * (b + 1);
-                match (&mut adam, &k) {
-                    (Some(a), Some(k)) => adam16(
-                        k,
-                        row,
-                        &mut weights[block.clone()],
-                        &mut a.first[block.clone()],
-                        &mut a.second[block],
-                        &mut sums,
-                    ),
-                    _ => store(&mut grad[block], row),
-                }
+                store(&mut grad[w.start + STEP * b..w.start + STEP * (b + 1)], row);
             }
         }
-        [to_lanes(sums[0]), to_lanes(sums[1]), to_lanes(sums[2])]
-    }
-
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn to_lanes(x: __m256) -> [f32; LANES] {
-        let mut out = [0.0f32; LANES];
-        // SAFETY: `out` holds exactly one 8-float register.
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), x) };
-        out
     }
 }
 
@@ -588,7 +476,7 @@ mod tests {
 
     #[test]
     fn backward_is_bit_identical_to_the_portable_kernel() {
-        // Whole chunks with Adam (fused into the wide kernel) and SGD: weights after the update,
+        // Whole chunks with Adam and with SGD: weights after the update,
         // gradients passed down and sums.
         for blocks in BLOCKS {
             let len = 4 * blocks;

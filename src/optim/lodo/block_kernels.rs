@@ -8,9 +8,8 @@
 
 use std::cell::RefCell;
 
-use super::adam_kernel::{LANES, adam_continue};
 use super::block4::BackwardBlocks;
-use super::block4_avx512::{Backward, FusedAdam};
+use super::block4_avx512::Backward;
 use super::meta::{MetaStep, MetaSums, MomentsMut};
 
 /// Number of weights a chunk covers: big enough to amortise task scheduling and let the hardware
@@ -310,14 +309,14 @@ pub(crate) fn backward_chunk<const CAP: usize>(
     let BackwardChunk {
         start,
         weights,
-        mut moments,
+        moments,
         y_g,
         y_m,
         down,
     } = chunk;
     with_scratch(y_g.len(), weights.len(), |[dg, dm], grad| {
-        // Leading blocks: the wide kernel, with the Adam update fused in.
-        let (done, lanes) = if CAP == 4 {
+        // Leading blocks: the wide kernel.
+        let done = if CAP == 4 {
             let blocks = Backward {
                 scale: layer.scale,
                 y_g,
@@ -325,14 +324,9 @@ pub(crate) fn backward_chunk<const CAP: usize>(
                 upstream: layer.upstream,
                 start,
             };
-            let adam = moments.as_mut().map(|(first, second)| FusedAdam {
-                constants: layer.meta.adam_constants(),
-                first,
-                second,
-            });
-            super::block4_avx512::backward(weights, blocks, adam, grad, down)
+            super::block4_avx512::backward(weights, blocks, grad, down)
         } else {
-            (0, [[0.0; LANES]; 3])
+            0
         };
         let split = block_size::<CAP>(k) * done;
         backward_rest(
@@ -350,18 +344,7 @@ pub(crate) fn backward_chunk<const CAP: usize>(
             &mut grad[split..],
             [&mut dg[done..], &mut dm[done..]],
         );
-        match moments {
-            // The wide kernel updated the leading weights; the rest continues its sums.
-            Some((first, second)) => adam_continue(
-                layer.meta.adam_constants(),
-                lanes,
-                &mut weights[split..],
-                &mut grad[split..],
-                &mut first[split..],
-                &mut second[split..],
-            ),
-            None => layer.meta.apply(weights, grad, None),
-        }
+        layer.meta.apply(weights, grad, moments)
     })
 }
 

@@ -141,15 +141,6 @@ pub(crate) struct MetaStep {
 }
 
 impl MetaStep {
-    /// The constants of this step's Adam update (meaningless for SGD, which has no moments).
-    pub fn adam_constants(&self) -> AdamConstants {
-        AdamConstants {
-            lr: self.lr,
-            first_correction: self.first_correction,
-            second_correction: self.second_correction,
-        }
-    }
-
     /// Updates `theta` in place given its hypergradient in `grad`, overwriting `grad` with the
     /// step taken (Δθ = −grad afterwards), and returns the chunk's sums.
     pub fn apply(&self, theta: &mut [f32], grad: &mut [f32], moments: MomentsMut<'_>) -> MetaSums {
@@ -157,7 +148,12 @@ impl MetaStep {
         match moments {
             Some((first, second)) => {
                 debug_assert_eq!(self.kind, MetaOptimizerKind::Adam);
-                adam_chunk(self.adam_constants(), theta, grad, first, second)
+                let constants = AdamConstants {
+                    lr: self.lr,
+                    first_correction: self.first_correction,
+                    second_correction: self.second_correction,
+                };
+                adam_chunk(constants, theta, grad, first, second)
             }
             None => {
                 let grad_sq = sum_squares(grad);
