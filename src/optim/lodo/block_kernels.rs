@@ -3,8 +3,9 @@
 //! For 4×4 blocks the kernels of `block4_avx512.rs` take the leading multiple of four blocks,
 //! gathering the permuted inputs as they load them; the rest (or everything, on CPUs without
 //! AVX-512F) first gathers its inputs into contiguous memory, then runs the kernels of
-//! `block4.rs` or plain `k×k` loops on small arrays. The block size's capacity is a const parameter ([`Cap`]) so that the
-//! common sizes compile to fully unrolled loops in registers while any other `k` still works.
+//! `block4.rs` or plain `k×k` loops on small arrays. The block size's capacity is a const
+//! parameter ([`Cap`]) so that the common sizes compile to fully unrolled loops in registers
+//! while any other `k` still works.
 
 use std::cell::RefCell;
 
