@@ -265,7 +265,8 @@ mod tests {
         weights[16..32].iter_mut().for_each(|w| *w = -0.1 - w.abs());
         let source = Source::Direct(&input);
         let (mut fast, mut portable) = (vec![0.0; 4 * blocks], vec![0.0; 4 * blocks]);
-        transpose_chunk(Cap::<4>, 4, &weights, source, 0, &mut fast);
+        // Called directly: through `transpose_chunk` an AVX-512 CPU takes `block4_avx512`.
+        assert!(super::transpose(&weights, &input, &mut fast));
         transpose_chunk(Cap::<DYNAMIC>, 4, &weights, source, 0, &mut portable);
         assert_eq!(bits(&fast), bits(&portable));
     }
@@ -299,7 +300,23 @@ mod tests {
                 down: &mut down,
             };
             let sums = if fast {
-                backward_chunk(Cap::<4>, 4, &layer, chunk)
+                // Called directly: through `backward_chunk` an AVX-512 CPU takes
+                // `block4_avx512`.
+                let blocks = super::BackwardBlocks {
+                    y_g: chunk.y_g,
+                    y_m: chunk.y_m,
+                    d_g: &top_g,
+                    d_m: &top_m,
+                };
+                let mut grad = vec![0.0; 4 * len];
+                assert!(super::backward(
+                    layer.scale,
+                    chunk.weights,
+                    &blocks,
+                    &mut grad,
+                    chunk.down
+                ));
+                layer.meta.apply(chunk.weights, &mut grad, chunk.moments)
             } else {
                 backward_chunk(Cap::<DYNAMIC>, 4, &layer, chunk)
             };
@@ -323,20 +340,24 @@ mod tests {
                 .collect();
             let input: Vec<f32> = (0..4 * blocks).map(|i| (i as f32 * 1.37).cos()).collect();
             let source = Source::Direct(&input);
-            let (mut y_a, mut y_b) = (vec![0.0; 4 * blocks], vec![0.0; 4 * blocks]);
+            let mut y = vec![0.0; 4 * blocks];
             let (mut fast, mut portable) = (vec![0.0; 4 * blocks], vec![0.0; 4 * blocks]);
-            forward_chunk(Cap::<4>, 4, &weights, source, 0, &mut y_a, &mut fast);
+            // Called directly: through `forward_chunk` an AVX-512 CPU takes `block4_avx512`.
+            if !super::forward(&weights, &input, &mut fast) {
+                eprintln!("no AVX2 on this CPU: the portable kernel is the only one");
+                return;
+            }
             forward_chunk(
                 Cap::<DYNAMIC>,
                 4,
                 &weights,
                 source,
                 0,
-                &mut y_b,
+                &mut y,
                 &mut portable,
             );
             assert_eq!(bits(&fast), bits(&portable), "{blocks} blocks");
-            assert_eq!(y_a, input);
+            assert_eq!(y, input);
         }
     }
 }

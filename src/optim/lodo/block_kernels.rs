@@ -1,12 +1,16 @@
 //! Per-chunk kernels of the block-diagonal permuted network (one layer, a run of blocks).
 //!
-//! Each kernel first gathers its (permuted) inputs into contiguous memory, then runs plain `k×k`
-//! loops on small arrays. The block size's capacity is a const parameter ([`Cap`]) so that the
-//! common sizes compile to fully unrolled loops in registers while any other `k` still works.
+//! For 4×4 blocks the kernels of `block4_avx512.rs` take the leading multiple of four blocks,
+//! gathering the permuted inputs as they load them; the rest (or everything, on CPUs without
+//! AVX-512F) first gathers its inputs into contiguous memory, then runs the kernels of
+//! `block4.rs` or plain `k×k` loops on small arrays. The block size's capacity is a const
+//! parameter ([`Cap`]) so that the common sizes compile to fully unrolled loops in registers
+//! while any other `k` still works.
 
 use std::cell::RefCell;
 
 use super::block4::BackwardBlocks;
+use super::block4_avx512::Backward;
 use super::meta::{MetaStep, MetaSums, MomentsMut};
 
 /// Number of weights a chunk covers: big enough to amortise task scheduling and let the hardware
@@ -154,21 +158,21 @@ fn with_scratch<R>(
     SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
         let Scratch { vectors, grad } = &mut *scratch;
-        // Grows once per thread to the largest chunk, then never again.
-        for v in vectors.iter_mut() {
-            if v.len() < vec_len {
-                v.resize(vec_len, 0.0);
-            }
-        }
-        if grad.len() < grad_len {
-            grad.resize(grad_len, 0.0);
-        }
         let [a, b] = vectors;
         f(
-            [&mut a[..vec_len], &mut b[..vec_len]],
-            &mut grad[..grad_len],
+            [grown(a, vec_len), grown(b, vec_len)],
+            grown(grad, grad_len),
         )
     })
+}
+
+/// The first `len` entries of `v`, which grows once per thread to the largest chunk, then never
+/// again.
+fn grown(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
+    &mut v[..len]
 }
 
 /// The first `k` entries of `s` as an array of capacity `CAP` (zeros beyond `k`).
@@ -215,7 +219,13 @@ pub(crate) fn forward_chunk<const CAP: usize>(
     out: &mut [f32],
 ) {
     let k = block_size::<CAP>(k);
-    input.read_into(start, y);
+    let done = if CAP == 4 {
+        super::block4_avx512::forward(weights, input, start, y, out)
+    } else {
+        0
+    };
+    let (weights, y, out) = (&weights[k * done..], &mut y[done..], &mut out[done..]);
+    input.read_into(start + done, y);
     if CAP == 4 && super::block4::forward(weights, y, out) {
         return;
     }
@@ -237,6 +247,16 @@ pub(crate) fn transpose_chunk<const CAP: usize>(
     start: usize,
     out: &mut [f32],
 ) {
+    let done = if CAP == 4 {
+        super::block4_avx512::transpose(weights, input, start, out)
+    } else {
+        0
+    };
+    let (weights, out) = (&weights[block_size::<CAP>(k) * done..], &mut out[done..]);
+    if out.is_empty() {
+        return;
+    }
+    let start = start + done;
     with_scratch(out.len(), 0, |[x, _], _| {
         // Inside the closure so that `k` is the constant `CAP` where it is one.
         let k = block_size::<CAP>(k);
@@ -296,8 +316,62 @@ pub(crate) fn backward_chunk<const CAP: usize>(
         down,
     } = chunk;
     with_scratch(y_g.len(), weights.len(), |[dg, dm], grad| {
-        // Inside the closure so that `k` is the constant `CAP` where it is one.
-        let k = block_size::<CAP>(k);
+        // Leading blocks: the wide kernel.
+        let done = if CAP == 4 {
+            let blocks = Backward {
+                scale: layer.scale,
+                y_g,
+                y_m,
+                upstream: layer.upstream,
+                start,
+            };
+            super::block4_avx512::backward(weights, blocks, grad, down)
+        } else {
+            0
+        };
+        let split = block_size::<CAP>(k) * done;
+        backward_rest(
+            Cap::<CAP>,
+            k,
+            layer,
+            BackwardChunk {
+                start: start + done,
+                weights: &mut weights[split..],
+                moments: None,
+                y_g: &y_g[done..],
+                y_m: &y_m[done..],
+                down: &mut down[2 * done..],
+            },
+            &mut grad[split..],
+            [&mut dg[done..], &mut dm[done..]],
+        );
+        layer.meta.apply(weights, grad, moments)
+    })
+}
+
+/// The weight gradients of the chunk's blocks into `grad` and the gradients passed down, without
+/// the meta update (`chunk.moments` unused), with `[dg, dm]` as scratch for the upstream.
+fn backward_rest<const CAP: usize>(
+    _: Cap<CAP>,
+    k: usize,
+    layer: &BackwardLayer<'_>,
+    chunk: BackwardChunk<'_>,
+    grad: &mut [f32],
+    [dg, dm]: [&mut [f32]; 2],
+) {
+    let BackwardChunk {
+        start,
+        weights,
+        y_g,
+        y_m,
+        down,
+        ..
+    } = chunk;
+    if y_g.is_empty() {
+        return;
+    }
+    let k = block_size::<CAP>(k);
+    {
         layer.upstream.read_into(start, dg, dm);
         let blocks = BackwardBlocks {
             y_g,
@@ -306,7 +380,7 @@ pub(crate) fn backward_chunk<const CAP: usize>(
             d_m: dm,
         };
         if CAP == 4 && super::block4::backward(layer.scale, weights, &blocks, grad, down) {
-            return layer.meta.apply(weights, grad, moments);
+            return;
         }
         let inputs = y_g.chunks_exact(k).zip(y_m.chunks_exact(k));
         let upstream = dg.chunks_exact(k).zip(dm.chunks_exact(k));
@@ -335,6 +409,5 @@ pub(crate) fn backward_chunk<const CAP: usize>(
                 out[2 * c + 1] = pm[c];
             }
         }
-        layer.meta.apply(weights, grad, moments)
-    })
+    }
 }

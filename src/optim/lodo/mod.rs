@@ -20,6 +20,7 @@
 
 mod adam_kernel;
 mod block4;
+mod block4_avx512;
 mod block_kernels;
 mod block_net;
 mod config;
