@@ -107,7 +107,29 @@ pub unsafe fn atan_slice(x: &[f32], out: &mut [f32]) {
 #[target_feature(enable = "avx512f")]
 pub unsafe fn mul_grad_into(g: &[f32], z: &[f32], out: &mut [f32]) {
     let n = g.len().min(z.len()).min(out.len());
-    let (gp, zp, op) = (g.as_ptr(), z.as_ptr(), out.as_mut_ptr());
+    // SAFETY: the three slices hold at least n elements each; the CPU supports AVX-512F.
+    unsafe { mul_grad_raw(g.as_ptr(), z.as_ptr(), out.as_mut_ptr(), n) }
+}
+
+/// `g[i] *= atan'(z[i])` over the common length.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn mul_grad(z: &[f32], g: &mut [f32]) {
+    let n = g.len().min(z.len());
+    let gp = g.as_mut_ptr();
+    // SAFETY: both slices hold at least n elements; each lane is read before it is written.
+    unsafe { mul_grad_raw(gp, z.as_ptr(), gp, n) }
+}
+
+/// `out[i] = g[i]·atan'(z[i])` for i < n; `out` may be `g` (in place: each block of lanes is
+/// loaded before it is stored).
+///
+/// # Safety
+/// `gp`, `zp` and `op` are valid for n elements; the CPU supports AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn mul_grad_raw(gp: *const f32, zp: *const f32, op: *mut f32, n: usize) {
     let mut i = 0;
     // SAFETY (all accesses): lanes i..i+16 are below n, or masked to those below n.
     while i + LANES <= n {
@@ -125,35 +147,6 @@ pub unsafe fn mul_grad_into(g: &[f32], z: &[f32], out: &mut [f32]) {
                 _mm512_maskz_loadu_ps(m, zp.add(i)),
             );
             _mm512_mask_storeu_ps(op.add(i), m, v);
-        }
-    }
-}
-
-/// `g[i] *= atan'(z[i])` over the common length.
-///
-/// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
-pub unsafe fn mul_grad(z: &[f32], g: &mut [f32]) {
-    let n = g.len().min(z.len());
-    let (zp, gp) = (z.as_ptr(), g.as_mut_ptr());
-    let mut i = 0;
-    // SAFETY (all accesses): lanes i..i+16 are below n, or masked to those below n.
-    while i + LANES <= n {
-        unsafe {
-            let v = grad_v(_mm512_loadu_ps(gp.add(i)), _mm512_loadu_ps(zp.add(i)));
-            _mm512_storeu_ps(gp.add(i), v);
-        }
-        i += LANES;
-    }
-    if i < n {
-        let m = head(n - i);
-        unsafe {
-            let v = grad_v(
-                _mm512_maskz_loadu_ps(m, gp.add(i)),
-                _mm512_maskz_loadu_ps(m, zp.add(i)),
-            );
-            _mm512_mask_storeu_ps(gp.add(i), m, v);
         }
     }
 }
