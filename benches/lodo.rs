@@ -36,6 +36,11 @@ fn spec(name: &str, tweak: impl Fn(&mut OptimizerSpec)) -> OptimizerSpec {
 /// One optimizer step per call, on two alternating fixed random gradients (so the momentum keeps
 /// changing), from random parameters.
 fn stepper(spec: OptimizerSpec, n: usize) -> impl FnMut() {
+    stepper_scaled(spec, n, 1e-2)
+}
+
+/// As [`stepper`], with gradient entries up to `scale` in size.
+fn stepper_scaled(spec: OptimizerSpec, n: usize, scale: f32) -> impl FnMut() {
     let mut opt = build(
         &spec,
         &BuildContext {
@@ -47,7 +52,7 @@ fn stepper(spec: OptimizerSpec, n: usize) -> impl FnMut() {
     )
     .unwrap();
     let mut params = random(n, 1.0, 1);
-    let grads = [random(n, 1e-2, 2), random(n, 1e-2, 3)];
+    let grads = [random(n, scale, 2), random(n, scale, 3)];
     let mut no_batch = |_: &[f32], _: &mut [f32]| -> anyhow::Result<f32> { unreachable!() };
     let mut t = 0;
     move || {
@@ -59,6 +64,7 @@ fn stepper(spec: OptimizerSpec, n: usize) -> impl FnMut() {
 fn cnn_size(c: &mut Criterion) {
     let mut step = stepper(spec("lodo", |_| {}), CNN_PARAMS);
     c.bench_function("lodo step n=94696 N=16 k=4", |b| b.iter(&mut step));
+    cold_cache(c);
     let mut step = stepper(spec("lodo", |s| s.depth = Some(0)), CNN_PARAMS);
     c.bench_function("lodo step n=94696 depth 0 (momentum SGD)", |b| {
         b.iter(&mut step)
@@ -71,6 +77,38 @@ fn cnn_size(c: &mut Criterion) {
         let mut step = stepper(spec(name, |_| {}), CNN_PARAMS);
         group.bench_function(name, |b| b.iter(&mut step));
     }
+    group.finish();
+}
+
+/// The same step with the caches cold, as in training, where the gradient pass runs between
+/// two updates: before each timed step (untimed) both threads write a buffer larger than the
+/// last-level cache, so what of θ, its moments and the indices the previous step left cached is
+/// gone.
+fn cold_cache(c: &mut Criterion) {
+    use rayon::prelude::*;
+    const EVICT: usize = 1 << 30;
+    let mut junk = vec![0u8; EVICT];
+    let mut step = stepper(spec("lodo", |_| {}), CNN_PARAMS);
+    let mut group = c.benchmark_group("lodo step n=94696 N=16 k=4");
+    group.sample_size(10);
+    // Gradients this small make the meta-Adam's squared terms subnormal: what that costs.
+    let mut tiny = stepper_scaled(spec("lodo", |_| {}), CNN_PARAMS, 1e-18);
+    group.bench_function("gradients below 1e-18 (subnormal squares)", |b| {
+        b.iter(&mut tiny)
+    });
+    group.bench_function("cold cache", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for i in 0..iters {
+                junk.par_chunks_mut(1 << 20).for_each(|c| c.fill(i as u8));
+                black_box(&junk);
+                let began = std::time::Instant::now();
+                step();
+                timed += began.elapsed();
+            }
+            timed
+        })
+    });
     group.finish();
 }
 
