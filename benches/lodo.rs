@@ -9,6 +9,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+#[path = "support/cold.rs"]
+mod cold;
+use cold::Cold;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lodo_tui::optim::lodo::hidden_width;
 use lodo_tui::optim::spec::build;
@@ -81,13 +84,8 @@ fn cnn_size(c: &mut Criterion) {
 }
 
 /// The same step with the caches cold, as in training, where the gradient pass runs between
-/// two updates: before each timed step (untimed) both threads write a buffer larger than the
-/// last-level cache, so what of θ, its moments and the indices the previous step left cached is
-/// gone.
+/// two updates; and with gradients small enough to make its arithmetic subnormal.
 fn cold_cache(c: &mut Criterion) {
-    use rayon::prelude::*;
-    const EVICT: usize = 1 << 30;
-    let mut junk = vec![0u8; EVICT];
     let mut step = stepper(spec("lodo", |_| {}), CNN_PARAMS);
     let mut group = c.benchmark_group("lodo step n=94696 N=16 k=4");
     group.sample_size(10);
@@ -96,18 +94,9 @@ fn cold_cache(c: &mut Criterion) {
     group.bench_function("gradients below 1e-18 (subnormal squares)", |b| {
         b.iter(&mut tiny)
     });
+    let mut cold = Cold::new();
     group.bench_function("cold cache", |b| {
-        b.iter_custom(|iters| {
-            let mut timed = Duration::ZERO;
-            for i in 0..iters {
-                junk.par_chunks_mut(1 << 20).for_each(|c| c.fill(i as u8));
-                black_box(&junk);
-                let began = std::time::Instant::now();
-                step();
-                timed += began.elapsed();
-            }
-            timed
-        })
+        b.iter_custom(|iters| cold.time(iters, &mut step))
     });
     group.finish();
 }

@@ -14,8 +14,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+#[path = "support/cold.rs"]
+mod cold;
+use cold::Cold;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use lodo_tui::optim::{Optimizer, OptimizerSpec};
 use lodo_tui::preset::Preset;
@@ -27,7 +30,6 @@ use lodo_tui::task::mnist_ar::model;
 use lodo_tui::train::slot::Factory;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -61,22 +63,15 @@ fn training_step(c: &mut Criterion) {
         });
     }
     // As in a LODO training step, where the update's sweep over θ, its moments and its indices
-    // (≈ 0.5 GB) runs between two gradient passes: before each timed pass (untimed) both threads
-    // write a buffer larger than the last-level cache.
-    let mut junk = vec![0u8; 1 << 30];
+    // (≈ 0.5 GB) runs between two gradient passes.
+    let mut cold = Cold::new();
     let b = batch(64);
     group.throughput(Throughput::Elements(FLOP_PER_IMAGE * 64));
     group.bench_function("64 cold cache", |bench| {
         bench.iter_custom(|iters| {
-            let mut timed = Duration::ZERO;
-            for i in 0..iters {
-                junk.par_chunks_mut(1 << 20).for_each(|c| c.fill(i as u8));
-                black_box(&junk);
-                let began = Instant::now();
+            cold.time(iters, || {
                 model::loss_and_grad(&dev, black_box(&params), &b, &mut grad).unwrap();
-                timed += began.elapsed();
-            }
-            timed
+            })
         })
     });
     group.finish();
