@@ -36,9 +36,26 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Starts a run that would go on for hours and waits until its record shows steps and, with a
-/// checkpoint directory, a checkpoint exists.
-fn start_long(mut command: Command, record: &Path, ck: Option<&Path>) -> Child {
+/// Whether the record holds `starts` start lines (the first run's and its resumes') and a step
+/// after the last of them: the run started last has written its own start line and stepped.
+fn stepped_since_start(record: &str, starts: usize) -> bool {
+    let mut seen = 0;
+    let mut stepped = false;
+    for line in record.lines() {
+        if line.starts_with("{\"type\":\"start\"") {
+            seen += 1;
+            stepped = false;
+        } else if line.starts_with("{\"type\":\"step\"") && line.ends_with('}') {
+            stepped = true;
+        }
+    }
+    seen == starts && stepped
+}
+
+/// Starts a run that would go on for hours and waits until its record shows its own start line
+/// (the `starts`-th) followed by a step and, with a checkpoint directory, a checkpoint exists.
+/// Waiting for steps alone is not enough for a resume: the record already holds the killed run's.
+fn start_long(mut command: Command, record: &Path, starts: usize, ck: Option<&Path>) -> Child {
     let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -47,7 +64,7 @@ fn start_long(mut command: Command, record: &Path, ck: Option<&Path>) -> Child {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let stepped =
-            std::fs::read_to_string(record).is_ok_and(|t| t.contains("\"type\":\"step\""));
+            std::fs::read_to_string(record).is_ok_and(|t| stepped_since_start(&t, starts));
         let saved = ck.is_none_or(|dir| Checkpoint::load(dir).is_ok());
         if stepped && saved {
             return child;
@@ -100,14 +117,17 @@ fn killed_runs_resume_onto_a_record_that_reads_and_plots() {
             args.extend(["--resume", s(&ck)]);
         }
         let mut c = Command::new(bin());
-        c.arg("--headless").args(&args).env("NO_COLOR", "1");
+        c.arg("--headless").args(&args).env("NO_COLOR", "1").env(
+            "LODO_TUI_RUNS_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/runs"),
+        );
         if !resume {
             c.args(["--preset", "quadratic"]);
         }
         c
     };
     for round in 0..3 {
-        let mut child = start_long(long(round > 0), &record_path, Some(&ck));
+        let mut child = start_long(long(round > 0), &record_path, round + 1, Some(&ck));
         std::thread::sleep(Duration::from_millis(rng.below(700)));
         kill(&mut child, "-KILL");
         let out = child.wait_with_output().unwrap();
@@ -119,7 +139,8 @@ fn killed_runs_resume_onto_a_record_that_reads_and_plots() {
                 .iter()
                 .rposition(|&b| b == b'\n')
                 .unwrap();
-            std::fs::write(&record_path, &bytes[..end + 30]).unwrap();
+            // A kill can itself leave a partial line shorter than the cut.
+            std::fs::write(&record_path, &bytes[..(end + 30).min(bytes.len())]).unwrap();
         }
         // Whatever a kill left, the record reads.
         let rec = record::read(&record_path).unwrap();
@@ -131,6 +152,10 @@ fn killed_runs_resume_onto_a_record_that_reads_and_plots() {
     let out = Command::new(bin())
         .args(["--headless", "--resume", s(&ck), "--steps", &to])
         .args(["--record", s(&record_path)])
+        .env(
+            "LODO_TUI_RUNS_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/runs"),
+        )
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -243,6 +268,7 @@ fn a_second_writer_of_a_record_is_refused() {
     let mut first = start_long(
         headless(&["--steps", "100000000", "--record", s(&record_path)]),
         &record_path,
+        1,
         None,
     );
     for extra in [&[][..], &["--force"][..]] {
