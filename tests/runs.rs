@@ -240,8 +240,13 @@ fn a_killed_run_shows_as_dead_and_two_runs_get_distinct_ids() {
     let viewer =
         lodo_tui::run::client::connect(Path::new(row["socket"].as_str().unwrap())).unwrap();
     viewer.send(lodo_tui::train::Command::Checkpoint);
+    // A `.ckpt`, not just any file: the checkpoint is written to a temporary beside it first,
+    // and a kill before the rename leaves no checkpoint.
     runs.wait_for("the checkpoint", || {
-        std::fs::read_dir(dir.join("checkpoints")).is_ok_and(|mut d| d.next().is_some())
+        std::fs::read_dir(dir.join("checkpoints")).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "ckpt"))
+        })
     });
     viewer.detach();
     let pid = row["pid"].as_u64().unwrap().to_string();
