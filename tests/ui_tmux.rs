@@ -8,18 +8,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 /// Generous: the machine may be busy compiling; a slow pass is not a failure.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-static SESSIONS: AtomicUsize = AtomicUsize::new(0);
-
-/// A tmux server of our own (its own socket), killed on drop.
+/// A tmux server of our own, killed on drop. Its socket is in a fresh directory: a name made of
+/// the pid could be that of a server left running by an earlier, killed test process.
 struct Tmux {
     socket: String,
+    _dir: tempfile::TempDir,
 }
 
 impl Tmux {
@@ -33,15 +32,15 @@ impl Tmux {
     /// Starts `program args…` in an 80×24 (or other) window, with runs kept under `runs`; when
     /// it ends, the pane prints its exit status and stays open so the test can read it.
     fn start(program: &Path, args: &[&str], width: u16, height: u16, runs: &Path) -> Self {
-        let n = SESSIONS.fetch_add(1, Ordering::SeqCst);
-        let socket = format!("lodo-tui-test-{}-{n}", std::process::id());
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("tmux").display().to_string();
         let mut command = format!("'{}'", program.display());
         for a in args {
             command.push_str(&format!(" '{a}'"));
         }
         let script = format!("{command}; echo \"exit status $?\"; sleep 600");
         let status = Command::new("tmux")
-            .args(["-L", &socket, "new-session", "-d", "-s", "t"])
+            .args(["-S", &socket, "new-session", "-d", "-s", "t"])
             .args(["-x", &width.to_string(), "-y", &height.to_string()])
             .args(["sh", "-c", &script])
             .env("LANG", "C.UTF-8")
@@ -49,13 +48,13 @@ impl Tmux {
             .status()
             .unwrap();
         assert!(status.success(), "tmux new-session failed");
-        Self { socket }
+        Self { socket, _dir: dir }
     }
 
     fn keys(&self, keys: &[&str]) {
         for k in keys {
             let status = Command::new("tmux")
-                .args(["-L", &self.socket, "send-keys", "-t", "t", k])
+                .args(["-S", &self.socket, "send-keys", "-t", "t", k])
                 .status()
                 .unwrap();
             assert!(status.success());
@@ -68,7 +67,7 @@ impl Tmux {
     fn program_pid(&self) -> Option<u32> {
         let out = Command::new("tmux")
             .args([
-                "-L",
+                "-S",
                 &self.socket,
                 "list-panes",
                 "-t",
@@ -92,7 +91,7 @@ impl Tmux {
 
     fn screen(&self) -> String {
         let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"])
+            .args(["-S", &self.socket, "capture-pane", "-p", "-t", "t"])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -117,7 +116,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
+            .args(["-S", &self.socket, "kill-server"])
             .status();
     }
 }
@@ -351,6 +350,19 @@ fn wait_for_progress(runs: &Path, after: u64) -> u64 {
     }
 }
 
+/// `ps` lists no live run any more (a process that finished its run still exits afterwards).
+fn wait_until_no_live_run(runs: &Path) {
+    let start = Instant::now();
+    loop {
+        let rows = ps(runs);
+        if rows.is_empty() {
+            return;
+        }
+        assert!(start.elapsed() < PATIENCE, "runs still live: {rows:?}");
+        sleep(Duration::from_millis(100));
+    }
+}
+
 fn wait_until_gone(pid: u32, what: &str) {
     let start = Instant::now();
     while Path::new(&format!("/proc/{pid}")).exists() {
@@ -465,7 +477,8 @@ fn d_detaches_and_attach_comes_back_even_after_a_killed_viewer() {
         let s = again.wait_for("the exit", |s| s.contains("exit status"));
         assert!(s.contains("exit status 0"), "{s}");
         assert!(s.contains("finished after"), "{s}");
-        assert!(ps(runs.path()).is_empty());
+        // The dashboard leaves when the run has finished, its process a moment later.
+        wait_until_no_live_run(runs.path());
     }
 }
 

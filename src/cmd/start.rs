@@ -73,6 +73,7 @@ pub fn run(args: &cli::RunArgs, runs_dir: Option<&std::path::Path>) -> Result<()
     on_interrupt(hosted.local.commands.clone())?;
     // A hang-up only takes the terminal away: the run goes on, its progress lines are lost.
     ignore_hang_up();
+    hosted.announce()?;
     let options = headless::Options {
         color: std::io::stderr().is_terminal() && color_allowed(),
         label: None,
@@ -110,6 +111,7 @@ fn serve_run(args: &cli::RunArgs, dir: &std::path::Path) -> Result<()> {
     on_interrupt(hosted.local.commands.clone())?;
     // It has no terminal; a stray hang-up is not a request to stop.
     ignore_hang_up();
+    hosted.announce()?;
     let options = headless::Options {
         color: false,
         label: None,

@@ -1,5 +1,6 @@
 //! The process that owns a run: it points the run at its directory (record, checkpoints),
-//! starts the trainer, serves the control socket and writes `run.json`. Both the headless
+//! starts the trainer, serves the control socket and, once the process is ready to be signalled,
+//! writes `run.json`. Both the headless
 //! foreground process and the background server process of a dashboard or `--detach` run host
 //! their run this way.
 
@@ -46,7 +47,9 @@ pub fn use_run_dir(config: &mut TrainerConfig, dir: &RunDir) -> Result<()> {
     Ok(())
 }
 
-/// Starts the trainer of `config` in `dir`, serves its socket and writes `run.json`.
+/// Starts the trainer of `config` in `dir` and serves its socket. `run.json` is not written yet:
+/// [`Hosted::announce`] does, once the process has set up its signals, since whoever reads
+/// `run.json` may signal the run at once.
 pub fn host(
     mut config: TrainerConfig,
     dir: RunDir,
@@ -76,7 +79,6 @@ pub fn host(
     let handle = crate::train::spawn(config)?;
     let (server, local) = serve(handle, &socket)
         .with_context(|| format!("cannot serve run {} on {}", dir.id, socket.display()))?;
-    dir.write_info(&info)?;
     Ok(Hosted {
         dir,
         info,
@@ -86,6 +88,11 @@ pub fn host(
 }
 
 impl Hosted {
+    /// Writes `run.json`: from now on `ps` lists the run and `attach` and `stop` find it.
+    pub fn announce(&self) -> Result<()> {
+        self.dir.write_info(&self.info)
+    }
+
     /// After the run finished: waits for the trainer thread (its end tells every viewer
     /// goodbye, after the last messages), lets the viewers take those and hang up (for at most
     /// [`LINGER`]), then stops serving.
