@@ -170,19 +170,28 @@ fn forward_body<const FMA: bool, B: Block>(
     weight: &[f32],
     bias: &[f32],
     z: &mut [f32],
+    after_row: &mut dyn FnMut(usize, &[f32]),
 ) {
     // Row by row, all channel blocks of a row before the next, so the three input rows and the
-    // output row being written stay in L1.
+    // output row being written stay in L1, also for `after_row`.
     for i in 0..h {
         for_channel_blocks!(FMA, B, forward_row((a, &mut *z), (i, w), (weight, bias)));
+        after_row(i, &z[i * w * DW_CH..(i + 1) * w * DW_CH]);
     }
 }
 
 multiversion! {
     /// `z = depthwise(a) + bias` for one `h × w` image: `a` is the padded 40-channel input,
-    /// `z` is `h·w × 120`, `weight` `9 × 120` and `bias` `120`, all multiplier-major.
-    pub fn forward(a: &[f32], hw: (usize, usize), weight: &[f32], bias: &[f32], z: &mut [f32])
-        => wide forward_body
+    /// `z` is `h·w × 120`, `weight` `9 × 120` and `bias` `120`, all multiplier-major. Calls
+    /// `after_row(i, z's row i)` as soon as row `i` is done, while it is still in L1.
+    pub fn forward(
+        a: &[f32],
+        hw: (usize, usize),
+        weight: &[f32],
+        bias: &[f32],
+        z: &mut [f32],
+        after_row: &mut dyn FnMut(usize, &[f32]),
+    ) => wide forward_body
 }
 
 /// Row `i` of [`backward_input`] for input channels `c..c + B::LANES`: the `MULT` copies' transposed

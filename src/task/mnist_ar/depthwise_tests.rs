@@ -56,7 +56,16 @@ fn forward_matches_the_definition_on_all_sizes() {
         let bias = random(DW_CH, &mut rng);
         let mut z = vec![f32::NAN; h * w * DW_CH];
         let (wi, bi) = (to_internal(&weight, TAPS), to_internal(&bias, 1));
-        forward(&padded(&a40, h, w, HIDDEN), (h, w), &wi, &bi, &mut z);
+        let mut rows = Vec::new();
+        let ap = padded(&a40, h, w, HIDDEN);
+        forward(&ap, (h, w), &wi, &bi, &mut z, &mut |i, row| {
+            rows.push((i, row.to_vec()))
+        });
+        // Each row handed over once, in order, already complete.
+        assert_eq!(rows.len(), h);
+        for (k, (i, row)) in rows.into_iter().enumerate() {
+            assert_eq!((i, &row[..]), (k, &z[k * w * DW_CH..(k + 1) * w * DW_CH]));
+        }
         let want = reference(&a40, h, w, &weight, &bias);
         for p in 0..h * w {
             for o in 0..DW_CH {
@@ -86,24 +95,24 @@ fn run_path(path: usize, (h, w): (usize, usize), seed: u64) -> Outputs {
     let hw = (h, w);
     match path {
         0 => {
-            forward(&a, hw, &weight, &bias, &mut z);
+            forward(&a, hw, &weight, &bias, &mut z, &mut |_, _| {});
             backward_input(&dz, hw, &weight, &mut da);
             backward_weights(&a, &dz, hw, g);
         }
         1 => {
-            forward_body::<false, V>(&a, hw, &weight, &bias, &mut z);
+            forward_body::<false, V>(&a, hw, &weight, &bias, &mut z, &mut |_, _| {});
             backward_input_body::<false, V>(&dz, hw, &weight, &mut da);
             backward_weights_body::<false, V>(&a, &dz, hw, g);
         }
         2 => {
-            forward_body::<true, V>(&a, hw, &weight, &bias, &mut z);
+            forward_body::<true, V>(&a, hw, &weight, &bias, &mut z, &mut |_, _| {});
             backward_input_body::<true, V>(&dz, hw, &weight, &mut da);
             backward_weights_body::<true, V>(&a, &dz, hw, g);
         }
         #[cfg(target_arch = "x86_64")]
         3 => {
             assert!(has_avx512(), "the 16-wide blocks need AVX-512");
-            forward_body::<true, Wide>(&a, hw, &weight, &bias, &mut z);
+            forward_body::<true, Wide>(&a, hw, &weight, &bias, &mut z, &mut |_, _| {});
             backward_input_body::<true, Wide>(&dz, hw, &weight, &mut da);
             backward_weights_body::<true, Wide>(&a, &dz, hw, g);
         }
