@@ -140,9 +140,10 @@ fn backward_scratch(geo: Geometry, rows: usize) -> usize {
     inner_scratch(geo, rows).iter().sum::<usize>() + own
 }
 
-/// The block's inner pre-activations for a run of whole images: `z1 = x·W1 + b1`, the padded
-/// `a1 = atan(z1)` and `z2 = depthwise(a1) + b2`.
-fn inner(p: &[f32], geo: Geometry, x: &[f32], [z1, a1, z2]: [&mut [f32]; 3]) {
+/// The block's inner activations for a run of whole images: `z1 = x·W1 + b1`, the padded
+/// `a1 = atan(z1)`, `z2 = depthwise(a1) + b2` and `a2 = atan(z2)` (row by row as the depthwise
+/// pass finishes them, before they leave L1).
+fn inner(p: &[f32], geo: Geometry, x: &[f32], [z1, a1, z2, a2]: [&mut [f32]; 4]) {
     thin::mul_20_40(z1, x, &p[CONV1_W..CONV1_B], false);
     let (px40, px120, pad40) = (
         geo.pixels() * HIDDEN,
@@ -150,9 +151,14 @@ fn inner(p: &[f32], geo: Geometry, x: &[f32], [z1, a1, z2]: [&mut [f32]; 3]) {
         geo.padded() * HIDDEN,
     );
     let per_image = z1.chunks_exact_mut(px40).zip(a1.chunks_exact_mut(pad40));
-    for ((z1, a1), z2) in per_image.zip(z2.chunks_exact_mut(px120)) {
+    let per_image = per_image.zip(z2.chunks_exact_mut(px120).zip(a2.chunks_exact_mut(px120)));
+    let row = geo.w * DW_CH;
+    for ((z1, a1), (z2, a2)) in per_image {
         bias_atan_pad(z1, &p[CONV1_B..DW_W], geo.hw(), a1);
-        depthwise::forward(a1, geo.hw(), &p[DW_W..DW_B], &p[DW_B..CONV2_W], z2);
+        let (weight, bias) = (&p[DW_W..DW_B], &p[DW_B..CONV2_W]);
+        depthwise::forward(a1, geo.hw(), weight, bias, z2, &mut |i, z| {
+            atan_slice(z, &mut a2[i * row..(i + 1) * row]);
+        });
     }
 }
 
@@ -163,8 +169,7 @@ fn forward_task(p: &[f32], geo: Geometry, x: &[f32], y: &mut [f32], scratch: &mu
         let [a, b, c] = inner_scratch(geo, rows);
         [a, b, c, rows * DW_CH]
     });
-    inner(p, geo, x, [z1, a1, &mut *z2]);
-    atan_slice(z2, a2);
+    inner(p, geo, x, [z1, a1, z2, &mut *a2]);
     for (yr, xr) in y.chunks_exact_mut(WIDTH).zip(x.chunks_exact(WIDTH)) {
         for ((y, x), b) in yr.iter_mut().zip(xr).zip(&p[CONV2_B..LEN]) {
             *y = x + b;
@@ -196,9 +201,8 @@ fn backward_task(
         rows * HIDDEN,
     ];
     let [z1, a1, z2, s1, dz2, da1] = carve(scratch, sizes);
-    inner(p, geo, x, [&mut *z1, &mut *a1, &mut *z2]);
-    // conv2: weight gradient from a2 = atan(z2); then da2 = dy · W2ᵀ.
-    atan_slice(z2, s1);
+    inner(p, geo, x, [&mut *z1, &mut *a1, &mut *z2, &mut *s1]);
+    // conv2: weight gradient from a2 = atan(z2) (in s1); then da2 = dy · W2ᵀ.
     thin::grad_120_20(&mut gp[CONV2_W..CONV2_B], s1, dy);
     add_column_sums(&mut gp[CONV2_B..LEN], dy);
     let mut w2t = [0.0; WIDTH * DW_CH];

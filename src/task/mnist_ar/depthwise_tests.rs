@@ -1,6 +1,9 @@
 //! Tests of the depthwise kernels against the direct definition.
 
 use super::*;
+#[cfg(target_arch = "x86_64")]
+use crate::task::mnist_ar::simd::Wide;
+use crate::task::mnist_ar::simd::{has_avx2_fma, has_avx512};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -53,7 +56,16 @@ fn forward_matches_the_definition_on_all_sizes() {
         let bias = random(DW_CH, &mut rng);
         let mut z = vec![f32::NAN; h * w * DW_CH];
         let (wi, bi) = (to_internal(&weight, TAPS), to_internal(&bias, 1));
-        forward(&padded(&a40, h, w, HIDDEN), (h, w), &wi, &bi, &mut z);
+        let mut rows = Vec::new();
+        let ap = padded(&a40, h, w, HIDDEN);
+        forward(&ap, (h, w), &wi, &bi, &mut z, &mut |i, row| {
+            rows.push((i, row.to_vec()))
+        });
+        // Each row handed over once, in order, already complete.
+        assert_eq!(rows.len(), h);
+        for (k, (i, row)) in rows.into_iter().enumerate() {
+            assert_eq!((i, &row[..]), (k, &z[k * w * DW_CH..(k + 1) * w * DW_CH]));
+        }
         let want = reference(&a40, h, w, &weight, &bias);
         for p in 0..h * w {
             for o in 0..DW_CH {
@@ -64,53 +76,91 @@ fn forward_matches_the_definition_on_all_sizes() {
     }
 }
 
-/// The generic bodies (what CPUs without AVX2 run, with and without fused multiply-add)
-/// agree with the dispatched version this machine runs.
-#[test]
-fn every_code_path_agrees() {
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let (h, w) = (7, 13);
+type Outputs = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+
+/// The three passes on random data of an `h × w` image through one code path: 0 the dispatched
+/// one this machine runs, 1 the portable body (unfused, 8 wide), 2 the fused body 8 wide (compiled
+/// here without the target features: the same arithmetic in other instructions), 3 the fused
+/// body 16 wide (AVX-512 only).
+fn run_path(path: usize, (h, w): (usize, usize), seed: u64) -> Outputs {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let a = padded(&random(h * w * HIDDEN, &mut rng), h, w, HIDDEN);
     let dz = padded(&random(h * w * DW_CH, &mut rng), h, w, DW_CH);
     let (weight, bias) = (random(TAPS * DW_CH, &mut rng), random(DW_CH, &mut rng));
-    type Outputs = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
-    let run = |path: usize| -> Outputs {
-        let mut z = vec![0.0; h * w * DW_CH];
-        let mut da = vec![0.0; h * w * HIDDEN];
-        let (mut gw, mut gb) = (vec![0.0; TAPS * DW_CH], vec![0.0; DW_CH]);
-        let g = (&mut gw[..], &mut gb[..]);
-        match path {
-            0 => {
-                forward(&a, (h, w), &weight, &bias, &mut z);
-                backward_input(&dz, (h, w), &weight, &mut da);
-                backward_weights(&a, &dz, (h, w), g);
-            }
-            1 => {
-                forward_body::<false>(&a, (h, w), &weight, &bias, &mut z);
-                backward_input_body::<false>(&dz, (h, w), &weight, &mut da);
-                backward_weights_body::<false>(&a, &dz, (h, w), g);
-            }
-            _ => {
-                forward_body::<true>(&a, (h, w), &weight, &bias, &mut z);
-                backward_input_body::<true>(&dz, (h, w), &weight, &mut da);
-                backward_weights_body::<true>(&a, &dz, (h, w), g);
-            }
+    let mut z = vec![0.0; h * w * DW_CH];
+    let mut da = vec![0.0; h * w * HIDDEN];
+    // Gradients are added: start from values, not zeros, to see that too.
+    let (mut gw, mut gb) = (random(TAPS * DW_CH, &mut rng), random(DW_CH, &mut rng));
+    let g = (&mut gw[..], &mut gb[..]);
+    let hw = (h, w);
+    match path {
+        0 => {
+            forward(&a, hw, &weight, &bias, &mut z, &mut |_, _| {});
+            backward_input(&dz, hw, &weight, &mut da);
+            backward_weights(&a, &dz, hw, g);
         }
-        (z, da, gw, gb)
+        1 => {
+            forward_body::<false, V>(&a, hw, &weight, &bias, &mut z, &mut |_, _| {});
+            backward_input_body::<false, V>(&dz, hw, &weight, &mut da);
+            backward_weights_body::<false, V>(&a, &dz, hw, g);
+        }
+        2 => {
+            forward_body::<true, V>(&a, hw, &weight, &bias, &mut z, &mut |_, _| {});
+            backward_input_body::<true, V>(&dz, hw, &weight, &mut da);
+            backward_weights_body::<true, V>(&a, &dz, hw, g);
+        }
+        #[cfg(target_arch = "x86_64")]
+        3 => {
+            assert!(has_avx512(), "the 16-wide blocks need AVX-512");
+            forward_body::<true, Wide>(&a, hw, &weight, &bias, &mut z, &mut |_, _| {});
+            backward_input_body::<true, Wide>(&dz, hw, &weight, &mut da);
+            backward_weights_body::<true, Wide>(&a, &dz, hw, g);
+        }
+        _ => unreachable!("path {path}"),
+    }
+    (z, da, gw, gb)
+}
+
+/// The portable body (what CPUs without AVX2 run) agrees with the dispatched version this
+/// machine runs to rounding.
+#[test]
+fn every_code_path_agrees() {
+    let want = run_path(0, (7, 13), 5);
+    let got = run_path(1, (7, 13), 5);
+    for (g, w) in [
+        (got.0, &want.0),
+        (got.1, &want.1),
+        (got.2, &want.2),
+        (got.3, &want.3),
+    ] {
+        assert!(g.iter().zip(w).all(|(a, b)| (a - b).abs() < 1e-4));
+    }
+}
+
+/// With fused multiply-add, 16-wide blocks (AVX-512) and 8-wide ones (AVX2) give the same bits,
+/// and so does the path this machine dispatches to when it has FMA: a run's numbers do not
+/// depend on the vector width of the machine. Sizes cover runs of 8, 4 and 1 outputs. (The
+/// 16-wide check needs a CPU with AVX-512, the dispatched one FMA.)
+#[test]
+fn block_widths_agree_bit_for_bit() {
+    let as_bits = |o: Outputs| -> Vec<Vec<u32>> {
+        [o.0, o.1, o.2, o.3]
+            .iter()
+            .map(|v| v.iter().map(|x| x.to_bits()).collect())
+            .collect()
     };
-    let want = run(0);
-    for path in [1, 2] {
-        let got = run(path);
-        for (g, w) in [
-            (got.0, &want.0),
-            (got.1, &want.1),
-            (got.2, &want.2),
-            (got.3, &want.3),
-        ] {
-            assert!(
-                g.iter().zip(w).all(|(a, b)| (a - b).abs() < 1e-4),
-                "path {path}"
-            );
+    for (k, hw) in [(1, 1), (2, 2), (4, 4), (7, 13), (28, 28)]
+        .into_iter()
+        .enumerate()
+    {
+        let seed = 10 + k as u64;
+        let eight = as_bits(run_path(2, hw, seed));
+        #[cfg(target_arch = "x86_64")]
+        if has_avx512() {
+            assert_eq!(as_bits(run_path(3, hw, seed)), eight, "{hw:?}: 16 wide");
+        }
+        if has_avx2_fma() {
+            assert_eq!(as_bits(run_path(0, hw, seed)), eight, "{hw:?}: dispatched");
         }
     }
 }
