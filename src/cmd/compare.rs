@@ -197,11 +197,35 @@ impl ScratchDir {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let name = format!("lodo-tui-compare-{}-{nanos}", std::process::id());
-        let path = std::env::temp_dir().join(name);
-        std::fs::create_dir_all(&path)
-            .with_context(|| format!("cannot create {} for the plot's records", path.display()))?;
-        Ok(Self { path })
+        let stem = format!("lodo-tui-compare-{}-{nanos}", std::process::id());
+        Self::create_in(&std::env::temp_dir(), &stem)
+    }
+
+    /// A new private directory `stem-N` under `root`, for the smallest N free. The temporary
+    /// directory is shared with other users, so an existing name (anyone's) is never reused:
+    /// `mkdir` either creates the directory, ours alone, or fails.
+    fn create_in(root: &Path, stem: &str) -> Result<Self> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        for n in 0..1000 {
+            let path = root.join(format!("{stem}-{n}"));
+            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => {
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
+                        .with_context(|| format!("cannot make {} private", path.display()))?;
+                    return Ok(Self { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("cannot create {} for the plot's records", path.display())
+                    });
+                }
+            }
+        }
+        bail!(
+            "no free directory {stem}-N under {} for the plot's records",
+            root.display()
+        )
     }
 }
 
@@ -566,6 +590,27 @@ fn mean_sd(xs: &[f64]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn scratch_directories_are_fresh_private_and_removed() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        // Someone else's directory with the first name: never written into.
+        let taken = root.path().join("s-0");
+        std::fs::create_dir(&taken).unwrap();
+        std::fs::set_permissions(&taken, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let first = super::ScratchDir::create_in(root.path(), "s").unwrap();
+        let second = super::ScratchDir::create_in(root.path(), "s").unwrap();
+        assert_eq!(first.path, root.path().join("s-1"));
+        assert_eq!(second.path, root.path().join("s-2"));
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&first.path), 0o700);
+        assert_eq!(mode(&taken), 0o755);
+        let path = first.path.clone();
+        drop(first);
+        assert!(!path.exists());
+        assert!(taken.is_dir());
+    }
+
     use super::*;
     use crate::testkit;
     use crate::train::Checkpoint;
