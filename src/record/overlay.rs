@@ -422,9 +422,9 @@ mod tests {
     }
 
     /// Applies the view's messages to a read-only dashboard until `done` holds (or fails after
-    /// a few seconds).
+    /// a minute: generous, since a loaded machine may be slow but a hang must still fail).
     fn watch(handle: &TrainerHandle, app: &mut App, done: impl Fn(&App) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while !done(app) {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(!left.is_zero(), "timed out; events: {:?}", app.model.events);
