@@ -201,31 +201,12 @@ impl ScratchDir {
         Self::create_in(&std::env::temp_dir(), &stem)
     }
 
-    /// A new private directory `stem-N` under `root`, for the smallest N free. The temporary
-    /// directory is shared with other users, so an existing name (anyone's) is never reused:
-    /// `mkdir` either creates the directory, ours alone, or fails.
+    /// A new private directory `stem-N` under `root`: the temporary directory is shared with
+    /// other users, so an existing name (anyone's) is never reused.
     fn create_in(root: &Path, stem: &str) -> Result<Self> {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        for n in 0..1000 {
-            let path = root.join(format!("{stem}-{n}"));
-            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => {
-                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
-                        .with_context(|| format!("cannot make {} private", path.display()))?;
-                    return Ok(Self { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(e).with_context(|| {
-                        format!("cannot create {} for the plot's records", path.display())
-                    });
-                }
-            }
-        }
-        bail!(
-            "no free directory {stem}-N under {} for the plot's records",
-            root.display()
-        )
+        let (_, path) = crate::run::dir::claim_fresh(root, 0, |n| format!("{stem}-{n}"))
+            .context("cannot create a directory for the plot's records")?;
+        Ok(Self { path })
     }
 }
 

@@ -84,6 +84,32 @@ fn resolve_root(
     }
 }
 
+/// Creates `root/name(n)` for the smallest `n ≥ first` whose name is free, private to the user.
+/// `mkdir` either creates the directory, ours alone, or fails, so a name somebody else took
+/// (another run, another user of a shared directory) is never reused.
+/// Returns the name and the path.
+pub fn claim_fresh(
+    root: &Path,
+    first: u32,
+    name: impl Fn(u32) -> String,
+) -> Result<(String, PathBuf)> {
+    for n in first..first.saturating_add(10_000) {
+        let name = name(n);
+        let path = root.join(&name);
+        match fs::DirBuilder::new().mode(0o700).create(&path) {
+            Ok(()) => {
+                // The umask may have taken bits away, never added them; make sure anyway.
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o700))
+                    .with_context(|| format!("cannot make {} private", path.display()))?;
+                return Ok((name, path));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+        }
+    }
+    bail!("no free name under {}", root.display())
+}
+
 /// Creates `dir` (and parents) with mode 0700 if missing, then checks it is a directory owned by
 /// this user that nobody else can write to.
 pub fn private_dir(dir: &Path) -> Result<()> {
@@ -131,25 +157,9 @@ impl RunDir {
     /// either creates the directory or fails, so two runs starting at once never share one.
     pub fn claim(root: &Path, preset: &str, now: SystemTime) -> Result<Self> {
         let stem = format!("{}-{}", id_safe(preset), yyyymmdd(now));
-        for n in 1u32.. {
-            let id = format!("{stem}-{n}");
-            let path = root.join(&id);
-            match fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => {
-                    // The umask may have taken bits away, never added them; make sure anyway.
-                    fs::set_permissions(&path, fs::Permissions::from_mode(0o700))
-                        .with_context(|| format!("cannot make {} private", path.display()))?;
-                    return Ok(Self { id, path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(e).with_context(|| {
-                        format!("cannot create the run directory {}", path.display())
-                    });
-                }
-            }
-        }
-        bail!("no free run id under {}", root.display())
+        let (id, path) = claim_fresh(root, 1, |n| format!("{stem}-{n}"))
+            .context("cannot create the run directory")?;
+        Ok(Self { id, path })
     }
 
     /// An existing run directory.
