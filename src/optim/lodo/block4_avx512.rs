@@ -8,11 +8,9 @@
 //! multiply-add (the transposed products start from +0 as the portable loop does, which matters
 //! for signed zeros), so the results are bit-identical to them.
 //!
-//! Each kernel returns how many entries (4 per block) it did; the caller finishes the rest with
-//! the other kernels. The forward and transposed kernels take every block, the last one to
-//! three with masked loads and stores (at small n a separate tail kernel, with its scalar gather
-//! and its call, costs as much as several groups of four); the backward kernel takes the
-//! largest multiple of four blocks. Off x86-64 or without AVX-512F they do nothing and return 0.
+//! Each kernel covers the largest multiple of four blocks and returns how many entries (4 per
+//! block) it did; the caller finishes the rest with the other kernels. Off x86-64 or without
+//! AVX-512F it does nothing and returns 0.
 
 use super::block_kernels::{Source, Upstream};
 
@@ -29,14 +27,9 @@ fn available() -> bool {
     false
 }
 
-/// The leading entries of `len` the kernels that work in whole groups of four blocks cover.
+/// The leading entries of `len` the kernels cover.
 fn covered(len: usize) -> usize {
     if available() { len - len % STEP } else { 0 }
-}
-
-/// The leading entries of `len` the kernels with a masked last group cover: every whole block.
-fn covered_blocks(len: usize) -> usize {
-    if available() { len - len % 4 } else { 0 }
 }
 
 /// Checks that every index a gathered input may use is addressable by a 32-bit gather.
@@ -60,7 +53,7 @@ pub(crate) fn forward(
         weights.len() == 4 * y.len() && out.len() == y.len(),
         "block4_avx512::forward: 16 weights and 4 inputs and outputs per block"
     );
-    let done = covered_blocks(y.len());
+    let done = covered(y.len());
     if done == 0 {
         return 0;
     }
@@ -68,8 +61,7 @@ pub(crate) fn forward(
         check_gather_len(values.len());
     }
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `covered_blocks` saw AVX-512F; every access is bounds-checked (gathers and masked
-    // accesses by `read16`, `read_part`, `load_part` and `store_part`).
+    // SAFETY: `covered` saw AVX-512F; every access is bounds-checked (gathers by `read16`).
     unsafe {
         x86::forward(
             &weights[..4 * done],
@@ -94,7 +86,7 @@ pub(crate) fn transpose(
         weights.len() == 4 * out.len(),
         "block4_avx512::transpose: 16 weights and 4 outputs per block"
     );
-    let done = covered_blocks(out.len());
+    let done = covered(out.len());
     if done == 0 {
         return 0;
     }
@@ -102,8 +94,7 @@ pub(crate) fn transpose(
         check_gather_len(values.len());
     }
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `covered_blocks` saw AVX-512F; every access is bounds-checked (gathers and masked
-    // accesses by `read16`, `read_part`, `load_part` and `store_part`).
+    // SAFETY: `covered` saw AVX-512F; every access is bounds-checked (gathers by `read16`).
     unsafe {
         x86::transpose(&weights[..4 * done], input, start, &mut out[..done]);
     }
@@ -167,12 +158,10 @@ pub(crate) fn backward(
 mod x86 {
     use std::arch::x86_64::{
         __m512, __m512i, _MM_HINT_T0, _mm_prefetch, _mm512_add_ps, _mm512_cmpge_epu32_mask,
-        _mm512_i32gather_ps, _mm512_loadu_epi32, _mm512_loadu_ps, _mm512_mask_cmpge_epu32_mask,
-        _mm512_mask_i32gather_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_epi32,
-        _mm512_maskz_loadu_ps, _mm512_mul_ps, _mm512_permute_ps, _mm512_permutex2var_ps,
-        _mm512_permutexvar_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32,
-        _mm512_setzero_ps, _mm512_shuffle_f32x4, _mm512_shuffle_ps, _mm512_storeu_ps,
-        _mm512_unpackhi_ps, _mm512_unpacklo_ps,
+        _mm512_i32gather_ps, _mm512_loadu_epi32, _mm512_loadu_ps, _mm512_mul_ps, _mm512_permute_ps,
+        _mm512_permutex2var_ps, _mm512_permutexvar_ps, _mm512_set1_epi32, _mm512_set1_ps,
+        _mm512_setr_epi32, _mm512_setzero_ps, _mm512_shuffle_f32x4, _mm512_shuffle_ps,
+        _mm512_storeu_ps, _mm512_unpackhi_ps, _mm512_unpacklo_ps,
     };
 
     use super::{Backward, STEP, Source, Upstream};
@@ -191,64 +180,6 @@ mod x86 {
         let s: &mut [f32; STEP] = s.try_into().expect("16 floats");
         // SAFETY: `s` is 16 floats.
         unsafe { _mm512_storeu_ps(s.as_mut_ptr(), v) }
-    }
-
-    /// The first `len` (at most 16) lanes.
-    fn lanes(len: usize) -> u16 {
-        assert!(len <= STEP, "block4_avx512: a group has at most 16 lanes");
-        ((1u32 << len) - 1) as u16
-    }
-
-    /// `s` (at most 16 floats) in the leading lanes, zeros in the others.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn load_part(s: &[f32]) -> __m512 {
-        // SAFETY: only the lanes of `s` are read; masked-out lanes never fault.
-        unsafe { _mm512_maskz_loadu_ps(lanes(s.len()), s.as_ptr()) }
-    }
-
-    /// The leading lanes of `v` into `s` (at most 16 floats).
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn store_part(s: &mut [f32], v: __m512) {
-        // SAFETY: only the lanes of `s` are written; masked-out lanes never fault.
-        unsafe { _mm512_mask_storeu_ps(s.as_mut_ptr(), lanes(s.len()), v) }
-    }
-
-    /// Entries `at..at + len` (`len` < 16) of the input in the leading lanes, zeros in the
-    /// others.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn read_part(input: Source<'_>, at: usize, len: usize) -> __m512 {
-        match input {
-            Source::Direct(values) => load_part(&values[at..at + len]),
-            Source::Gathered(values, index) => {
-                let index = &index[at..at + len];
-                let mask = lanes(len);
-                // SAFETY: only the lanes of `index` are read.
-                let idx = unsafe { _mm512_maskz_loadu_epi32(mask, index.as_ptr().cast()) };
-                let limit = _mm512_set1_epi32(values.len() as i32);
-                assert!(
-                    _mm512_mask_cmpge_epu32_mask(mask, idx, limit) == 0,
-                    "block4_avx512: a permutation index is out of range"
-                );
-                // SAFETY: every index of the gathered lanes is below `values.len()` (checked
-                // above; `check_gather_len` saw that it fits an i32); the others are not read.
-                unsafe {
-                    _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), mask, idx, values.as_ptr())
-                }
-            }
-        }
-    }
-
-    /// The weights of a group's blocks: four whole blocks, or fewer (zeros for the missing).
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn blocks_of(w: &[f32]) -> [__m512; 4] {
-        if w.len() == 4 * STEP {
-            return [0, 1, 2, 3].map(|b| load(&w[STEP * b..STEP * b + STEP]));
-        }
-        [0, 1, 2, 3].map(|b| load_part(&w[(STEP * b).min(w.len())..(STEP * b + STEP).min(w.len())]))
     }
 
     /// `index[at..at + 16]`, checked to be below `limit` (the caller's checked `i32` length).
@@ -322,7 +253,7 @@ mod x86 {
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn rows_of(w: &[f32]) -> [__m512; 4] {
-        let [w0, w1, w2, w3] = blocks_of(w);
+        let [w0, w1, w2, w3] = [0, 1, 2, 3].map(|b| load(&w[STEP * b..STEP * b + STEP]));
         let a = _mm512_shuffle_f32x4::<0b01_00_01_00>(w0, w1);
         let b = _mm512_shuffle_f32x4::<0b11_10_11_10>(w0, w1);
         let c = _mm512_shuffle_f32x4::<0b01_00_01_00>(w2, w3);
@@ -365,68 +296,47 @@ mod x86 {
         y: &mut [f32],
         out: &mut [f32],
     ) {
-        let full = y.len() - y.len() % STEP;
-        let (y, y_tail) = y.split_at_mut(full);
-        let (out, out_tail) = out.split_at_mut(full);
+        // The row sums come out with block b's row r at lane 4r + b; this puts lane 4b + r there.
+        let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
         let groups = weights
             .chunks_exact(4 * STEP)
             .zip(y.chunks_exact_mut(STEP).zip(out.chunks_exact_mut(STEP)));
         for (q, (w, (y, out))) in groups.enumerate() {
             let x = read16(input, start + STEP * q);
             store(y, x);
-            store(out, times(&blocks_of(w), x));
+            // Lane group r of p_b: row r of block b times block b's input.
+            let p = [
+                _mm512_mul_ps(load(&w[..16]), lane::<0x00>(x)),
+                _mm512_mul_ps(load(&w[16..32]), lane::<0x55>(x)),
+                _mm512_mul_ps(load(&w[32..48]), lane::<0xAA>(x)),
+                _mm512_mul_ps(load(&w[48..]), lane::<0xFF>(x)),
+            ];
+            let (t0, t1) = (
+                _mm512_unpacklo_ps(p[0], p[1]),
+                _mm512_unpackhi_ps(p[0], p[1]),
+            );
+            let (t2, t3) = (
+                _mm512_unpacklo_ps(p[2], p[3]),
+                _mm512_unpackhi_ps(p[2], p[3]),
+            );
+            // Column c of the four blocks' row r, per lane group r.
+            let c0 = _mm512_shuffle_ps::<0b01_00_01_00>(t0, t2);
+            let c1 = _mm512_shuffle_ps::<0b11_10_11_10>(t0, t2);
+            let c2 = _mm512_shuffle_ps::<0b01_00_01_00>(t1, t3);
+            let c3 = _mm512_shuffle_ps::<0b11_10_11_10>(t1, t3);
+            let sums = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0, c1), c2), c3);
+            store(out, _mm512_permutexvar_ps(order, sums));
         }
-        if !y_tail.is_empty() {
-            let x = read_part(input, start + full, y_tail.len());
-            store_part(y_tail, x);
-            store_part(out_tail, times(&blocks_of(&weights[4 * full..]), x));
-        }
-    }
-
-    /// `W·x` of a group's blocks (zeros for missing blocks give lanes nobody stores).
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn times(w: &[__m512; 4], x: __m512) -> __m512 {
-        // The row sums come out with block b's row r at lane 4r + b; this puts lane 4b + r there.
-        let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-        // Lane group r of p_b: row r of block b times block b's input.
-        let p = [
-            _mm512_mul_ps(w[0], lane::<0x00>(x)),
-            _mm512_mul_ps(w[1], lane::<0x55>(x)),
-            _mm512_mul_ps(w[2], lane::<0xAA>(x)),
-            _mm512_mul_ps(w[3], lane::<0xFF>(x)),
-        ];
-        let (t0, t1) = (
-            _mm512_unpacklo_ps(p[0], p[1]),
-            _mm512_unpackhi_ps(p[0], p[1]),
-        );
-        let (t2, t3) = (
-            _mm512_unpacklo_ps(p[2], p[3]),
-            _mm512_unpackhi_ps(p[2], p[3]),
-        );
-        // Column c of the four blocks' row r, per lane group r.
-        let c0 = _mm512_shuffle_ps::<0b01_00_01_00>(t0, t2);
-        let c1 = _mm512_shuffle_ps::<0b11_10_11_10>(t0, t2);
-        let c2 = _mm512_shuffle_ps::<0b01_00_01_00>(t1, t3);
-        let c3 = _mm512_shuffle_ps::<0b11_10_11_10>(t1, t3);
-        let sums = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0, c1), c2), c3);
-        _mm512_permutexvar_ps(order, sums)
     }
 
     #[target_feature(enable = "avx512f")]
     pub(super) fn transpose(weights: &[f32], input: Source<'_>, start: usize, out: &mut [f32]) {
-        let full = out.len() - out.len() % STEP;
-        let (out, tail) = out.split_at_mut(full);
         let groups = weights
             .chunks_exact(4 * STEP)
             .zip(out.chunks_exact_mut(STEP));
         for (q, (w, out)) in groups.enumerate() {
             let x = read16(input, start + STEP * q);
             store(out, transposed_times(&rows_of(w), x));
-        }
-        if !tail.is_empty() {
-            let x = read_part(input, start + full, tail.len());
-            store_part(tail, transposed_times(&rows_of(&weights[4 * full..]), x));
         }
     }
 
@@ -505,9 +415,8 @@ mod tests {
     };
     use super::super::meta::{MetaOptimizer, MetaOptimizerKind};
 
-    /// Block counts: below one step of four blocks (2 and 3), exactly one, steps plus a tail of
-    /// 1, 2 (as at n = 100, h = 200) and 3.
-    const BLOCKS: [usize; 7] = [2, 3, 4, 5, 8, 14, 15];
+    /// Block counts: below one step of four blocks, exactly one, steps plus a tail of 1 and 3.
+    const BLOCKS: [usize; 5] = [3, 4, 5, 8, 15];
 
     fn bits(v: &[f32]) -> Vec<u32> {
         v.iter().map(|x| x.to_bits()).collect()
@@ -644,25 +553,5 @@ mod tests {
             forward_chunk(Cap::<4>, 4, &weights, source, 0, &mut y, &mut out);
         });
         assert!(caught.is_err());
-    }
-
-    #[test]
-    fn a_permutation_index_out_of_range_in_the_last_group_panics_too() {
-        // 6 blocks: one group of four, then two blocks read by the masked loads.
-        let (weights, input) = (values(96, 0.3), values(24, 0.7));
-        let mut perm: Vec<u32> = (0..24).collect();
-        perm[21] = 24;
-        for transposed in [false, true] {
-            let caught = std::panic::catch_unwind(|| {
-                let (mut y, mut out) = (vec![0.0; 24], vec![0.0; 24]);
-                let source = Source::Gathered(&input, &perm);
-                if transposed {
-                    transpose_chunk(Cap::<4>, 4, &weights, source, 0, &mut out);
-                } else {
-                    forward_chunk(Cap::<4>, 4, &weights, source, 0, &mut y, &mut out);
-                }
-            });
-            assert!(caught.is_err(), "transposed: {transposed}");
-        }
     }
 }

@@ -225,9 +225,6 @@ pub(crate) fn forward_chunk<const CAP: usize>(
         0
     };
     let (weights, y, out) = (&weights[k * done..], &mut y[done..], &mut out[done..]);
-    if y.is_empty() {
-        return;
-    }
     input.read_into(start + done, y);
     if CAP == 4 && super::block4::forward(weights, y, out) {
         return;
